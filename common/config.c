@@ -1,0 +1,564 @@
+/*
+ * config.c - loads the JSON configuration (config.h, DESIGN.md section 6).
+ *
+ * The schema is one table per JSON object. A row names a key, its type and
+ * range, and where the value goes: an offset from the start of struct config,
+ * so the nested tables (limits, jobs, ...) write through the same base. The
+ * walker looks each JSON key up in its table; a key that is not there is an
+ * error, and so is a value of the wrong type or range. Rules that involve two
+ * keys run after the walk (config_check).
+ *
+ * Messages are "<path>: <what>" with a dotted path ("limits.max_body_bytes",
+ * "listen[1]"), or "FILE:LINE:COL: <jansson text>" for JSON syntax errors.
+ * Nothing here logs or exits.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define KIB (INT64_C(1) << 10)
+#define MIB (INT64_C(1) << 20)
+#define GIB (INT64_C(1) << 30)
+#define DAY_S INT64_C(86400)
+#define DAY_MS (DAY_S * 1000)
+
+/* jansson flags: duplicate keys are an error; scalars parse so that a
+ * non-object top level gets our message rather than jansson's. */
+#define CONFIG_JSON_FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_ANY)
+
+#define KEY_PATH 256 /* longer (unknown) key paths are cut in messages */
+
+#define MSG_LISTEN "expected host:port, [v6]:port or unix:/path"
+#define MSG_HOST "expected a host name or IP address"
+
+typedef enum key_type {
+    KT_INT,     /* JSON integer in [min, max]; stored as int or int64_t by size */
+    KT_BOOL,    /* JSON true/false into a bool */
+    KT_STR,     /* string of at most size - 1 bytes, then check() if set */
+    KT_ENUM,    /* string, one of choices[] */
+    KT_STRLIST, /* array of [min, max] strings of size bytes each; count at count_off */
+    KT_WORKERS, /* "auto" or an integer in [min, max] (the key "workers") */
+    KT_OBJECT,  /* nested object, walked with sub[] */
+} key_type;
+
+/* Returns NULL when s is acceptable, else what was expected (for "<path>: %s"). */
+typedef const char *check_fn(const char *s);
+
+typedef struct key_spec {
+    const char *name;
+    key_type type;
+    size_t off;   /* from the start of struct config */
+    size_t size;  /* of the field; of one element for KT_STRLIST */
+    int64_t min, max;
+    size_t count_off;           /* KT_STRLIST: the int holding the count */
+    bool unique;                /* KT_STRLIST: entries must differ */
+    const char *const *choices; /* KT_ENUM: NULL-terminated */
+    check_fn *check;            /* KT_STR, KT_STRLIST: extra syntax rule */
+    const struct key_spec *sub; /* KT_OBJECT */
+} key_spec;
+
+#define OFF(f) offsetof(config, f)
+#define SZ(f) sizeof(((config *)0)->f)
+#define NELEM(f) (SZ(f) / SZ(f[0]))
+
+#define K_INT(k, f, lo, hi) \
+    { .name = k, .type = KT_INT, .off = OFF(f), .size = SZ(f), .min = lo, .max = hi }
+#define K_BOOL(k, f) { .name = k, .type = KT_BOOL, .off = OFF(f), .size = SZ(f) }
+#define K_STR(k, f, chk) { .name = k, .type = KT_STR, .off = OFF(f), .size = SZ(f), .check = chk }
+#define K_ENUM(k, f, ch) { .name = k, .type = KT_ENUM, .off = OFF(f), .size = SZ(f), .choices = ch }
+#define K_LIST(k, f, n, lo, uniq, chk)                                                        \
+    { .name = k, .type = KT_STRLIST, .off = OFF(f), .size = SZ(f[0]), .min = lo,          \
+      .max = (int64_t)NELEM(f), .count_off = OFF(n), .unique = uniq, .check = chk }
+#define K_OBJ(k, s) { .name = k, .type = KT_OBJECT, .sub = s }
+#define K_END { .name = NULL }
+
+static const char *check_listen(const char *s);
+static const char *check_host(const char *s);
+static const char *check_nonempty(const char *s);
+
+static const char *const store_kinds[] = {"sqlite", "redis", NULL};
+static const char *const log_levels[] = {"error", "warn", "notice", "info", "debug", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
+
+static const key_spec limits_keys[] = {
+    K_INT("max_body_bytes", limits.max_body_bytes, 1, GIB),
+    K_INT("max_header_bytes", limits.max_header_bytes, 512, MIB),
+    K_INT("max_connections", limits.max_connections, 1, 1000000),
+    K_INT("keepalive_timeout_s", limits.keepalive_timeout_s, 0, 3600),
+    K_INT("read_timeout_s", limits.read_timeout_s, 1, 3600),
+    K_INT("max_queue", limits.max_queue, 1, 100000000),
+    K_END,
+};
+
+static const key_spec jobs_keys[] = {
+    K_INT("default_timeout_ms", jobs.default_timeout_ms, 1, 30 * DAY_MS),
+    K_INT("max_timeout_ms", jobs.max_timeout_ms, 1, 30 * DAY_MS),
+    K_INT("cancel_grace_ms", jobs.cancel_grace_ms, 0, 600000),
+    K_INT("result_ttl_s", jobs.result_ttl_s, 1, 365 * DAY_S),
+    K_END,
+};
+
+static const key_spec store_keys[] = {
+    K_ENUM("kind", store.kind, store_kinds),
+    K_STR("path", store.path, NULL),
+    K_STR("url", store.url, NULL),
+    K_END,
+};
+
+static const key_spec callbacks_keys[] = {
+    K_LIST("allow", callbacks.allow, callbacks.n_allow, 0, false, check_host),
+    K_STR("secret", callbacks.secret, NULL),
+    K_INT("retries", callbacks.retries, 0, 100),
+    K_END,
+};
+
+static const key_spec log_keys[] = {
+    K_ENUM("level", log.level, log_levels),
+    K_STR("access_log", log.access_log, NULL),
+    K_ENUM("format", log.format, log_formats),
+    K_END,
+};
+
+static const key_spec top_keys[] = {
+    K_LIST("listen", listen, n_listen, 1, true, check_listen),
+    {.name = "workers", .type = KT_WORKERS, .off = OFF(workers), .size = SZ(workers),
+     .min = 1, .max = CONFIG_MAX_WORKERS},
+    K_INT("io_threads", io_threads, 1, 256),
+    K_INT("cpu_threads", cpu_threads, 1, 256),
+    K_STR("user", user, NULL),
+    K_STR("pid_file", pid_file, NULL),
+    K_STR("data_dir", data_dir, check_nonempty),
+    K_OBJ("limits", limits_keys),
+    K_OBJ("jobs", jobs_keys),
+    K_OBJ("store", store_keys),
+    K_OBJ("callbacks", callbacks_keys),
+    K_OBJ("log", log_keys),
+    K_INT("shutdown_timeout_s", shutdown_timeout_s, 0, 3600),
+    K_INT("heartbeat_timeout_s", heartbeat_timeout_s, 1, 3600),
+    K_BOOL("debug_functions", debug_functions),
+    K_END,
+};
+
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+                                                      ...)
+{
+    if (err && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* ---- syntax of listen addresses and hosts ---- */
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+static bool is_alnum(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_ipv4(const char *s)
+{
+    struct in_addr a;
+    return inet_pton(AF_INET, s, &a) == 1;
+}
+
+/* An IPv6 literal, optionally with a zone ("fe80::1%eth0"). */
+static bool is_ipv6(const char *s, size_t len)
+{
+    char buf[INET6_ADDRSTRLEN];
+    struct in6_addr a;
+    const char *zone = memchr(s, '%', len);
+    size_t alen = zone ? (size_t)(zone - s) : len;
+    if (alen == 0 || alen >= sizeof(buf))
+        return false;
+    if (zone) {
+        size_t zlen = len - alen - 1;
+        if (zlen == 0 || zlen >= IF_NAMESIZE)
+            return false;
+        for (size_t i = 1; i <= zlen; i++)
+            if (!is_alnum(zone[i]) && zone[i] != '_' && zone[i] != '-' && zone[i] != '.')
+                return false;
+    }
+    memcpy(buf, s, alen);
+    buf[alen] = '\0';
+    return inet_pton(AF_INET6, buf, &a) == 1;
+}
+
+/* RFC 1123 host name: dot-separated labels of letters, digits and inner '-'. */
+static bool is_hostname(const char *s, size_t len)
+{
+    bool numeric = true;
+    size_t label = 0;
+    if (len == 0 || len > 253)
+        return false;
+    for (size_t i = 0; i <= len; i++) {
+        char c = i < len ? s[i] : '.';
+        if (c == '.') {
+            if (label == 0 || label > 63 || s[i - 1] == '-')
+                return false;
+            label = 0;
+        } else if (is_alnum(c) || (c == '-' && label > 0)) {
+            numeric = numeric && is_digit(c);
+            label++;
+        } else {
+            return false;
+        }
+    }
+    return !numeric; /* "300.1.1.1" is a bad address, not a host name */
+}
+
+static bool is_host(const char *s, size_t len)
+{
+    char buf[CONFIG_STR];
+    if (len >= sizeof(buf))
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    return is_ipv4(buf) || is_hostname(s, len);
+}
+
+/* Returns 1 for a valid port, 0 for bad syntax, -1 for digits out of range. */
+static int port_ok(const char *s)
+{
+    long v = 0;
+    if (!*s)
+        return 0;
+    for (; *s; s++) {
+        if (!is_digit(*s))
+            return 0;
+        v = v > 65535 ? v : v * 10 + (*s - '0');
+    }
+    return v <= 65535 ? 1 : -1;
+}
+
+_Static_assert(sizeof(((struct sockaddr_un *)0)->sun_path) == 108, "message below says 107");
+
+static const char *check_unix(const char *path)
+{
+    const size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+    if (path[0] != '/' || path[1] == '\0')
+        return MSG_LISTEN;
+    if (strlen(path) > max)
+        return "unix socket path longer than 107 bytes";
+    return NULL;
+}
+
+static const char *check_listen(const char *s)
+{
+    const char *port;
+    int p;
+    if (strncmp(s, "unix:", 5) == 0)
+        return check_unix(s + 5);
+    if (s[0] == '[') {
+        const char *close = strstr(s, "]:");
+        if (!close || !is_ipv6(s + 1, (size_t)(close - s - 1)))
+            return MSG_LISTEN;
+        port = close + 2;
+    } else {
+        const char *colon = strchr(s, ':');
+        if (!colon || strchr(colon + 1, ':') || !is_host(s, (size_t)(colon - s)))
+            return MSG_LISTEN;
+        port = colon + 1;
+    }
+    p = port_ok(port);
+    if (p == 0)
+        return MSG_LISTEN;
+    return p < 0 ? "port must be from 0 to 65535" : NULL;
+}
+
+static const char *check_host(const char *s)
+{
+    size_t len = strlen(s);
+    return is_host(s, len) || is_ipv6(s, len) ? NULL : MSG_HOST;
+}
+
+static const char *check_nonempty(const char *s) { return s[0] ? NULL : "must not be empty"; }
+
+/* ---- setters: one per key_type; each writes only after its checks pass ---- */
+
+static void *field(config *cfg, const key_spec *k) { return (char *)cfg + k->off; }
+
+static int set_int(config *cfg, const key_spec *k, json_t *v, const char *path, char *err,
+                   size_t errlen)
+{
+    json_int_t n;
+    if (!json_is_integer(v))
+        return fail(err, errlen, "%s: expected integer", path);
+    n = json_integer_value(v);
+    if (n < k->min || n > k->max)
+        return fail(err, errlen, "%s: must be from %" PRId64 " to %" PRId64, path, k->min,
+                    k->max);
+    assert(k->size == sizeof(int) || k->size == sizeof(int64_t));
+    if (k->size == sizeof(int))
+        *(int *)field(cfg, k) = (int)n;
+    else
+        *(int64_t *)field(cfg, k) = (int64_t)n;
+    return 0;
+}
+
+/* Copies a JSON string into a field of size bytes, with the length and
+ * syntax checks shared by KT_STR and the elements of KT_STRLIST. */
+static int copy_str(char *dst, size_t size, check_fn *check, json_t *v, const char *path,
+                    char *err, size_t errlen)
+{
+    const char *s;
+    size_t len;
+    const char *why;
+    if (!json_is_string(v))
+        return fail(err, errlen, "%s: expected string", path);
+    s = json_string_value(v);
+    len = json_string_length(v);
+    if (len >= size)
+        return fail(err, errlen, "%s: longer than %zu bytes", path, size - 1);
+    if (check && (why = check(s)) != NULL)
+        return fail(err, errlen, "%s: %s", path, why);
+    memcpy(dst, s, len + 1);
+    return 0;
+}
+
+static int set_enum(config *cfg, const key_spec *k, json_t *v, const char *path, char *err,
+                    size_t errlen)
+{
+    char want[128] = "";
+    size_t n = 0;
+    if (!json_is_string(v))
+        return fail(err, errlen, "%s: expected string", path);
+    for (size_t i = 0; k->choices[i]; i++) {
+        if (strcmp(json_string_value(v), k->choices[i]) == 0)
+            return copy_str(field(cfg, k), k->size, NULL, v, path, err, errlen);
+        n = i + 1;
+    }
+    /* "expected "a", "b" or "c"" */
+    for (size_t i = 0; i < n; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+        size_t used = strlen(want);
+        snprintf(want + used, sizeof(want) - used, "%s\"%s\"", sep, k->choices[i]);
+    }
+    return fail(err, errlen, "%s: expected %s", path, want);
+}
+
+static int set_list(config *cfg, const key_spec *k, json_t *v, const char *path, char *err,
+                    size_t errlen)
+{
+    char *dst = field(cfg, k); /* n entries of k->size bytes */
+    size_t n;
+    json_t *e;
+    if (!json_is_array(v))
+        return fail(err, errlen, "%s: expected array of strings", path);
+    n = json_array_size(v);
+    if ((int64_t)n < k->min || (int64_t)n > k->max)
+        return fail(err, errlen, "%s: must have from %" PRId64 " to %" PRId64 " entries", path,
+                    k->min, k->max);
+    for (size_t i = 0; i < n; i++) {
+        char epath[KEY_PATH + 24]; /* path is a known key: short */
+        snprintf(epath, sizeof(epath), "%s[%zu]", path, i);
+        e = json_array_get(v, i);
+        if (copy_str(dst + i * k->size, k->size, k->check, e, epath, err, errlen) < 0)
+            return -1;
+        for (size_t j = 0; k->unique && j < i; j++)
+            if (strcmp(dst + i * k->size, dst + j * k->size) == 0)
+                return fail(err, errlen, "%s: duplicate of %s[%zu]", epath, path, j);
+    }
+    *(int *)((char *)cfg + k->count_off) = (int)n;
+    return 0;
+}
+
+/* The online CPUs this process may run on: sysconf(_SC_NPROCESSORS_ONLN),
+ * lowered to the affinity mask when that is smaller (taskset, cpusets). */
+static int online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0 &&
+        CPU_COUNT(&set) < n)
+        n = CPU_COUNT(&set);
+    if (n < 1)
+        return 1;
+    return n > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS : (int)n;
+}
+
+static int set_workers(config *cfg, const key_spec *k, json_t *v, const char *path, char *err,
+                       size_t errlen)
+{
+    if (json_is_string(v) && strcmp(json_string_value(v), "auto") == 0) {
+        cfg->workers = online_cpus();
+        cfg->workers_auto = true;
+        return 0;
+    }
+    if (!json_is_integer(v))
+        return fail(err, errlen, "%s: expected \"auto\" or a positive integer", path);
+    if (set_int(cfg, k, v, path, err, errlen) < 0)
+        return -1;
+    cfg->workers_auto = false;
+    return 0;
+}
+
+static int walk(config *cfg, const key_spec *table, json_t *obj, const char *prefix, char *err,
+                size_t errlen);
+
+static int set_value(config *cfg, const key_spec *k, json_t *v, const char *path, char *err,
+                     size_t errlen)
+{
+    switch (k->type) {
+    case KT_INT: return set_int(cfg, k, v, path, err, errlen);
+    case KT_BOOL:
+        if (!json_is_boolean(v))
+            return fail(err, errlen, "%s: expected boolean", path);
+        *(bool *)field(cfg, k) = json_is_true(v);
+        return 0;
+    case KT_STR: return copy_str(field(cfg, k), k->size, k->check, v, path, err, errlen);
+    case KT_ENUM: return set_enum(cfg, k, v, path, err, errlen);
+    case KT_STRLIST: return set_list(cfg, k, v, path, err, errlen);
+    case KT_WORKERS: return set_workers(cfg, k, v, path, err, errlen);
+    case KT_OBJECT:
+        if (!json_is_object(v))
+            return fail(err, errlen, "%s: expected object", path);
+        return walk(cfg, k->sub, v, path, err, errlen);
+    }
+    assert(!"unknown key_type");
+    return -1;
+}
+
+/* Writes "prefix.key" (or "key" at the top) into out; control characters in
+ * the key become '?' so an error message stays one printable line. */
+static void path_join(char *out, size_t outlen, const char *prefix, const char *key)
+{
+    size_t n = 0;
+    assert(outlen > 0);
+    if (prefix[0])
+        n = (size_t)snprintf(out, outlen, "%s.", prefix);
+    for (; *key && n + 1 < outlen; key++)
+        out[n++] = ((unsigned char)*key < 0x20 || *key == 0x7f) ? '?' : *key;
+    out[n < outlen ? n : outlen - 1] = '\0';
+}
+
+static int walk(config *cfg, const key_spec *table, json_t *obj, const char *prefix, char *err,
+                size_t errlen)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        char path[KEY_PATH];
+        const key_spec *k = table;
+        path_join(path, sizeof(path), prefix, key);
+        while (k->name && strcmp(k->name, key) != 0)
+            k++;
+        if (!k->name)
+            return fail(err, errlen, "%s: unknown key", path);
+        if (set_value(cfg, k, v, path, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Rules that involve more than one key; they see defaults and file values alike. */
+static int config_check(const config *cfg, char *err, size_t errlen)
+{
+    if (cfg->jobs.default_timeout_ms > cfg->jobs.max_timeout_ms)
+        return fail(err, errlen, "jobs.default_timeout_ms: must not exceed jobs.max_timeout_ms");
+    if (strcmp(cfg->store.kind, "redis") == 0 && cfg->store.url[0] == '\0')
+        return fail(err, errlen, "store.url: required for kind redis");
+    if (strcmp(cfg->store.kind, "sqlite") == 0 && cfg->store.path[0] == '\0')
+        return fail(err, errlen, "store.path: required for kind sqlite");
+    return 0;
+}
+
+/* Takes ownership of root (a new reference, may be NULL after a parse error). */
+static int config_apply(config *cfg, json_t *root, const char *name, const json_error_t *je,
+                        char *err, size_t errlen)
+{
+    int rc;
+    config_defaults(cfg);
+    if (!root && je->line < 0) /* not tied to a position, e.g. out of memory */
+        return fail(err, errlen, "%s: %s", name, je->text);
+    if (!root)
+        return fail(err, errlen, "%s:%d:%d: %s", name, je->line, je->column, je->text);
+    if (!json_is_object(root))
+        rc = fail(err, errlen, "top level: expected object");
+    else
+        rc = walk(cfg, top_keys, root, "", err, errlen);
+    json_decref(root);
+    return rc < 0 ? -1 : config_check(cfg, err, errlen);
+}
+
+void config_defaults(config *cfg)
+{
+    static const char *const allow[] = {"127.0.0.1", "::1", "localhost"};
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->listen[0], sizeof(cfg->listen[0]), "127.0.0.1:8080");
+    cfg->n_listen = 1;
+    cfg->workers = online_cpus();
+    cfg->workers_auto = true;
+    cfg->io_threads = 4;
+    cfg->cpu_threads = 1;
+    snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./data");
+    cfg->limits = (config_limits){
+        .max_body_bytes = MIB,
+        .max_header_bytes = 8 * (int)KIB,
+        .max_connections = 4096,
+        .keepalive_timeout_s = 75,
+        .read_timeout_s = 30,
+        .max_queue = 10000,
+    };
+    cfg->jobs = (config_jobs){
+        .default_timeout_ms = 300000,
+        .max_timeout_ms = 3600000,
+        .cancel_grace_ms = 2000,
+        .result_ttl_s = DAY_S,
+    };
+    snprintf(cfg->store.kind, sizeof(cfg->store.kind), "sqlite");
+    snprintf(cfg->store.path, sizeof(cfg->store.path), "./var/crunchd.db");
+    for (size_t i = 0; i < sizeof(allow) / sizeof(allow[0]); i++)
+        snprintf(cfg->callbacks.allow[i], sizeof(cfg->callbacks.allow[i]), "%s", allow[i]);
+    cfg->callbacks.n_allow = (int)(sizeof(allow) / sizeof(allow[0]));
+    cfg->callbacks.retries = 3;
+    snprintf(cfg->log.level, sizeof(cfg->log.level), "info");
+    snprintf(cfg->log.format, sizeof(cfg->log.format), "text");
+    cfg->shutdown_timeout_s = 30;
+    cfg->heartbeat_timeout_s = 10;
+}
+
+int config_load_string(config *cfg, const char *json, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *root = json_loads(json, CONFIG_JSON_FLAGS, &je);
+    return config_apply(cfg, root, "<string>", &je, err, errlen);
+}
+
+/* Opens the file itself (close-on-exec, directories refused) so that an
+ * unreadable path gets "PATH: <strerror>" rather than a parse error. */
+int config_load_file(config *cfg, const char *path, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *root;
+    struct stat st;
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        config_defaults(cfg);
+        return fail(err, errlen, "%s: %s", path, strerror(errno));
+    }
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        config_defaults(cfg);
+        return fail(err, errlen, "%s: %s", path, strerror(EISDIR));
+    }
+    root = json_loadf(f, CONFIG_JSON_FLAGS, &je);
+    fclose(f);
+    return config_apply(cfg, root, path, &je, err, errlen);
+}

@@ -1,0 +1,126 @@
+/*
+ * fn.h - the function registry and the contract of a function
+ * (DESIGN.md section 5).
+ *
+ * A function is a descriptor: name, kind, argument schema, run(). Arguments are
+ * validated (and defaults filled in) by fn_validate() before anything runs, so
+ * run() may assume every argument is present, of the right type and in range.
+ *
+ * Thread rules: descriptors are immutable and shared by every thread. run() is
+ * called on a pool thread (cpu lane or io pool) or, for a call whose estimated
+ * cost is tiny, on the loop thread itself; it must not touch anything but its
+ * arguments and its ctx.
+ */
+#ifndef CRUNCHD_FN_H
+#define CRUNCHD_FN_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum fn_kind { FN_CPU, FN_IO } fn_kind;
+
+typedef enum fn_arg_type {
+    FN_ARG_INT,          /* JSON integer in [min, max] */
+    FN_ARG_STRING,       /* JSON string, valid UTF-8, no NUL, length <= max */
+    FN_ARG_ENUM,         /* JSON string, one of choices */
+    FN_ARG_NUMBER_ARRAY, /* JSON array of numbers, length <= max */
+} fn_arg_type;
+
+typedef struct fn_arg {
+    const char *name;
+    fn_arg_type type;
+    bool required;
+    int64_t min, max;            /* INT: bounds; STRING/ARRAY: max length */
+    int64_t def_int;             /* INT default when not required */
+    const char *def_str;         /* STRING/ENUM default when not required */
+    const char *const *choices;  /* ENUM: NULL-terminated */
+    const char *doc;             /* one line for /v1/functions */
+} fn_arg;
+
+/* Outcome of run(). */
+typedef enum fn_status {
+    FN_OK = 0,
+    FN_CANCELLED,  /* the cancel flag was seen */
+    FN_TIMEOUT,    /* the deadline passed */
+    FN_FAILED,     /* the function could not do its work; message says why */
+} fn_status;
+
+/*
+ * What a running function may see. The caller owns it and keeps it alive until
+ * run() returns. cancel is set (to 1) by another thread to ask the function to
+ * stop; deadline_ns is CLOCK_MONOTONIC nanoseconds, 0 for none.
+ */
+typedef struct fn_ctx {
+    atomic_int cancel;
+    int64_t deadline_ns;
+    const char *data_dir;        /* borrowed; for io functions touching files */
+    atomic_int_fast64_t progress; /* optional: the function's own progress count */
+    char message[256];           /* run() writes the reason when it returns FN_FAILED */
+} fn_ctx;
+
+typedef struct fn_desc {
+    const char *name;
+    fn_kind kind;
+    bool debug_only;             /* exists only with "debug_functions": true */
+    const fn_arg *args;
+    int nargs;
+    const char *doc;
+    /*
+     * Runs the function. args: borrowed, validated, defaults filled in.
+     * On FN_OK *result is a new reference. On FN_FAILED ctx->message is set.
+     */
+    fn_status (*run)(json_t *args, fn_ctx *ctx, json_t **result);
+    /*
+     * Estimated run time in nanoseconds for these (validated) args; calls
+     * estimated below FN_INLINE_NS run on the loop thread without a hand-off.
+     * NULL means "never inline".
+     */
+    int64_t (*cost_ns)(json_t *args);
+    /*
+     * Optional checks that span more than the schema can say (a path that
+     * must stay inside data_dir, base64 syntax). Called by fn_validate() after
+     * the schema checks, with args borrowed and complete. Returns NULL when
+     * the args are fine, else the offending argument's name, with err set to a
+     * sentence such as "path: must not contain ..". NULL means "none".
+     */
+    const char *(*check)(json_t *args, char *err, size_t errlen);
+} fn_desc;
+
+/* Calls estimated to take less than this run inline on the loop thread. */
+#define FN_INLINE_NS 20000
+
+/* Returns the function called name, or NULL (also for debug-only functions
+ * when debug is false). */
+const fn_desc *fn_find(const char *name, size_t len, bool debug);
+
+/* Returns a new reference: {"functions": [{name, kind, doc, args: [...]}, ...]} */
+json_t *fn_list_json(bool debug);
+
+/*
+ * Validates args (borrowed; NULL is treated as {}) against fn's schema. On
+ * success returns 0 and *out is a new reference to a fresh object with every
+ * argument present (defaults filled in). On failure returns -1, *out is NULL,
+ * bad_arg receives the offending argument's name ("" when the body is not an
+ * object) and err a sentence such as "n: must be an integer from 0 to 93".
+ * Unknown arguments are rejected by name.
+ */
+int fn_validate(const fn_desc *fn, json_t *args, json_t **out,
+                char *bad_arg, size_t bad_arg_len, char *err, size_t errlen);
+
+/* Initialises a ctx: no cancel, no deadline (0), no progress. */
+void fn_ctx_init(fn_ctx *ctx, int64_t deadline_ns, const char *data_dir);
+
+/*
+ * For use inside run(): returns FN_CANCELLED or FN_TIMEOUT if the function
+ * should stop now, FN_OK to go on. Cheap: one atomic load and, at most, one
+ * clock read.
+ */
+fn_status fn_ctx_check(fn_ctx *ctx);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t fn_now_ns(void);
+
+#endif

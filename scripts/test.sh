@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test: unit and integration tests, the same under AddressSanitizer
+# and UBSan, the unit tests under valgrind, and the parser fuzzer for a bounded
+# time (FUZZ_SECONDS, default 30).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+werror=false
+[ "${CI:-}" = "true" ] && werror=true
+
+echo "== unit and integration tests"
+meson test -C build --print-errorlogs --num-processes 2
+
+echo "== the same under AddressSanitizer + UBSan"
+if [ ! -d build-asan ]; then
+  meson setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=$werror
+fi
+ninja -C build-asan
+meson test -C build-asan --setup asan --print-errorlogs --num-processes 2
+
+echo "== unit tests under valgrind"
+meson test -C build --setup valgrind --suite unit --print-errorlogs
+
+echo "== fuzzing the HTTP parser for ${FUZZ_SECONDS:-30} s"
+bash tests/fuzz/run_fuzz.sh "${FUZZ_SECONDS:-30}"
+
+echo "all tests passed"

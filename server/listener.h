@@ -1,0 +1,88 @@
+/*
+ * listener.h - the listening sockets, bound by the master before it forks.
+ *
+ * Every "listen" address of the config becomes one listener:
+ *
+ *  - TCP ("host:port", "[v6]:port", "*:port"): ONE socket PER WORKER SLOT, all
+ *    bound to the same address with SO_REUSEPORT, so the kernel spreads new
+ *    connections evenly over the workers. The master keeps every slot's
+ *    socket open for the life of the slot, so each incarnation of the slot
+ *    inherits it and a respawn loses no queued connection. Port 0 binds slot
+ *    0 to an ephemeral port and every other slot to that same port.
+ *  - Unix ("unix:/path"): one socket shared by every slot; a stale socket
+ *    file is removed first, the new one is made 0666 and unlinked again by
+ *    listener_set_close().
+ *
+ * Every socket is non-blocking, close-on-exec and listens with a backlog of
+ * LISTENER_BACKLOG (the kernel caps it at net.core.somaxconn).
+ *
+ * Because SO_REUSEPORT lets several sockets of the same user share a port, a
+ * TCP address is first probed with a plain bind(): a second crunchd started
+ * on the same address fails with "Address already in use" instead of silently
+ * sharing the port with the first one.
+ *
+ * Not thread-safe; the master is single-threaded.
+ */
+#ifndef CRUNCHD_LISTENER_H
+#define CRUNCHD_LISTENER_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+#define LISTENER_BACKLOG 4096
+
+typedef struct listener_set listener_set;
+
+/*
+ * Resolves and binds every cfg->listen address for slots 0 .. nslots-1 and
+ * logs one line per address at notice level, e.g.
+ * "listening on 127.0.0.1:43127 (2 sockets)" (integration tests parse the
+ * "listening on " prefix; the name is host:port, [v6]:port or unix:/path).
+ * Returns a new set owned by the caller (free it with listener_set_close()),
+ * or NULL with the failed call and address written to err, e.g.
+ * "bind() to 127.0.0.1:8080 failed: Address already in use"; on failure
+ * nothing stays open or bound.
+ */
+listener_set *listener_set_open(const config *cfg, int nslots, char *err, size_t errlen);
+
+/* Slots the set has sockets for. */
+int listener_set_nslots(const listener_set *ls);
+
+/*
+ * Writes to fds the listening sockets a worker in `slot` serves: its own
+ * socket of every TCP listener and the shared socket of every unix listener,
+ * in config order. Returns how many, or -1 if slot is out of range or more
+ * than max would be needed. The fds stay owned by the set.
+ */
+int listener_set_slot_fds(const listener_set *ls, int slot, int *fds, int max);
+
+/*
+ * Opens sockets for the new slots ls->nslots .. nslots-1 of every TCP
+ * listener (on the port each one is already bound to). Returns 0, or -1 with
+ * err set and the set unchanged. Master only.
+ */
+int listener_set_grow(listener_set *ls, int nslots, char *err, size_t errlen);
+
+/*
+ * Closes this process's copies of the sockets of slots nslots .. and up.
+ * A socket leaves the SO_REUSEPORT group (and its unaccepted connections are
+ * reset) only once every process holding it has closed it, i.e. when the
+ * worker of that slot closes its copy too. Master only.
+ */
+void listener_set_shrink(listener_set *ls, int nslots);
+
+/*
+ * In a freshly forked worker: closes every socket that `slot` does not serve
+ * (this process's copies only; nothing is unlinked). The set must not be used
+ * afterwards except by listener_set_slot_fds() for the same slot.
+ */
+void listener_set_close_others(listener_set *ls, int slot);
+
+/*
+ * Closes every socket, unlinks the unix socket files (only in the process
+ * that created them) and frees the set. NULL is ignored.
+ */
+void listener_set_close(listener_set *ls);
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * handlers.h - routing and the route handlers (DESIGN.md section 3).
+ *
+ * Every request given to handlers_dispatch ends in exactly one reply through
+ * conn_reply()/conn_reply_error(): either before it returns, or later from the
+ * loop thread after conn_defer() (a function call handed to a pool).
+ */
+#ifndef CRUNCHD_HANDLERS_H
+#define CRUNCHD_HANDLERS_H
+
+#include <stddef.h>
+
+#include "conn.h"
+#include "http_parser.h"
+
+/* Loop thread only. req and body stay valid until the reply is sent. */
+void handlers_dispatch(conn *c, const http_request *req, const char *body, size_t len);
+
+/* Builds what handlers need once per worker (the /v1/functions body). */
+int handlers_init(wctx *w);
+void handlers_release(wctx *w);
+
+#endif

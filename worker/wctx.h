@@ -1,0 +1,41 @@
+/*
+ * wctx.h - the state of one worker process, shared by its modules.
+ *
+ * Owned by the loop thread: pool threads never touch it (they only see the
+ * tasks handed to them). There is one per process, created by worker_run().
+ */
+#ifndef CRUNCHD_WCTX_H
+#define CRUNCHD_WCTX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "pool.h"
+#include "shm.h"
+
+struct event_base;
+typedef struct conn conn;
+
+typedef struct wctx {
+    const config *cfg;        /* borrowed from the master's copy; read-only */
+    shm_region *shm;
+    shm_worker *me;           /* this worker's slot in shm */
+    int slot;
+    struct event_base *base;
+    pool_done *done;          /* where pool results come home */
+    pool *cpu;                /* cpu lane: cpu-kind functions */
+    pool *io;                 /* io pool: io-kind functions */
+    conn *conns;              /* every open connection (doubly linked), for the sweep */
+    int nconns;
+    bool draining;            /* QUIT received: no new connections, close when idle */
+    int64_t now_ms;           /* CLOCK_MONOTONIC_COARSE, refreshed per loop pass */
+    char *functions_json;     /* GET /v1/functions body, built once */
+    size_t functions_len;
+} wctx;
+
+/* Called whenever a connection closes, so a draining worker can finish. */
+void worker_conn_closed(wctx *w);
+
+#endif

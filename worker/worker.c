@@ -1,0 +1,215 @@
+#include "worker.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "handlers.h"
+#include "http_resp.h"
+#include "log.h"
+#include "wctx.h"
+
+#define ACCEPTS_PER_WAKEUP 64
+#define MAX_LISTENERS 64
+
+/* Everything worker_run creates, torn down in one place. */
+typedef struct worker {
+    wctx w;
+    struct event *listen_ev[MAX_LISTENERS];
+    int listen_fd[MAX_LISTENERS];
+    bool listen_tcp[MAX_LISTENERS];
+    int nlisten;
+    struct event *sig_quit, *sig_term, *sig_int, *sig_hup, *sweep;
+    int64_t drain_deadline_ms;
+} worker;
+
+static worker *self; /* the one worker of this process; loop thread only */
+
+void worker_conn_closed(wctx *w)
+{
+    if (w->draining && w->nconns == 0)
+        event_base_loopbreak(w->base);
+}
+
+static void on_accept(evutil_socket_t fd, short what, void *arg)
+{
+    bool is_tcp = (bool)(intptr_t)arg;
+    for (int i = 0; i < ACCEPTS_PER_WAKEUP && !self->w.draining; i++) {
+        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0) {
+            if (errno == EMFILE || errno == ENFILE)
+                log_warn("accept4() failed: %s", strerror(errno));
+            return; /* EAGAIN: another worker took it, or the queue is empty */
+        }
+        conn_accept(&self->w, cfd, is_tcp);
+    }
+}
+
+/* Stops accepting; the master keeps its copy of each socket for the next
+ * incarnation, so closing ours drops nothing queued. */
+static void stop_listening(worker *wk)
+{
+    for (int i = 0; i < wk->nlisten; i++) {
+        if (wk->listen_ev[i]) {
+            event_free(wk->listen_ev[i]);
+            wk->listen_ev[i] = NULL;
+        }
+        if (wk->listen_fd[i] >= 0) {
+            close(wk->listen_fd[i]);
+            wk->listen_fd[i] = -1;
+        }
+    }
+}
+
+static void on_quit(evutil_socket_t sig, short what, void *arg)
+{
+    worker *wk = arg;
+    if (wk->w.draining)
+        return;
+    log_info("SIGQUIT: draining %d connection(s)", wk->w.nconns);
+    wk->w.draining = true;
+    atomic_store(&wk->w.me->state, SHM_W_DRAINING);
+    wk->drain_deadline_ms = shm_mono_ms() + (int64_t)wk->w.cfg->shutdown_timeout_s * 1000;
+    stop_listening(wk);
+    conn_sweep(&wk->w); /* closes idle keep-alive connections now */
+    if (wk->w.nconns == 0)
+        event_base_loopbreak(wk->w.base);
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+    /* Fast stop: no cleanup that could wait on a busy thread. */
+    _exit(0);
+}
+
+static void on_ignored(evutil_socket_t sig, short what, void *arg) {}
+
+/* Once a second: heartbeat, Date header, timeouts, drain deadline. */
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    worker *wk = arg;
+    atomic_store(&wk->w.me->heartbeat_ms, shm_mono_ms());
+    http_resp_set_date(time(NULL));
+    conn_sweep(&wk->w);
+    if (wk->w.draining && shm_mono_ms() >= wk->drain_deadline_ms) {
+        log_warn("shutdown_timeout_s passed with %d connection(s) open; exiting", wk->w.nconns);
+        _exit(0);
+    }
+}
+
+static struct event_base *make_base(void)
+{
+    struct event_config *ec = event_config_new();
+    if (!ec)
+        return NULL;
+    /* Pool threads never call libevent (they write an eventfd), so no locks;
+     * the changelist folds add/del pairs into one epoll_ctl. */
+    event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+    event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *base = event_base_new_with_config(ec);
+    event_config_free(ec);
+    return base;
+}
+
+static int add_signal(worker *wk, struct event **ev, int sig, event_callback_fn cb)
+{
+    *ev = evsignal_new(wk->w.base, sig, cb, wk);
+    return *ev && evsignal_add(*ev, NULL) == 0 ? 0 : -1;
+}
+
+static int setup_listeners(worker *wk, const int *fds, int nfds)
+{
+    for (int i = 0; i < nfds && i < MAX_LISTENERS; i++) {
+        int domain = AF_INET;
+        socklen_t len = sizeof(domain);
+        getsockopt(fds[i], SOL_SOCKET, SO_DOMAIN, &domain, &len);
+        wk->listen_fd[i] = fds[i];
+        wk->listen_tcp[i] = domain != AF_UNIX;
+        wk->listen_ev[i] = event_new(wk->w.base, fds[i], EV_READ | EV_PERSIST, on_accept,
+                                     (void *)(intptr_t)wk->listen_tcp[i]);
+        wk->nlisten = i + 1;
+        if (!wk->listen_ev[i] || event_add(wk->listen_ev[i], NULL) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int setup(worker *wk, const int *fds, int nfds)
+{
+    wctx *w = &wk->w;
+    if (!(w->base = make_base())) {
+        log_error("event_base_new_with_config() failed");
+        return -1;
+    }
+    if (!(w->done = pool_done_new(w->base)) ||
+        !(w->cpu = pool_new("crunchd-cpu", w->cfg->cpu_threads, w->done)) ||
+        !(w->io = pool_new("crunchd-io", w->cfg->io_threads, w->done))) {
+        log_error("starting thread pools failed: %s", strerror(errno));
+        return -1;
+    }
+    if (handlers_init(w) < 0) {
+        log_error("building the function list failed");
+        return -1;
+    }
+    if (setup_listeners(wk, fds, nfds) < 0 || add_signal(wk, &wk->sig_quit, SIGQUIT, on_quit) < 0 ||
+        add_signal(wk, &wk->sig_term, SIGTERM, on_term) < 0 ||
+        add_signal(wk, &wk->sig_int, SIGINT, on_term) < 0 ||
+        add_signal(wk, &wk->sig_hup, SIGHUP, on_ignored) < 0) {
+        log_error("registering events failed");
+        return -1;
+    }
+    struct timeval one_second = {1, 0};
+    wk->sweep = event_new(w->base, -1, EV_PERSIST, on_sweep, wk);
+    if (!wk->sweep || event_add(wk->sweep, &one_second) < 0)
+        return -1;
+    return 0;
+}
+
+static void teardown(worker *wk)
+{
+    wctx *w = &wk->w;
+    stop_listening(wk);
+    conn_close_all(w);
+    struct event *evs[] = {wk->sig_quit, wk->sig_term, wk->sig_int, wk->sig_hup, wk->sweep};
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+        if (evs[i])
+            event_free(evs[i]);
+    /* Joining waits for running tasks: only when none is left behind. */
+    if ((w->cpu && pool_load(w->cpu) > 0) || (w->io && pool_load(w->io) > 0))
+        _exit(0);
+    pool_free(w->cpu);
+    pool_free(w->io);
+    pool_done_free(w->done);
+    handlers_release(w);
+    if (w->base)
+        event_base_free(w->base);
+}
+
+int worker_run(const config *cfg, shm_region *shm, int slot, const int *fds, int nfds)
+{
+    static worker wk;
+    memset(&wk, 0, sizeof(wk));
+    for (int i = 0; i < MAX_LISTENERS; i++)
+        wk.listen_fd[i] = -1;
+    self = &wk;
+    wk.w.cfg = cfg;
+    wk.w.shm = shm;
+    wk.w.slot = slot;
+    wk.w.me = &shm->w[slot];
+    signal(SIGPIPE, SIG_IGN);
+    http_resp_set_date(time(NULL));
+    int rc = setup(&wk, fds, nfds);
+    if (rc == 0) {
+        atomic_store(&wk.w.me->heartbeat_ms, shm_mono_ms());
+        atomic_store(&wk.w.me->state, SHM_W_RUNNING);
+        event_base_dispatch(wk.w.base);
+    }
+    teardown(&wk);
+    return rc == 0 ? 0 : 1;
+}
