@@ -105,22 +105,16 @@ static void conn_close(conn *c)
     worker_conn_closed(w);
 }
 
-/* Refuses a connection over max_connections with a fixed reply; never blocks. */
-static void conn_refuse(int fd)
-{
-    static const char busy[] =
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-        "Content-Length: 79\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
-        "{\"error\":{\"code\":\"busy\",\"message\":\"too many connections to this worker\"}}";
-    ssize_t n = send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-    (void)n;
-    close(fd);
-}
+/* Connections over max_connections still get a 503 and a lingering close,
+ * so the client reads the reply; past this many more they are just closed. */
+#define REFUSED_LINGER_MAX 128
 
 void conn_accept(wctx *w, int fd, bool is_tcp)
 {
-    if (w->nconns >= w->cfg->limits.max_connections) {
-        conn_refuse(fd);
+    int max = w->cfg->limits.max_connections;
+    bool refuse = w->nconns >= max;
+    if (w->nconns >= max + REFUSED_LINGER_MAX) {
+        close(fd);
         return;
     }
     if (is_tcp) {
@@ -145,6 +139,12 @@ void conn_accept(wctx *w, int fd, bool is_tcp)
     }
     c->since_ms = shm_mono_ms();
     conn_link(w, c);
+    if (refuse) {
+        c->keep_alive = false;
+        conn_set_state(c, CONN_HANDLER);
+        conn_reply_error(c, 503, ERR_BUSY, "too many connections to this worker", NULL);
+        return;
+    }
     c->reading = true;
     event_add(c->ev_read, NULL);
 }
@@ -375,7 +375,8 @@ static bool conn_read_body(conn *c)
         conn_fail(c, 400, ERR_BAD_REQUEST, "malformed chunked body");
         return false;
     }
-    if (c->body_len > max_body) {
+    if (c->body_len + c->chunk.chunk_left > max_body) {
+        /* Decided from the announced chunk size, before its data is read. */
         conn_fail(c, 413, ERR_PAYLOAD_TOO_LARGE, "body larger than limits.max_body_bytes");
         return false;
     }

@@ -26,7 +26,7 @@ typedef struct worker {
     bool listen_tcp[MAX_LISTENERS];
     int nlisten;
     struct event *sig_quit, *sig_term, *sig_int, *sig_hup, *sweep;
-    int64_t drain_deadline_ms;
+    struct event *drain_timer; /* fires at shutdown_timeout_s after QUIT */
 } worker;
 
 static worker *self; /* the one worker of this process; loop thread only */
@@ -67,6 +67,13 @@ static void stop_listening(worker *wk)
     }
 }
 
+static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    worker *wk = arg;
+    log_warn("shutdown_timeout_s passed with %d connection(s) open; exiting", wk->w.nconns);
+    _exit(0);
+}
+
 static void on_quit(evutil_socket_t sig, short what, void *arg)
 {
     worker *wk = arg;
@@ -75,7 +82,10 @@ static void on_quit(evutil_socket_t sig, short what, void *arg)
     log_info("SIGQUIT: draining %d connection(s)", wk->w.nconns);
     wk->w.draining = true;
     atomic_store(&wk->w.me->state, SHM_W_DRAINING);
-    wk->drain_deadline_ms = shm_mono_ms() + (int64_t)wk->w.cfg->shutdown_timeout_s * 1000;
+    struct timeval tv = {wk->w.cfg->shutdown_timeout_s, 0};
+    wk->drain_timer = evtimer_new(wk->w.base, on_drain_timeout, wk);
+    if (wk->drain_timer)
+        evtimer_add(wk->drain_timer, &tv);
     stop_listening(wk);
     conn_sweep(&wk->w); /* closes idle keep-alive connections now */
     if (wk->w.nconns == 0)
@@ -90,17 +100,13 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 
 static void on_ignored(evutil_socket_t sig, short what, void *arg) {}
 
-/* Once a second: heartbeat, Date header, timeouts, drain deadline. */
+/* Once a second: heartbeat, Date header, timeouts. */
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
     worker *wk = arg;
     atomic_store(&wk->w.me->heartbeat_ms, shm_mono_ms());
     http_resp_set_date(time(NULL));
     conn_sweep(&wk->w);
-    if (wk->w.draining && shm_mono_ms() >= wk->drain_deadline_ms) {
-        log_warn("shutdown_timeout_s passed with %d connection(s) open; exiting", wk->w.nconns);
-        _exit(0);
-    }
 }
 
 static struct event_base *make_base(void)
@@ -176,7 +182,8 @@ static void teardown(worker *wk)
     wctx *w = &wk->w;
     stop_listening(wk);
     conn_close_all(w);
-    struct event *evs[] = {wk->sig_quit, wk->sig_term, wk->sig_int, wk->sig_hup, wk->sweep};
+    struct event *evs[] = {wk->sig_quit, wk->sig_term, wk->sig_int,
+                           wk->sig_hup,  wk->sweep,    wk->drain_timer};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])
             event_free(evs[i]);
@@ -206,6 +213,8 @@ int worker_run(const config *cfg, shm_region *shm, int slot, const int *fds, int
     http_resp_set_date(time(NULL));
     int rc = setup(&wk, fds, nfds);
     if (rc == 0) {
+        /* pid first: a reader that sees RUNNING must see who runs. */
+        atomic_store(&wk.w.me->pid, (int)getpid());
         atomic_store(&wk.w.me->heartbeat_ms, shm_mono_ms());
         atomic_store(&wk.w.me->state, SHM_W_RUNNING);
         event_base_dispatch(wk.w.base);

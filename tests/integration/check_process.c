@@ -154,8 +154,8 @@ START_TEST(test_healthz_during_long_count)
     server s;
     must_start(&s, "{\"workers\": 1, \"jobs\": {\"default_timeout_ms\": 60000}}");
     int busy = must_connect(&s);
-    must_send_str(busy, http_request_text("POST", "/v1/fn/count",
-                                          "{\"iterations\":30000000000}", NULL));
+    must_send_str(busy,
+                  http_request_text("POST", "/v1/fn/count", "{\"iterations\":30000000000}", NULL));
     sleep_ms(150);
     int64_t worst = 0;
     for (int i = 0; i < 5; i++) {
@@ -202,7 +202,8 @@ START_TEST(test_timeout_ms_504)
     must_fib_ok(&s);
     /* The same on a keep-alive connection: 504, then the next request. */
     int fd = must_connect(&s);
-    must_send_str(fd, http_request_text("POST", "/v1/fn/sleep?timeout_ms=200", "{\"ms\":5000}", NULL));
+    must_send_str(fd,
+                  http_request_text("POST", "/v1/fn/sleep?timeout_ms=200", "{\"ms\":5000}", NULL));
     must_read_response(fd, &r);
     must_error(&r, 504, "timeout", NULL);
     must_send_str(fd, http_request_text("GET", "/healthz", NULL, NULL));
@@ -256,7 +257,8 @@ START_TEST(test_two_workers_parallel)
 
     /* Calibrate a count of about 300 ms. */
     resp r;
-    must_send_str(fds[0], http_request_text("POST", "/v1/fn/count", "{\"iterations\":100000000}", NULL));
+    must_send_str(fds[0],
+                  http_request_text("POST", "/v1/fn/count", "{\"iterations\":100000000}", NULL));
     must_read_response(fds[0], &r);
     must_status(&r, 200);
     double ms = json_number_value(must_get(must_json(&r), "run_ms"));
@@ -277,7 +279,8 @@ START_TEST(test_two_workers_parallel)
     must_status(&b, 200);
     ck_assert_int_eq(must_int(must_json(&a), "result"), iters);
     ck_assert_int_eq(must_int(must_json(&b), "result"), iters);
-    pid_t wa = (pid_t)must_int(must_json(&a), "worker"), wb = (pid_t)must_int(must_json(&b), "worker");
+    pid_t wa = (pid_t)must_int(must_json(&a), "worker"),
+          wb = (pid_t)must_int(must_json(&b), "worker");
     ck_assert_msg(wa != wb, "both calls ran on worker %d", (int)wa);
     /* Timing is reported, not asserted (a loaded machine would make it flaky). */
     fprintf(stderr, "[info] two counts of %lld: %.0f and %.0f ms each, %lld ms wall\n", iters,
@@ -303,12 +306,15 @@ static void must_refuse_new(server *s, int timeout_ms)
         resp r;
         char err[256];
         const char *req = http_request_text("GET", "/healthz", NULL, NULL);
-        int st = try_send(fd, req, strlen(req)) < 0 ? 0 : read_response(fd, &r, 0, err, sizeof(err));
+        int st =
+            try_send(fd, req, strlen(req)) < 0 ? 0 : read_response(fd, &r, 0, err, sizeof(err));
         close(fd);
         if (st == 0)
             return;
-        ck_assert_msg(st > 0, "after SIGQUIT a new connection was accepted but neither served "
-                              "nor closed: %s", err);
+        ck_assert_msg(st > 0,
+                      "after SIGQUIT a new connection was accepted but neither served "
+                      "nor closed: %s",
+                      err);
         ck_assert_msg(now_ms() < deadline,
                       "%d ms after SIGQUIT a new connection is still served:\n%s", timeout_ms,
                       resp_describe(&r));
@@ -363,8 +369,8 @@ START_TEST(test_quit_not_ready_while_draining)
     sleep_ms(200);
     /* A readiness probe queued behind the in-flight request: answered
      * while the worker drains, so never "ready". */
-    try_send(busy, http_request_text("GET", "/readyz", NULL, NULL),
-             strlen(http_request_text("GET", "/readyz", NULL, NULL)));
+    const char *probe = http_request_text("GET", "/readyz", NULL, NULL);
+    try_send(busy, probe, strlen(probe));
     resp r;
     must_read_response(busy, &r);
     must_status(&r, 200);
@@ -372,8 +378,35 @@ START_TEST(test_quit_not_ready_while_draining)
     int st = must_read_response(busy, &r);
     if (st != 0)
         must_error(&r, 503, "draining", NULL);
+    fprintf(stderr, "[info] /readyz queued during a drain: %s\n",
+            st ? "503 draining" : "connection closed after the in-flight reply");
     close(busy);
     ck_assert_msg(server_wait_exit(&s, 6000) != -1, "master still running 6 s after SIGQUIT");
+}
+END_TEST
+
+START_TEST(test_quit_timeout)
+{
+    server s;
+    must_start(&s, "{\"workers\": 1, \"shutdown_timeout_s\": 1, "
+                   "\"jobs\": {\"default_timeout_ms\": 600000, \"max_timeout_ms\": 3600000}}");
+    pid_t w0 = must_worker_pid(&s, 0);
+    /* A call that will not finish: the drain gives up at shutdown_timeout_s. */
+    int busy = must_connect(&s);
+    must_send_str(busy,
+                  http_request_text("POST", "/v1/fn/count", "{\"iterations\":100000000000}", NULL));
+    sleep_ms(200);
+    int64_t t0 = now_ms();
+    must_signal(&s, SIGQUIT);
+    int st = server_wait_exit(&s, 1000 + 1500);
+    int64_t took = now_ms() - t0;
+    ck_assert_msg(st != -1, "the master still runs 2.5 s after SIGQUIT with shutdown_timeout_s 1");
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "master wait status 0x%x after SIGQUIT",
+                  st);
+    fprintf(stderr, "[info] SIGQUIT with a stuck call, shutdown_timeout_s 1: exit after %lld ms\n",
+            (long long)took);
+    must_gone(w0, 1000, "worker after SIGQUIT");
+    close(busy);
 }
 END_TEST
 
@@ -384,8 +417,8 @@ START_TEST(test_term_fast)
                    "\"max_timeout_ms\": 3600000}}");
     pid_t w0 = must_worker_pid(&s, 0), w1 = must_worker_pid(&s, 1);
     int busy = must_connect(&s);
-    must_send_str(busy, http_request_text("POST", "/v1/fn/count", "{\"iterations\":100000000000}",
-                                          NULL));
+    must_send_str(busy,
+                  http_request_text("POST", "/v1/fn/count", "{\"iterations\":100000000000}", NULL));
     sleep_ms(200);
     ck_assert_msg(!has_data(busy), "count 10^11 already answered");
     int64_t t0 = now_ms();
@@ -437,6 +470,7 @@ static Suite *process_suite(void)
     tc = harness_tcase("signals");
     tcase_add_test(tc, test_quit_graceful);
     tcase_add_test(tc, test_quit_not_ready_while_draining);
+    tcase_add_test(tc, test_quit_timeout);
     tcase_add_test(tc, test_term_fast);
     tcase_add_test(tc, test_term_idle);
     suite_add_tcase(s, tc);

@@ -14,7 +14,7 @@
 #define SHA_E_ACUTE "4a99557e4033c3539de2eb65472017cad5f9557f7a0625a09f1c3f6e2ba69c4c"
 #define SHA_HELLO "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447"
 
-static const char *const builtins[] = {"count", "fib",  "primes", "sha256",
+static const char *const builtins[] = {"count",  "fib",  "primes", "sha256",
                                        "matmul", "sort", "sleep",  "file_sha256"};
 #define NBUILTINS (sizeof(builtins) / sizeof(builtins[0]))
 
@@ -30,8 +30,9 @@ static void must_invalid_arg(server *s, const char *name, const char *body, cons
 {
     resp r;
     post_fn(s, name, body, &r);
-    ck_assert_msg(r.status == 400, "POST /v1/fn/%s %s: expected 400 invalid_args (arg %s), got:\n%s",
-                  name, body, arg ? arg : "-", resp_describe(&r));
+    ck_assert_msg(r.status == 400,
+                  "POST /v1/fn/%s %s: expected 400 invalid_args (arg %s), got:\n%s", name, body,
+                  arg ? arg : "-", resp_describe(&r));
     must_error(&r, 400, "invalid_args", arg);
 }
 
@@ -39,8 +40,8 @@ static void must_bad_json(server *s, const char *name, const char *body)
 {
     resp r;
     post_fn(s, name, body, &r);
-    ck_assert_msg(r.status == 400, "POST /v1/fn/%s %s: expected 400 bad_json, got:\n%s", name,
-                  body, resp_describe(&r));
+    ck_assert_msg(r.status == 400, "POST /v1/fn/%s %s: expected 400 bad_json, got:\n%s", name, body,
+                  resp_describe(&r));
     must_error(&r, 400, "bad_json", NULL);
 }
 
@@ -53,7 +54,7 @@ START_TEST(test_healthz)
     resp r;
     http_call(&s, "GET", "/healthz", NULL, &r);
     must_status(&r, 200);
-    must_header(&r, "Content-Type", "application/json");
+    must_json_type(&r);
     ck_assert_str_eq(must_str(must_json(&r), "status"), "ok");
     http_call(&s, "GET", "/healthz?probe=1", NULL, &r);
     must_status(&r, 200);
@@ -68,7 +69,7 @@ START_TEST(test_readyz)
     resp r;
     http_call(&s, "GET", "/readyz", NULL, &r);
     must_status(&r, 200);
-    must_header(&r, "Content-Type", "application/json");
+    must_json_type(&r);
     must_json(&r);
 }
 END_TEST
@@ -77,7 +78,8 @@ static json_t *must_function(json_t *list, const char *name)
 {
     size_t i;
     json_t *f;
-    json_array_foreach(list, i, f) {
+    json_array_foreach(list, i, f)
+    {
         const char *n = json_string_value(json_object_get(f, "name"));
         if (n && strcmp(n, name) == 0)
             return f;
@@ -90,7 +92,8 @@ static bool has_function(json_t *list, const char *name)
 {
     size_t i;
     json_t *f;
-    json_array_foreach(list, i, f) {
+    json_array_foreach(list, i, f)
+    {
         const char *n = json_string_value(json_object_get(f, "name"));
         if (n && strcmp(n, name) == 0)
             return true;
@@ -105,7 +108,7 @@ START_TEST(test_functions)
     resp r;
     http_call(&s, "GET", "/v1/functions", NULL, &r);
     must_status(&r, 200);
-    must_header(&r, "Content-Type", "application/json");
+    must_json_type(&r);
     json_t *list = must_get(must_json(&r), "functions");
     ck_assert_msg(json_is_array(list), "\"functions\" is not an array");
     ck_assert_int_eq(json_array_size(list), NBUILTINS);
@@ -158,7 +161,7 @@ START_TEST(test_workers)
     resp r;
     http_call(&s, "GET", "/v1/workers", NULL, &r);
     must_status(&r, 200);
-    must_header(&r, "Content-Type", "application/json");
+    must_json_type(&r);
     json_t *v = must_json(&r);
     ck_assert_int_eq(must_int(v, "master_pid"), s.pid);
     ck_assert(strlen(must_str(v, "started_at")) > 0);
@@ -169,7 +172,8 @@ START_TEST(test_workers)
         json_t *w = json_array_get(list, i);
         ck_assert_int_eq(must_int(w, "slot"), (json_int_t)i);
         pids[i] = must_int(w, "pid");
-        ck_assert(pids[i] > 0 && pids[i] != s.pid);
+        ck_assert_msg(pids[i] > 0 && pids[i] != s.pid, "slot %zu: bad pid (master %d):\n%s", i,
+                      (int)s.pid, resp_describe(&r));
         ck_assert_int_eq(must_int(w, "incarnation"), 1);
         ck_assert(strlen(must_str(w, "started_at")) > 0);
         ck_assert(must_int(w, "requests") >= 0);
@@ -191,10 +195,11 @@ START_TEST(test_fn_count)
     server s;
     must_start(&s, NULL);
     resp r;
-    ck_assert_int_eq(json_integer_value(must_call_fn(&s, "count", "{\"iterations\":1000,\"start\":5}", &r)),
-                     1005);
-    ck_assert_int_eq(json_integer_value(must_call_fn(&s, "count", "{\"iterations\":0,\"start\":-7}", &r)),
-                     -7);
+    ck_assert_int_eq(
+        json_integer_value(must_call_fn(&s, "count", "{\"iterations\":1000,\"start\":5}", &r)),
+        1005);
+    ck_assert_int_eq(
+        json_integer_value(must_call_fn(&s, "count", "{\"iterations\":0,\"start\":-7}", &r)), -7);
     /* Defaults: start 0, iterations 10 000 000; an empty body is {}. */
     ck_assert_int_eq(json_integer_value(must_call_fn(&s, "count", "{}", &r)), 10000000);
     ck_assert_int_eq(json_integer_value(must_call_fn(&s, "count", NULL, &r)), 10000000);
@@ -240,18 +245,22 @@ START_TEST(test_fn_sha256)
     server s;
     must_start(&s, NULL);
     resp r;
-    ck_assert_str_eq(json_string_value(must_call_fn(&s, "sha256", "{\"data\":\"abc\"}", &r)), SHA_ABC);
-    ck_assert_str_eq(
-        json_string_value(must_call_fn(&s, "sha256", "{\"data\":\"YWJj\",\"encoding\":\"base64\"}", &r)),
-        SHA_ABC);
-    ck_assert_str_eq(json_string_value(must_call_fn(&s, "sha256", "{\"data\":\"\"}", &r)), SHA_EMPTY);
+    ck_assert_str_eq(json_string_value(must_call_fn(&s, "sha256", "{\"data\":\"abc\"}", &r)),
+                     SHA_ABC);
+    ck_assert_str_eq(json_string_value(must_call_fn(
+                         &s, "sha256", "{\"data\":\"YWJj\",\"encoding\":\"base64\"}", &r)),
+                     SHA_ABC);
+    ck_assert_str_eq(json_string_value(must_call_fn(&s, "sha256", "{\"data\":\"\"}", &r)),
+                     SHA_EMPTY);
     ck_assert_str_eq(json_string_value(must_call_fn(&s, "sha256", "{\"data\":\"\\u00e9\"}", &r)),
                      SHA_E_ACUTE);
     ck_assert_str_eq(json_string_value(must_call_fn(&s, "sha256", "{\"data\":\"\xc3\xa9\"}", &r)),
                      SHA_E_ACUTE);
     ck_assert_str_eq(
-        json_string_value(must_call_fn(&s, "sha256", "{\"data\":\"abc\",\"rounds\":1}", &r)), SHA_ABC);
-    const char *two = json_string_value(must_call_fn(&s, "sha256", "{\"data\":\"abc\",\"rounds\":2}", &r));
+        json_string_value(must_call_fn(&s, "sha256", "{\"data\":\"abc\",\"rounds\":1}", &r)),
+        SHA_ABC);
+    const char *two =
+        json_string_value(must_call_fn(&s, "sha256", "{\"data\":\"abc\",\"rounds\":2}", &r));
     ck_assert(two && strlen(two) == 64 && strcmp(two, SHA_ABC) != 0);
 }
 END_TEST
@@ -290,6 +299,28 @@ START_TEST(test_fn_sort)
                       json_number_value(json_array_get(res, 2)) == 2.5 &&
                       json_number_value(json_array_get(res, 3)) == 10,
                   "sort [2.5,-1,10,-1]:\n%s", resp_describe(&r));
+}
+END_TEST
+
+START_TEST(test_fn_sort_large)
+{
+    server s;
+    must_start(&s, NULL);
+    /* 60 000 values, descending: a body of ~350 kB and a reply as big. */
+    const int n = 60000;
+    char *body = malloc((size_t)n * 8 + 32);
+    ck_assert(body != NULL);
+    size_t len = (size_t)sprintf(body, "{\"values\":[");
+    for (int i = n; i > 0; i--)
+        len += (size_t)sprintf(body + len, "%d%s", i, i > 1 ? "," : "");
+    strcpy(body + len, "]}");
+    resp r;
+    json_t *res = must_call_fn(&s, "sort", body, &r);
+    free(body);
+    ck_assert_int_eq(json_array_size(res), n);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(json_number_value(json_array_get(res, (size_t)i)) == i + 1,
+                      "sorted[%d] is not %d", i, i + 1);
 }
 END_TEST
 
@@ -388,8 +419,8 @@ START_TEST(test_not_found)
     server s;
     must_start(&s, NULL);
     resp r;
-    const char *paths[] = {"/nope", "/", "/v1", "/v1/fn", "/healthz/extra", "/v1/workers/0",
-                           "/HEALTHZ"};
+    const char *paths[] = {"/nope",         "/",       "/v1", "/v1/fn", "/healthz/extra",
+                           "/v1/workers/0", "/HEALTHZ"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         http_call(&s, "GET", paths[i], NULL, &r);
         must_error(&r, 404, "not_found", NULL);
@@ -471,8 +502,9 @@ START_TEST(test_unsupported_media_type)
                      "Content-Length: 8\r\nConnection: close\r\n\r\n{\"n\":10}",
                      good[i]);
         else /* no Content-Type: taken as JSON */
-            snprintf(req, sizeof(req), "POST /v1/fn/fib HTTP/1.1\r\nHost: x\r\n"
-                                       "Content-Length: 8\r\nConnection: close\r\n\r\n{\"n\":10}");
+            snprintf(req, sizeof(req),
+                     "POST /v1/fn/fib HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Length: 8\r\nConnection: close\r\n\r\n{\"n\":10}");
         must_send_str(fd, req);
         must_read_response(fd, &r);
         must_status(&r, 200);
@@ -487,16 +519,8 @@ START_TEST(test_bad_json)
     server s;
     must_start(&s, NULL);
     const char *bodies[] = {
-        "{",
-        "{\"n\":}",
-        "{\"n\":10",
-        "[1,",
-        "nul",
-        "{n:10}",
-        "{'n':10}",
-        "{\"n\":10} trailing",
-        "{\"n\":10}{}",
-        "{\"n\":010}",
+        "{",      "{\"n\":}", "{\"n\":10",           "[1,",          "nul",
+        "{n:10}", "{'n':10}", "{\"n\":10} trailing", "{\"n\":10}{}", "{\"n\":010}",
     };
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
         must_bad_json(&s, "fib", bodies[i]);
@@ -629,7 +653,8 @@ START_TEST(test_invalid_args)
     resp r;
     for (size_t k = 0; k < sizeof(scalars) / sizeof(scalars[0]); k++) {
         post_fn(&s, "fib", scalars[k], &r);
-        const char *code = r.status == 400 ? must_str(must_get(must_json(&r), "error"), "code") : "";
+        const char *code =
+            r.status == 400 ? must_str(must_get(must_json(&r), "error"), "code") : "";
         ck_assert_msg(strcmp(code, "invalid_args") == 0 || strcmp(code, "bad_json") == 0,
                       "body %s: expected 400 invalid_args or bad_json, got:\n%s", scalars[k],
                       resp_describe(&r));
@@ -701,6 +726,7 @@ static Suite *routes_suite(void)
     tcase_add_test(tc, test_fn_sha256);
     tcase_add_test(tc, test_fn_matmul);
     tcase_add_test(tc, test_fn_sort);
+    tcase_add_test(tc, test_fn_sort_large);
     tcase_add_test(tc, test_fn_sleep);
     tcase_add_test(tc, test_fn_file_sha256);
     tcase_add_test(tc, test_fn_file_sha256_errors);

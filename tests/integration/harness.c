@@ -110,13 +110,14 @@ static bool test_failed;
 typedef struct record {
     bool used;
     bool reaped;
-    int status;           /* wait status once reaped */
+    int status; /* wait status once reaped */
     pid_t pid;
+    pid_t watcher; /* see watcher_run(); -1 if none */
+    int watch_fd;  /* write end of the watcher's pipe; -1 if none */
     char dir[256];
 } record;
 
 static record records[MAX_SERVERS];
-static bool atexit_done;
 
 void harness_at(const char *file, int line)
 {
@@ -212,6 +213,89 @@ static bool record_wait(record *rec, int timeout_ms)
     return true;
 }
 
+/*
+ * The watcher: a small process per server that cleans up after a test
+ * process that dies without its teardown. Under CK_FORK=yes a failed check
+ * ends the test process with _exit() (no teardown, no atexit) and a Check
+ * timeout kills its process group; the master then dies of its
+ * PR_SET_PDEATHSIG, but its log would never be shown and its temp dir would
+ * stay. The watcher (in its own process group, so a timeout's killpg does
+ * not take it along) waits on a pipe: a byte means "stopped cleanly, go
+ * away"; EOF without it means the test died, so it waits for the master to
+ * go, prints the log to stderr and removes the dir. It only reads and
+ * removes files; it signals nothing.
+ */
+static void watcher_run(int rfd, pid_t master, const char *dir)
+{
+    for (int fd = 3; fd < 1024; fd++)
+        if (fd != rfd)
+            close(fd);
+    setpgid(0, 0);
+    char ch;
+    ssize_t n;
+    while ((n = read(rfd, &ch, 1)) < 0 && errno == EINTR)
+        ;
+    if (n == 1)
+        _exit(0);
+    for (int i = 0; i < 500 && pid_alive(master); i++)
+        sleep_ms(10);
+    fprintf(stderr,
+            "[harness] the test process died with crunchd %d running (failed check or "
+            "timeout); its log follows\n",
+            (int)master);
+    print_log_dir(dir);
+    fflush(stderr);
+    rm_rf(dir);
+    sleep_ms(200); /* files a dying worker may still have created */
+    rm_rf(dir);
+    _exit(0);
+}
+
+static void watcher_start(record *rec)
+{
+    int p[2];
+    rec->watcher = -1;
+    rec->watch_fd = -1;
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return; /* cleanup then relies on the teardown alone */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[1]);
+        watcher_run(p[0], rec->pid, rec->dir);
+    }
+    close(p[0]);
+    if (pid < 0) {
+        close(p[1]);
+        return;
+    }
+    rec->watcher = pid;
+    rec->watch_fd = p[1];
+}
+
+/* Tells the watcher all is clean and reaps it. */
+static void watcher_dismiss(record *rec)
+{
+    if (rec->watch_fd >= 0) {
+        ssize_t n = write(rec->watch_fd, "k", 1);
+        (void)n;
+        close(rec->watch_fd);
+        rec->watch_fd = -1;
+    }
+    if (rec->watcher > 0) {
+        int64_t deadline = now_ms() + 2000;
+        while (waitpid(rec->watcher, NULL, WNOHANG) == 0) {
+            if (now_ms() >= deadline) {
+                kill(rec->watcher, SIGKILL); /* our own child */
+                waitpid(rec->watcher, NULL, 0);
+                break;
+            }
+            sleep_ms(1);
+        }
+        rec->watcher = -1;
+    }
+}
+
 /* Stops rec's master (TERM, then KILL), prints the log when something went
  * wrong (or always_log), removes the temp dir and frees the record. */
 static void record_stop(record *rec, bool always_log)
@@ -239,6 +323,7 @@ static void record_stop(record *rec, bool always_log)
     if (bad)
         print_log_dir(rec->dir);
     rm_rf(rec->dir);
+    watcher_dismiss(rec);
     rec->used = false;
 }
 
@@ -247,13 +332,6 @@ static void stop_all(bool always_log)
     for (int i = 0; i < MAX_SERVERS; i++)
         if (records[i].used)
             record_stop(&records[i], always_log);
-}
-
-/* A forked test that failed exits without its teardown: stop its servers
- * here, and show their logs since the test failed. */
-static void at_exit_cleanup(void)
-{
-    stop_all(true);
 }
 
 void harness_teardown(void)
@@ -360,10 +438,10 @@ static record *record_get(const server *s)
 }
 
 /* Fails with the server's log printed first. */
-#define hfail_log(s, ...)              \
-    do {                              \
-        print_log_dir((s)->dir);      \
-        hfail(__VA_ARGS__);            \
+#define hfail_log(s, ...)                                                                          \
+    do {                                                                                           \
+        print_log_dir((s)->dir);                                                                   \
+        hfail(__VA_ARGS__);                                                                        \
     } while (0)
 
 /* Reads the port from "listening on 127.0.0.1:PORT" in the log; 0 if not
@@ -390,7 +468,7 @@ static int log_port(const server *s)
     return (*p == '\0') ? 0 : port; /* a line still being written */
 }
 
-void (must_start)(server *s, const char *overrides)
+void must_start(server *s, const char *overrides)
 {
     const char *bin = getenv("CRUNCHD_BIN");
     if (!bin || !*bin)
@@ -419,10 +497,6 @@ void (must_start)(server *s, const char *overrides)
     write_config(s, overrides, cfg_path, sizeof(cfg_path));
     snprintf(log_path, sizeof(log_path), "%s/crunchd.log", s->dir);
 
-    if (!atexit_done) {
-        atexit(at_exit_cleanup);
-        atexit_done = true;
-    }
     fflush(NULL);
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -438,20 +512,20 @@ void (must_start)(server *s, const char *overrides)
     snprintf(rec->dir, sizeof(rec->dir), "%s", s->dir);
     s->pid = pid;
     s->id = id;
+    watcher_start(rec);
 
     int64_t deadline = now_ms() + START_TIMEOUT_MS;
     while ((s->port = log_port(s)) == 0) {
         if (record_wait(rec, 0)) {
             s->pid = -1;
             hfail_log(s, "crunchd exited during startup (wait status 0x%x); config: %s",
-                     rec->status, overrides ? overrides : "{}");
+                      rec->status, overrides ? overrides : "{}");
         }
         if (now_ms() >= deadline)
-            hfail_log(s, "no \"" LISTEN_PREFIX "PORT\" in the log within %d ms",
-                     START_TIMEOUT_MS);
+            hfail_log(s, "no \"" LISTEN_PREFIX "PORT\" in the log within %d ms", START_TIMEOUT_MS);
         sleep_ms(10);
     }
-    (must_wait_workers_running)(s, (int)(deadline - now_ms()));
+    must_wait_workers_running(s, (int)(deadline - now_ms()));
 }
 
 void server_stop(server *s)
@@ -463,7 +537,7 @@ void server_stop(server *s)
     s->id = -1;
 }
 
-void (must_signal)(server *s, int sig)
+void must_signal(server *s, int sig)
 {
     record *rec = record_get(s);
     if (rec->reaped)
@@ -499,7 +573,7 @@ static void mkdirs_for(const char *path)
     }
 }
 
-void (must_write_data_file)(server *s, const char *rel, const char *content)
+void must_write_data_file(server *s, const char *rel, const char *content)
 {
     char path[600];
     snprintf(path, sizeof(path), "%s/%s", s->data_dir, rel);
@@ -545,7 +619,7 @@ int try_connect(server *s)
     return fd;
 }
 
-int (must_connect)(server *s)
+int must_connect(server *s)
 {
     int fd = try_connect(s);
     if (fd < 0)
@@ -569,7 +643,7 @@ int try_send(int fd, const void *p, size_t n)
     return 0;
 }
 
-void (must_send)(int fd, const void *p, size_t n)
+void must_send(int fd, const void *p, size_t n)
 {
     if (try_send(fd, p, n) < 0)
         hfail("send() of %zu bytes failed: %s", n, strerror(errno));
@@ -746,7 +820,8 @@ int read_response(int fd, resp *r, unsigned flags, char *err, size_t errlen)
             if (n == 0 && (got == 0 || errno == ECONNRESET))
                 return 0;
             head[n] = '\0';
-            return set_err(err, errlen, "%s while reading the response head (got %zu bytes: \"%.300s\")",
+            return set_err(err, errlen,
+                           "%s while reading the response head (got %zu bytes: \"%.300s\")",
                            errno_text(got), n, head);
         }
         if (n >= MAX_HEAD_BYTES)
@@ -790,7 +865,7 @@ int read_response(int fd, resp *r, unsigned flags, char *err, size_t errlen)
     return status;
 }
 
-int (must_read_response_flags)(int fd, resp *r, unsigned flags)
+int must_read_response_flags(int fd, resp *r, unsigned flags)
 {
     char err[512];
     int st = read_response(fd, r, flags, err, sizeof(err));
@@ -799,9 +874,9 @@ int (must_read_response_flags)(int fd, resp *r, unsigned flags)
     return st;
 }
 
-int (must_read_response)(int fd, resp *r)
+int must_read_response(int fd, resp *r)
 {
-    return (must_read_response_flags)(fd, r, 0);
+    return must_read_response_flags(fd, r, 0);
 }
 
 int wait_closed(int fd, int timeout_ms)
@@ -828,7 +903,7 @@ int wait_closed(int fd, int timeout_ms)
     }
 }
 
-void (must_be_closed)(int fd, int timeout_ms, const char *what)
+void must_be_closed(int fd, int timeout_ms, const char *what)
 {
     int r = wait_closed(fd, timeout_ms);
     if (r == 0)
@@ -839,8 +914,7 @@ void (must_be_closed)(int fd, int timeout_ms, const char *what)
 
 /* ---- requests ------------------------------------------------------------- */
 
-char *http_request_text(const char *method, const char *path, const char *body,
-                        const char *extra)
+char *http_request_text(const char *method, const char *path, const char *body, const char *extra)
 {
     if (body)
         return arena_printf("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -869,8 +943,8 @@ static int try_call(server *s, const char *method, const char *path, const char 
     return st;
 }
 
-int (http_call_hdr)(server *s, const char *method, const char *path, const char *body,
-                    const char *extra, resp *r)
+int http_call_hdr(server *s, const char *method, const char *path, const char *body,
+                  const char *extra, resp *r)
 {
     char err[512];
     int st = try_call(s, method, path, body, extra, r, err, sizeof(err));
@@ -881,14 +955,14 @@ int (http_call_hdr)(server *s, const char *method, const char *path, const char 
     return st;
 }
 
-int (http_call)(server *s, const char *method, const char *path, const char *body, resp *r)
+int http_call(server *s, const char *method, const char *path, const char *body, resp *r)
 {
-    return (http_call_hdr)(s, method, path, body, NULL, r);
+    return http_call_hdr(s, method, path, body, NULL, r);
 }
 
-int (http_call_raw)(server *s, const void *raw, size_t n, resp *r)
+int http_call_raw(server *s, const void *raw, size_t n, resp *r)
 {
-    int fd = (must_connect)(s);
+    int fd = must_connect(s);
     if (try_send(fd, raw, n) < 0 && errno != EPIPE && errno != ECONNRESET) {
         int e = errno;
         close(fd);
@@ -912,7 +986,7 @@ const char *resp_describe(const resp *r)
                         r->body_len > 1000 ? "..." : "");
 }
 
-json_t *(must_json)(resp *r)
+json_t *must_json(resp *r)
 {
     if (r->json)
         return r->json;
@@ -967,36 +1041,41 @@ int resp_header_count(const resp *r, const char *name)
     return n;
 }
 
-void (must_status)(const resp *r, int code)
+void must_status(const resp *r, int code)
 {
     if (r->status != code)
         hfail("expected status %d, got %d:\n%s", code, r->status, resp_describe(r));
 }
 
-void (must_header)(const resp *r, const char *name, const char *value)
+void must_header(const resp *r, const char *name, const char *value)
 {
     const char *v = resp_header(r, name);
     if (!value && v)
         hfail("expected no %s header, got \"%s\":\n%s", name, v, resp_describe(r));
     if (value && (!v || strcasecmp(v, value) != 0))
-        hfail("expected header %s: %s, got %s%s%s:\n%s", name, value, v ? "\"" : "",
-             v ? v : "none", v ? "\"" : "", resp_describe(r));
+        hfail("expected header %s: %s, got %s%s%s:\n%s", name, value, v ? "\"" : "", v ? v : "none",
+              v ? "\"" : "", resp_describe(r));
 }
 
-void (must_error)(resp *r, int status, const char *code, const char *arg)
+void must_json_type(const resp *r)
 {
-    (must_status)(r, status);
     const char *ct = resp_header(r, "Content-Type");
-    if (!ct || strncasecmp(ct, "application/json", 16) != 0)
-        hfail("error reply without Content-Type: application/json:\n%s", resp_describe(r));
-    json_t *v = (must_json)(r);
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0 || (ct[16] && ct[16] != ';'))
+        hfail("expected Content-Type: application/json:\n%s", resp_describe(r));
+}
+
+void must_error(resp *r, int status, const char *code, const char *arg)
+{
+    must_status(r, status);
+    must_json_type(r);
+    json_t *v = must_json(r);
     json_t *e = json_object_get(v, "error");
     if (!json_is_object(e))
         hfail("no {\"error\": {...}} envelope:\n%s", resp_describe(r));
     const char *c = json_string_value(json_object_get(e, "code"));
     if (!c || strcmp(c, code) != 0)
         hfail("expected error code \"%s\", got \"%s\":\n%s", code, c ? c : "(none)",
-             resp_describe(r));
+              resp_describe(r));
     const char *m = json_string_value(json_object_get(e, "message"));
     if (!m || !*m)
         hfail("error without a message:\n%s", resp_describe(r));
@@ -1007,7 +1086,7 @@ void (must_error)(resp *r, int status, const char *code, const char *arg)
     }
 }
 
-json_t *(must_get)(json_t *obj, const char *key)
+json_t *must_get(json_t *obj, const char *key)
 {
     json_t *v = json_object_get(obj, key);
     if (!v) {
@@ -1019,9 +1098,9 @@ json_t *(must_get)(json_t *obj, const char *key)
     return v;
 }
 
-json_int_t (must_int)(json_t *obj, const char *key)
+json_int_t must_int(json_t *obj, const char *key)
 {
-    json_t *v = (must_get)(obj, key);
+    json_t *v = must_get(obj, key);
     if (!json_is_integer(v)) {
         char *dump = json_dumps(obj, JSON_COMPACT);
         if (dump)
@@ -1031,9 +1110,9 @@ json_int_t (must_int)(json_t *obj, const char *key)
     return json_integer_value(v);
 }
 
-const char *(must_str)(json_t *obj, const char *key)
+const char *must_str(json_t *obj, const char *key)
 {
-    json_t *v = (must_get)(obj, key);
+    json_t *v = must_get(obj, key);
     if (!json_is_string(v)) {
         char *dump = json_dumps(obj, JSON_COMPACT);
         if (dump)
@@ -1045,20 +1124,20 @@ const char *(must_str)(json_t *obj, const char *key)
 
 /* ---- functions and workers --------------------------------------------------- */
 
-json_t *(must_call_fn)(server *s, const char *name, const char *args_json, resp *r)
+json_t *must_call_fn(server *s, const char *name, const char *args_json, resp *r)
 {
     char *path = arena_printf("/v1/fn/%s", name);
-    (http_call)(s, "POST", path, args_json ? args_json : "", r);
-    (must_status)(r, 200);
-    json_t *v = (must_json)(r);
-    const char *fn = (must_str)(v, "fn");
+    http_call(s, "POST", path, args_json ? args_json : "", r);
+    must_status(r, 200);
+    json_t *v = must_json(r);
+    const char *fn = must_str(v, "fn");
     if (strcmp(fn, name) != 0)
         hfail("POST %s: \"fn\" is \"%s\":\n%s", path, fn, resp_describe(r));
-    if (!json_is_number((must_get)(v, "run_ms")) || !json_is_number((must_get)(v, "cpu_ms")))
+    if (!json_is_number(must_get(v, "run_ms")) || !json_is_number(must_get(v, "cpu_ms")))
         hfail("POST %s: run_ms/cpu_ms are not numbers:\n%s", path, resp_describe(r));
-    if ((must_int)(v, "worker") <= 0)
+    if (must_int(v, "worker") <= 0)
         hfail("POST %s: bad \"worker\":\n%s", path, resp_describe(r));
-    return (must_get)(v, "result");
+    return must_get(v, "result");
 }
 
 /* GET /v1/workers without failing: the array (borrowed) or NULL with err. */
@@ -1092,7 +1171,8 @@ static bool all_running(const server *s, json_t *list)
         return false;
     size_t i;
     json_t *w;
-    json_array_foreach(list, i, w) {
+    json_array_foreach(list, i, w)
+    {
         const char *st = json_string_value(json_object_get(w, "state"));
         if (!st || strcmp(st, "running") != 0)
             return false;
@@ -1100,7 +1180,7 @@ static bool all_running(const server *s, json_t *list)
     return true;
 }
 
-void (must_wait_workers_running)(server *s, int timeout_ms)
+void must_wait_workers_running(server *s, int timeout_ms)
 {
     record *rec = record_get(s);
     int64_t deadline = now_ms() + timeout_ms;
@@ -1117,16 +1197,16 @@ void (must_wait_workers_running)(server *s, int timeout_ms)
         if (record_wait(rec, 0)) {
             s->pid = -1;
             hfail_log(s, "crunchd exited (wait status 0x%x) while waiting for its workers",
-                     rec->status);
+                      rec->status);
         }
         if (now_ms() >= deadline)
             hfail_log(s, "not all %d workers \"running\" within %d ms; last: %s", s->nworkers,
-                     timeout_ms, err);
+                      timeout_ms, err);
         sleep_ms(20);
     }
 }
 
-json_t *(must_workers)(server *s)
+json_t *must_workers(server *s)
 {
     char err[1024];
     json_t *list = try_workers(s, err, sizeof(err));
@@ -1137,12 +1217,13 @@ json_t *(must_workers)(server *s)
     return list;
 }
 
-json_t *(must_worker_slot)(server *s, int slot)
+json_t *must_worker_slot(server *s, int slot)
 {
-    json_t *list = (must_workers)(s);
+    json_t *list = must_workers(s);
     size_t i;
     json_t *w;
-    json_array_foreach(list, i, w) {
+    json_array_foreach(list, i, w)
+    {
         json_t *sl = json_object_get(w, "slot");
         if (json_is_integer(sl) && json_integer_value(sl) == slot)
             return w;
@@ -1150,15 +1231,15 @@ json_t *(must_worker_slot)(server *s, int slot)
     hfail("/v1/workers has no slot %d", slot);
 }
 
-pid_t (must_worker_pid)(server *s, int slot)
+pid_t must_worker_pid(server *s, int slot)
 {
-    json_int_t pid = (must_int)((must_worker_slot)(s, slot), "pid");
+    json_int_t pid = must_int(must_worker_slot(s, slot), "pid");
     if (pid <= 0)
         hfail("slot %d has pid %lld", slot, (long long)pid);
     return (pid_t)pid;
 }
 
-json_t *(must_wait_respawn)(server *s, int slot, pid_t old_pid, int timeout_ms)
+json_t *must_wait_respawn(server *s, int slot, pid_t old_pid, int timeout_ms)
 {
     int64_t deadline = now_ms() + timeout_ms;
     char err[1024] = "";
@@ -1167,7 +1248,8 @@ json_t *(must_wait_respawn)(server *s, int slot, pid_t old_pid, int timeout_ms)
         size_t i;
         json_t *w;
         if (list) {
-            json_array_foreach(list, i, w) {
+            json_array_foreach(list, i, w)
+            {
                 json_t *sl = json_object_get(w, "slot");
                 if (!json_is_integer(sl) || json_integer_value(sl) != slot)
                     continue;
@@ -1182,7 +1264,7 @@ json_t *(must_wait_respawn)(server *s, int slot, pid_t old_pid, int timeout_ms)
         }
         if (now_ms() >= deadline)
             hfail_log(s, "slot %d was not respawned (pid != %d, running) within %d ms; last: %s",
-                     slot, (int)old_pid, timeout_ms, err);
+                      slot, (int)old_pid, timeout_ms, err);
         sleep_ms(20);
     }
 }

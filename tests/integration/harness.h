@@ -18,9 +18,10 @@
  *    the test; harness_teardown() frees it. Tests never free it.
  *
  * Works in both Check modes: CK_FORK=yes (every test in its own process)
- * and CK_FORK=no (the valgrind setup), because all cleanup happens in the
- * checked-fixture teardown, and in an atexit() handler for a forked test
- * that failed before its teardown could run.
+ * and CK_FORK=no (the valgrind setup). Cleanup happens in the
+ * checked-fixture teardown; a forked test that fails or times out never
+ * reaches it, so a small watcher process per server then prints the
+ * server's log and removes its temp dir (see harness.c).
  *
  * Environment: CRUNCHD_BIN is the binary to run (required).
  */
@@ -52,17 +53,17 @@ typedef struct server {
 
 /* One HTTP response as read off the wire. Harness-owned memory (see above). */
 typedef struct resp {
-    int status;          /* e.g. 200; 0 when nothing was read */
-    int minor;           /* HTTP/1.x of the status line */
-    char *head;          /* status line and header lines, NUL-terminated */
+    int status; /* e.g. 200; 0 when nothing was read */
+    int minor;  /* HTTP/1.x of the status line */
+    char *head; /* status line and header lines, NUL-terminated */
     size_t head_len;
-    char *body;          /* body_len bytes, NUL-terminated */
+    char *body; /* body_len bytes, NUL-terminated */
     size_t body_len;
-    json_t *json;        /* cache of must_json() */
+    json_t *json; /* cache of must_json() */
 } resp;
 
 /* Flags of read_response(). */
-#define RESP_NO_BODY 1u  /* a reply to HEAD: Content-Length says nothing is sent */
+#define RESP_NO_BODY 1u /* a reply to HEAD: Content-Length says nothing is sent */
 
 /* ---- test cases --------------------------------------------------------- */
 
@@ -166,8 +167,7 @@ void must_be_closed(int fd, int timeout_ms, const char *what);
  * (header lines each ending in CRLF, or NULL), the blank line and the body.
  * Returns harness-owned text.
  */
-char *http_request_text(const char *method, const char *path, const char *body,
-                        const char *extra);
+char *http_request_text(const char *method, const char *path, const char *body, const char *extra);
 
 /*
  * One-shot: connects, sends the request with "Connection: close", reads one
@@ -210,6 +210,9 @@ void must_error(resp *r, int status, const char *code, const char *arg);
 /* Fails unless the header is present with exactly this value
  * (case-insensitive), or, for value NULL, is absent. */
 void must_header(const resp *r, const char *name, const char *value);
+
+/* Fails unless Content-Type is application/json (parameters allowed). */
+void must_json_type(const resp *r);
 
 /* Fails unless the JSON member is an integer; returns it. */
 json_int_t must_int(json_t *obj, const char *key);
@@ -272,6 +275,7 @@ void harness_at(const char *file, int line);
 #define must_status(...) HARNESS_AT_((must_status)(__VA_ARGS__))
 #define must_error(...) HARNESS_AT_((must_error)(__VA_ARGS__))
 #define must_header(...) HARNESS_AT_((must_header)(__VA_ARGS__))
+#define must_json_type(...) HARNESS_AT_((must_json_type)(__VA_ARGS__))
 #define must_int(...) HARNESS_AT_((must_int)(__VA_ARGS__))
 #define must_str(...) HARNESS_AT_((must_str)(__VA_ARGS__))
 #define must_get(...) HARNESS_AT_((must_get)(__VA_ARGS__))

@@ -1,0 +1,314 @@
+/*
+ * job.c - the job value: states, ids, times, the public JSON object.
+ */
+#include "job.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static const char *const state_names[] = {
+    [JOB_QUEUED] = "queued",
+    [JOB_RUNNING] = "running",
+    [JOB_SUCCEEDED] = "succeeded",
+    [JOB_FAILED] = "failed",
+    [JOB_CANCELLED] = "cancelled",
+};
+
+#define N_STATES ((int)(sizeof(state_names) / sizeof(state_names[0])))
+
+void job_init(job *j)
+{
+    memset(j, 0, sizeof(*j));
+    j->state = JOB_QUEUED;
+    j->kind = FN_CPU;
+    j->owner_slot = -1;
+    j->run_us = -1;
+    j->cpu_us = -1;
+}
+
+void job_release(job *j)
+{
+    json_decref(j->args);
+    json_decref(j->result);
+    job_init(j);
+}
+
+const char *job_state_name(job_state s)
+{
+    if ((int)s < 0 || (int)s >= N_STATES)
+        return "unknown";
+    return state_names[s];
+}
+
+int job_state_parse(const char *name, job_state *out)
+{
+    for (int i = 0; i < N_STATES; i++) {
+        if (strcmp(name, state_names[i]) == 0) {
+            *out = (job_state)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+bool job_state_final(job_state s)
+{
+    return s == JOB_SUCCEEDED || s == JOB_FAILED || s == JOB_CANCELLED;
+}
+
+int job_new_id(char out[JOB_ID_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[JOB_ID_LEN / 2];
+    size_t got = 0;
+    out[0] = '\0';
+    while (got < sizeof(raw)) {
+        ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[JOB_ID_LEN] = '\0';
+    return 0;
+}
+
+bool job_id_valid(const char *s, size_t len)
+{
+    if (len != JOB_ID_LEN)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+int64_t job_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void job_format_time(int64_t us, char out[32])
+{
+    time_t sec = (time_t)(us / 1000000);
+    int ms = (int)(us % 1000000 / 1000);
+    struct tm tm;
+    if (us < 0 || !gmtime_r(&sec, &tm)) {
+        snprintf(out, 32, "1970-01-01T00:00:00.000Z");
+        return;
+    }
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03dZ", ms);
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid:
+ * no overlong forms, no surrogates, nothing above U+10FFFF, no NUL. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned cp, min;
+    if (c == 0)
+        return 0;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xe0) == 0xc0) {
+        len = 2, cp = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        len = 3, cp = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+        len = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* Copies src into dst (size bytes) as valid UTF-8: bad bytes become '?', and
+ * a character that does not fit whole is left out. */
+static void utf8_copy(char *dst, size_t size, const char *src)
+{
+    const unsigned char *s = (const unsigned char *)src;
+    size_t n = strlen(src), o = 0;
+    while (n > 0) {
+        size_t len = utf8_seq(s, n);
+        size_t take = len ? len : 1;
+        if (o + take > size - 1)
+            break;
+        if (len)
+            memcpy(dst + o, s, len);
+        else
+            dst[o] = '?';
+        o += take, s += take, n -= take;
+    }
+    dst[o] = '\0';
+}
+
+void job_set_error(job *j, const char *code, const char *message)
+{
+    utf8_copy(j->error_code, sizeof(j->error_code), code ? code : "");
+    utf8_copy(j->error_message, sizeof(j->error_message), message ? message : "");
+}
+
+static json_t *time_or_null(int64_t us)
+{
+    char buf[32];
+    if (us == 0)
+        return json_null();
+    job_format_time(us, buf);
+    return json_string(buf);
+}
+
+static json_t *ms_or_null(int64_t us)
+{
+    return us < 0 ? json_null() : json_real((double)us / 1000.0);
+}
+
+static int64_t queue_us(const job *j)
+{
+    if (j->started_at_us == 0 || j->created_at_us == 0)
+        return -1;
+    return j->started_at_us > j->created_at_us ? j->started_at_us - j->created_at_us : 0;
+}
+
+/* The error object, or null; the message is re-validated so that a job filled
+ * by hand (not through job_set_error) still encodes. */
+static json_t *error_json(const job *j)
+{
+    char code[sizeof(j->error_code)], msg[sizeof(j->error_message)];
+    if (j->error_code[0] == '\0')
+        return json_null();
+    utf8_copy(code, sizeof(code), j->error_code);
+    utf8_copy(msg, sizeof(msg), j->error_message);
+    return json_pack("{s:s, s:s}", "code", code, "message", msg);
+}
+
+json_t *job_to_json(const job *j)
+{
+    char fn[sizeof(j->fn)];
+    utf8_copy(fn, sizeof(fn), j->fn);
+    /* "o" steals a reference: the json_incref()s pair with it, and json_pack
+     * drops every stolen value when it fails. */
+    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                     "id", j->id, "fn", fn, "args",
+                     j->args ? json_incref(j->args) : json_object(), "state",
+                     job_state_name(j->state), "result",
+                     j->result ? json_incref(j->result) : json_null(), "error", error_json(j),
+                     "attempts", j->attempts, "worker",
+                     j->worker_pid > 0 ? json_integer(j->worker_pid) : json_null(), "created_at",
+                     time_or_null(j->created_at_us), "started_at", time_or_null(j->started_at_us),
+                     "finished_at", time_or_null(j->finished_at_us), "queue_ms",
+                     ms_or_null(queue_us(j)), "run_ms", ms_or_null(j->run_us), "cpu_ms",
+                     ms_or_null(j->cpu_us));
+}
+
+/* ---- job_dumps: the same object, with exact milliseconds ---- */
+
+static void put_ms(FILE *f, const char *key, int64_t us)
+{
+    if (us < 0)
+        fprintf(f, ",\"%s\":null", key);
+    else
+        fprintf(f, ",\"%s\":%lld.%03d", key, (long long)(us / 1000), (int)(us % 1000));
+}
+
+static void put_time(FILE *f, const char *key, int64_t us)
+{
+    char buf[32];
+    if (us == 0) {
+        fprintf(f, ",\"%s\":null", key);
+        return;
+    }
+    job_format_time(us, buf);
+    fprintf(f, ",\"%s\":\"%s\"", key, buf);
+}
+
+/* Writes v, or null/{} when v is NULL. Returns 0 or -1. */
+static int put_json(FILE *f, json_t *v, const char *if_null)
+{
+    if (!v)
+        return fputs(if_null, f) < 0 ? -1 : 0;
+    return json_dumpf(v, f, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+static int put_body(FILE *f, const job *j)
+{
+    char name[sizeof(j->fn)];
+    json_t *fn, *err = error_json(j);
+    int rc = -1;
+    utf8_copy(name, sizeof(name), j->fn);
+    fn = json_string(name);
+    if (!fn || !err)
+        goto done;
+    fprintf(f, "{\"id\":\"%s\",\"fn\":", j->id);
+    if (put_json(f, fn, "null") < 0)
+        goto done;
+    fputs(",\"args\":", f);
+    if (put_json(f, j->args, "{}") < 0)
+        goto done;
+    fprintf(f, ",\"state\":\"%s\",\"result\":", job_state_name(j->state));
+    if (put_json(f, j->result, "null") < 0)
+        goto done;
+    fputs(",\"error\":", f);
+    if (put_json(f, err, "null") < 0)
+        goto done;
+    fprintf(f, ",\"attempts\":%d", j->attempts);
+    if (j->worker_pid > 0)
+        fprintf(f, ",\"worker\":%d", j->worker_pid);
+    else
+        fputs(",\"worker\":null", f);
+    put_time(f, "created_at", j->created_at_us);
+    put_time(f, "started_at", j->started_at_us);
+    put_time(f, "finished_at", j->finished_at_us);
+    put_ms(f, "queue_ms", queue_us(j));
+    put_ms(f, "run_ms", j->run_us);
+    put_ms(f, "cpu_ms", j->cpu_us);
+    fputc('}', f);
+    rc = 0;
+done:
+    json_decref(fn);
+    json_decref(err);
+    return rc;
+}
+
+char *job_dumps(const job *j, size_t *len)
+{
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    if (!f)
+        return NULL;
+    int rc = put_body(f, j);
+    if (ferror(f))
+        rc = -1;
+    if (fclose(f) != 0 || rc < 0) {
+        free(text);
+        return NULL;
+    }
+    if (len)
+        *len = n;
+    return text;
+}

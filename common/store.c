@@ -1,0 +1,287 @@
+/*
+ * store.c - the store interface: argument checks, ids and times, then the
+ * backend's store_ops.
+ */
+#include "store_int.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int store_fail(store *st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->errmsg, sizeof(st->errmsg), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Every public call runs between enter() and leave(): one thread at a time. */
+static void enter(store *st)
+{
+    bool busy = atomic_flag_test_and_set(&st->in_use);
+    assert(!busy && "a store is used by one thread at a time");
+    (void)busy;
+    st->errmsg[0] = '\0';
+}
+
+static int leave(store *st, int rc)
+{
+    atomic_flag_clear(&st->in_use);
+    return rc;
+}
+
+store *store_open(const config_store *cfg, char *err, size_t errlen)
+{
+    if (cfg->kind[0] == '\0' || strcmp(cfg->kind, "sqlite") == 0)
+        return store_sqlite_open(cfg->path, NULL, err, errlen);
+    if (err && errlen > 0)
+        snprintf(err, errlen, "store.kind \"%s\": not available in this build", cfg->kind);
+    return NULL;
+}
+
+void store_close(store *st)
+{
+    if (st)
+        st->ops->close(st);
+}
+
+const char *store_errmsg(const store *st)
+{
+    return st->errmsg;
+}
+
+static bool id_ok(const char *id)
+{
+    return id && job_id_valid(id, strlen(id));
+}
+
+int store_submit(store *st, job *j, bool *existing)
+{
+    bool dummy;
+    enter(st);
+    if (!existing)
+        existing = &dummy;
+    *existing = false;
+    if (j->fn[0] == '\0' || (j->kind != FN_CPU && j->kind != FN_IO))
+        return leave(st, store_fail(st, "submit: job without fn or kind"));
+    if (j->timeout_ms < 0 || j->retries < 0)
+        return leave(st, store_fail(st, "submit: negative timeout_ms or retries"));
+    if (job_new_id(j->id) < 0)
+        return leave(st, store_fail(st, "submit: getrandom() failed"));
+    j->state = JOB_QUEUED;
+    json_decref(j->result);
+    j->result = NULL;
+    job_set_error(j, NULL, NULL);
+    j->attempts = 0;
+    j->worker_pid = 0;
+    j->owner_slot = -1;
+    j->owner_incarnation = 0;
+    j->cancel_requested = false;
+    j->created_at_us = job_now_us();
+    j->started_at_us = j->finished_at_us = j->deadline_us = 0;
+    j->run_us = j->cpu_us = -1;
+    return leave(st, st->ops->submit(st, j, existing));
+}
+
+int store_claim(store *st, fn_kind kind, int slot, unsigned incarnation, int pid, int max,
+                job *out, int *n)
+{
+    enter(st);
+    *n = 0;
+    if (max < 1 || slot < 0)
+        return leave(st, store_fail(st, "claim: max must be >= 1 and slot >= 0"));
+    return leave(st, st->ops->claim(st, kind, slot, incarnation, pid, job_now_us(), max, out, n));
+}
+
+/* Copies what complete reads into *dst, with finished_at filled in; args and
+ * result stay borrowed (dst is never released). */
+static int complete_prep(store *st, const job *src, job *dst, int64_t now_us)
+{
+    if (!id_ok(src->id))
+        return store_fail(st, "complete: bad job id \"%.40s\"", src->id);
+    if (!job_state_final(src->state))
+        return store_fail(st, "complete: job %s: state %s is not final", src->id,
+                          job_state_name(src->state));
+    *dst = *src;
+    if (dst->finished_at_us == 0)
+        dst->finished_at_us = now_us;
+    /* Keep the invariant of job.h: an error exactly on failed and cancelled. */
+    if (dst->state == JOB_SUCCEEDED)
+        job_set_error(dst, NULL, NULL);
+    else if (dst->error_code[0] == '\0')
+        job_set_error(dst,
+                      dst->state == JOB_CANCELLED ? JOB_ERR_CANCELLED : JOB_ERR_FUNCTION_ERROR,
+                      dst->error_message);
+    return 0;
+}
+
+int store_complete_many(store *st, const job *jobs, int n, bool *applied)
+{
+    job *prep = NULL;
+    bool *ok = applied;
+    int rc = -1;
+    enter(st);
+    for (int i = 0; applied && i < n; i++)
+        applied[i] = false;
+    if (n <= 0)
+        return leave(st, 0);
+    prep = malloc((size_t)n * sizeof(*prep));
+    if (!applied)
+        ok = malloc((size_t)n * sizeof(*ok));
+    if (!prep || !ok) {
+        store_fail(st, "complete: out of memory");
+        goto done;
+    }
+    int64_t now = job_now_us();
+    for (int i = 0; i < n; i++) {
+        if (complete_prep(st, &jobs[i], &prep[i], now) < 0)
+            goto done;
+    }
+    rc = st->ops->complete(st, prep, n, ok);
+done:
+    free(prep);
+    if (ok != applied)
+        free(ok);
+    return leave(st, rc);
+}
+
+int store_complete(store *st, const job *j, bool *applied)
+{
+    bool ok = false;
+    job prep;
+    enter(st);
+    if (applied)
+        *applied = false;
+    if (complete_prep(st, j, &prep, job_now_us()) < 0)
+        return leave(st, -1);
+    int rc = st->ops->complete(st, &prep, 1, &ok);
+    if (applied)
+        *applied = rc == 0 && ok;
+    return leave(st, rc);
+}
+
+int store_abort(store *st, const char *id, int slot, unsigned incarnation, job_state state,
+                const char *code, const char *message, bool *applied)
+{
+    bool ok = false;
+    job j;
+    enter(st);
+    if (applied)
+        *applied = false;
+    if (state != JOB_FAILED && state != JOB_CANCELLED)
+        return leave(st, store_fail(st, "abort: state must be failed or cancelled"));
+    if (!id_ok(id))
+        return leave(st, store_fail(st, "abort: bad job id"));
+    job_init(&j);
+    snprintf(j.id, sizeof(j.id), "%s", id);
+    j.state = state;
+    j.owner_slot = slot;
+    j.owner_incarnation = incarnation;
+    j.finished_at_us = job_now_us();
+    job_set_error(&j, code, message);
+    int rc = st->ops->complete(st, &j, 1, &ok);
+    if (applied)
+        *applied = rc == 0 && ok;
+    return leave(st, rc);
+}
+
+int store_get(store *st, const char *id, job *out, bool *found)
+{
+    enter(st);
+    job_init(out);
+    *found = false;
+    if (!id_ok(id))
+        return leave(st, 0); /* no such id can exist */
+    return leave(st, st->ops->get(st, id, out, found));
+}
+
+int store_cancel(store *st, const char *id, job *out, bool *found, job_state *before)
+{
+    job_state dummy;
+    enter(st);
+    job_init(out);
+    *found = false;
+    if (!before)
+        before = &dummy;
+    if (!id_ok(id))
+        return leave(st, 0);
+    return leave(st, st->ops->cancel(st, id, job_now_us(), out, found, before));
+}
+
+int store_list(store *st, int state, const char *fn, int limit, job *out, int *n)
+{
+    enter(st);
+    *n = 0;
+    if (state < -1 || state > JOB_CANCELLED)
+        return leave(st, store_fail(st, "list: bad state %d", state));
+    if (limit <= 0)
+        return leave(st, 0);
+    return leave(st, st->ops->list(st, state, fn, limit, out, n));
+}
+
+static int reap(store *st, bool all, int slot, unsigned incarnation, store_final_fn *on_final,
+                void *arg, int *requeued, int *failed)
+{
+    job *final = NULL;
+    int nfinal = 0, nreq = 0;
+    if (requeued)
+        *requeued = 0;
+    if (failed)
+        *failed = 0;
+    enter(st);
+    int rc = st->ops->reap(st, all, slot, incarnation, job_now_us(), &final, &nfinal, &nreq);
+    /* Leave before the callbacks: they may use st (store_get, ...). */
+    leave(st, rc);
+    if (rc < 0)
+        return -1;
+    for (int i = 0; i < nfinal; i++) {
+        if (on_final)
+            on_final(&final[i], arg);
+        job_release(&final[i]);
+    }
+    free(final);
+    if (requeued)
+        *requeued = nreq;
+    if (failed)
+        *failed = nfinal;
+    return 0;
+}
+
+int store_reap(store *st, int slot, unsigned incarnation, store_final_fn *on_final, void *arg,
+               int *requeued, int *failed)
+{
+    return reap(st, false, slot, incarnation, on_final, arg, requeued, failed);
+}
+
+int store_reap_all(store *st, store_final_fn *on_final, void *arg, int *requeued, int *failed)
+{
+    return reap(st, true, -1, 0, on_final, arg, requeued, failed);
+}
+
+int store_purge(store *st, int64_t now_us, int64_t ttl_s, int *purged)
+{
+    int count = 0;
+    enter(st);
+    if (ttl_s < 0)
+        return leave(st, store_fail(st, "purge: negative ttl"));
+    int rc = st->ops->purge(st, now_us - ttl_s * 1000000, &count);
+    if (purged)
+        *purged = count;
+    return leave(st, rc);
+}
+
+int store_counts(store *st, int64_t *queued, int64_t *running)
+{
+    int64_t q = 0, r = 0;
+    enter(st);
+    int rc = st->ops->counts(st, &q, &r);
+    if (queued)
+        *queued = q;
+    if (running)
+        *running = r;
+    return leave(st, rc);
+}

@@ -1,0 +1,189 @@
+/*
+ * store.h - the job store of asynchronous jobs (DESIGN.md section 4).
+ *
+ * Every asynchronous job lives in the store from the moment it is accepted
+ * (store_submit() commits before it returns, so a 202 may be sent after it)
+ * until it is purged result_ttl_s after it became final. Any worker may claim
+ * a queued job and any worker may read any job: the store, not a process, is
+ * where a job lives. The default backend is one SQLite file in WAL mode
+ * (store_sqlite.c); a Redis backend for several machines fits the same
+ * functions (store_int.h holds the vtable).
+ *
+ * State machine (job.h):   submit -> queued --claim--> running --complete--> final
+ *                          queued --cancel--> cancelled
+ *                          running --reap, retries left--> queued
+ *                          running --reap, none left / abort--> failed | cancelled
+ * Final states never change. Only the owner of a running job, named by its
+ * worker slot and that slot's incarnation, completes it; a completion that
+ * arrives after the job was reaped or aborted changes nothing.
+ *
+ * Durability (SQLite): journal_mode=WAL, synchronous=NORMAL. A committed job
+ * survives the crash of any crunchd process (and of all of them); a power loss
+ * or kernel crash may lose the last transactions committed before it, as with
+ * any WAL/NORMAL database. The file must be on a local filesystem (WAL needs
+ * shared memory), and only one crunchd may use a file: store_reap_all() at
+ * start-up takes over every running job.
+ *
+ * Errors: every function returns 0 on success and -1 on failure, with a
+ * one-line reason for store_errmsg(). Nothing here logs; the caller logs it
+ * once ("store_claim failed: %s"). A failed call changes nothing: writes are
+ * transactions.
+ *
+ * Jobs handed out (out, out[i]) are filled from scratch: their previous
+ * contents are overwritten, not released, so pass jobs that hold no
+ * references (fresh or after job_release()). The caller owns what it gets and
+ * calls job_release() on every job filled (claim and list: out[0..*n-1]),
+ * also after an error (they are then empty).
+ *
+ * Processes and threads: a store is one database connection. Open it in the
+ * process that uses it, after fork(): a child must neither use nor close a
+ * store its parent opened (the master may keep one for reaping; its children
+ * just ignore the pointer). One thread at a time may use a store (asserted);
+ * give each io-pool thread its own store rather than sharing one, so reads
+ * proceed while another connection writes. Writers serialize on the database
+ * lock and wait for it up to 5 s (busy_timeout) before failing with
+ * "database is locked".
+ *
+ * Cost (SQLite, this 2-core VM, see tests/bench/store_bench.c): about 25 us per
+ * one-job transaction; batching claims and completions (16 per transaction)
+ * brings submit+claim+complete well under 50 us per job.
+ */
+#ifndef CRUNCHD_STORE_H
+#define CRUNCHD_STORE_H
+
+#include "config.h"
+#include "job.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+
+/*
+ * Called by store_reap() and store_reap_all() for each job they made final
+ * (failed with worker_lost, or cancelled because a cancel was pending), after
+ * the transaction committed, so the caller can wake long-polls and deliver
+ * callbacks. j is borrowed for the duration of the call.
+ */
+typedef void store_final_fn(const job *j, void *arg);
+
+/*
+ * Opens the store cfg names (kind "sqlite": the file cfg->path, created with
+ * its schema if missing; its directory must exist). Returns NULL with a
+ * message in err (may be NULL), naming the path, when the directory is
+ * missing, the file is not a crunchd store, or its schema version is newer
+ * than this build understands. Redis is not built in yet: kind "redis" fails.
+ */
+store *store_open(const config_store *cfg, char *err, size_t errlen);
+
+/* Closes the connection and frees st. NULL is a no-op. */
+void store_close(store *st);
+
+/* The reason of the last failure on st ("" if none). Valid until the next
+ * call on st. */
+const char *store_errmsg(const store *st);
+
+/*
+ * Queues a new job. The caller fills j->fn, kind, args (owned by j; NULL means
+ * {}), timeout_ms, retries, callback, idem_key; the store assigns id,
+ * created_at, state queued, attempts 0 and clears everything else. Committed
+ * when it returns 0.
+ *
+ * If j->idem_key is set and a job with that key is still in the store (any
+ * state; a purged job frees its key), *j is replaced by that job and
+ * *existing is set, and nothing is queued. The stored job is returned as it
+ * is, even if fn or args differ from the request; compare them if that
+ * matters. existing may be NULL.
+ */
+int store_submit(store *st, job *j, bool *existing);
+
+/*
+ * Moves up to max of the oldest queued jobs of this kind to running, owned by
+ * (slot, incarnation) and showing worker pid: attempts + 1, started_at now,
+ * deadline_us = started_at + timeout_ms. One transaction: two processes never
+ * claim the same job. Fills out[0..*n-1] (out holds max jobs) in FIFO order;
+ * *n is 0 when the queue is empty. max must be >= 1.
+ */
+int store_claim(store *st, fn_kind kind, int slot, unsigned incarnation, int pid, int max,
+                job *out, int *n);
+
+/*
+ * Records the end of a running job. Reads from j: id, owner_slot and
+ * owner_incarnation (as returned by the claim), state (must be final), result
+ * (succeeded), error_code/message (failed, cancelled), run_us, cpu_us (-1 =
+ * unknown) and finished_at_us (0 = now).
+ *
+ * It applies only while the job is still running and owned by that slot and
+ * incarnation. Otherwise (cancelled while queued cannot happen here, but the
+ * job may have been reaped, aborted or re-claimed meanwhile) the job stays as
+ * it is, the call still returns 0, and *applied is false. applied may be
+ * NULL.
+ */
+int store_complete(store *st, const job *j, bool *applied);
+
+/* The same for jobs[0..n-1] in one transaction (batching for throughput);
+ * applied (may be NULL) has n entries. n may be 0. */
+int store_complete_many(store *st, const job *jobs, int n, bool *applied);
+
+/*
+ * Ends a running job from outside its worker: running -> state (JOB_FAILED or
+ * JOB_CANCELLED) with the given error, run_ms/cpu_ms null, provided it is
+ * still owned by (slot, incarnation). For the escalation after a timeout or a
+ * cancel: call it BEFORE killing the worker, so that the store_reap() that
+ * follows the kill does not re-queue it. *applied (may be NULL) as for
+ * store_complete().
+ */
+int store_abort(store *st, const char *id, int slot, unsigned incarnation, job_state state,
+                const char *code, const char *message, bool *applied);
+
+/* Looks a job up by id. *found is false (and out empty) if there is none. */
+int store_get(store *st, const char *id, job *out, bool *found);
+
+/*
+ * cancel() of a job, by id:
+ *   queued   -> cancelled at once (error "cancelled", finished_at now);
+ *   running  -> cancel_requested is set and the job stays running: the caller
+ *               asks its worker (out->owner_slot, out->worker_pid) to stop;
+ *               the worker then completes it as cancelled, or the caller
+ *               escalates with store_abort() after cancel_grace_ms;
+ *   final    -> nothing changes (the HTTP answer is 409 already_final).
+ * *out is the job after the call, *before (may be NULL) its state before it.
+ * *found is false if there is no such job.
+ */
+int store_cancel(store *st, const char *id, job *out, bool *found, job_state *before);
+
+/*
+ * Up to limit jobs, newest first, in out[0..*n-1] (out holds limit jobs).
+ * state: a job_state, or -1 for any; fn: a function name, or NULL for any.
+ */
+int store_list(store *st, int state, const char *fn, int limit, job *out, int *n);
+
+/*
+ * A worker died: every job running and owned by slot with an incarnation <=
+ * incarnation goes back to queued (owner, worker, started_at cleared,
+ * attempts kept) if attempts <= retries, else becomes failed with
+ * worker_lost; a job with a pending cancel becomes cancelled instead.
+ * on_final (may be NULL) sees each job made final. *requeued and *failed (may
+ * be NULL) count them (cancelled ones count as failed).
+ */
+int store_reap(store *st, int slot, unsigned incarnation, store_final_fn *on_final, void *arg,
+               int *requeued, int *failed);
+
+/* The same for every running job, whoever owns it: at start-up, before any
+ * worker claims, for jobs left running by the previous run. */
+int store_reap_all(store *st, store_final_fn *on_final, void *arg, int *requeued, int *failed);
+
+/*
+ * Deletes final jobs that finished more than ttl_s seconds before now_us
+ * (job_now_us() in production). Works in batches of a few thousand rows per
+ * transaction so that it never holds the write lock long. *purged (may be
+ * NULL) counts them.
+ */
+int store_purge(store *st, int64_t now_us, int64_t ttl_s, int *purged);
+
+/* Jobs queued and running now (backpressure, /metrics). Costs a count over
+ * the queued and running jobs: call it from a timer, not per request. */
+int store_counts(store *st, int64_t *queued, int64_t *running);
+
+#endif

@@ -1,0 +1,884 @@
+/*
+ * store_sqlite.c - the embedded job store: one SQLite file in WAL mode.
+ *
+ * Schema (version 1, in PRAGMA user_version): one STRICT table, jobs, with a
+ * column per field of struct job; args and result are JSON text; times are
+ * wall-clock microseconds (NULL = not yet); seq, the INTEGER PRIMARY KEY
+ * (rowid), is the FIFO order. Indexes are partial so that each write touches
+ * few of them:
+ *   jobs_queue    (kind) WHERE state = 0    claim order: kind, then seq
+ *   jobs_running  (owner_slot) WHERE state = 1   reaping a slot, counts
+ *   jobs_idem     UNIQUE (idem_key) WHERE idem_key IS NOT NULL
+ *   jobs_finished (finished_at) WHERE finished_at IS NOT NULL   purge
+ * A file with a newer user_version is refused, and so is a database with
+ * version 0 that already holds tables (not ours).
+ *
+ * Every write that reads before it writes runs in BEGIN IMMEDIATE: it takes
+ * the write lock first (waiting up to busy_timeout), so it never fails with
+ * SQLITE_BUSY_SNAPSHOT half-way. Single-statement writes run in autocommit,
+ * which in WAL mode takes the write lock at the statement's start as well.
+ * Prepared statements are cached per connection (SQLITE_PREPARE_PERSISTENT).
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#define DEFAULT_BUSY_MS 5000
+#define PURGE_BATCH 2000
+#define WAL_SIZE_LIMIT "67108864" /* bytes of WAL file kept after a checkpoint */
+
+/* ---- SQL ---- */
+
+#define COLS                                                                                 \
+    "seq, id, fn, kind, args, state, result, error_code, error_message, attempts, retries, " \
+    "timeout_ms, callback, idem_key, worker_pid, owner_slot, owner_inc, cancel_requested, "  \
+    "created_at, started_at, finished_at, deadline_at, run_us, cpu_us"
+
+/* Positions in COLS. */
+enum {
+    C_SEQ, C_ID, C_FN, C_KIND, C_ARGS, C_STATE, C_RESULT, C_ERR_CODE, C_ERR_MSG, C_ATTEMPTS,
+    C_RETRIES, C_TIMEOUT, C_CALLBACK, C_IDEM, C_PID, C_SLOT, C_INC, C_CANCEL, C_CREATED,
+    C_STARTED, C_FINISHED, C_DEADLINE, C_RUN, C_CPU,
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE jobs ("
+    " seq INTEGER PRIMARY KEY,"
+    " id TEXT NOT NULL UNIQUE,"
+    " fn TEXT NOT NULL,"
+    " kind INTEGER NOT NULL,"
+    " args TEXT NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " result TEXT,"
+    " error_code TEXT,"
+    " error_message TEXT,"
+    " attempts INTEGER NOT NULL,"
+    " retries INTEGER NOT NULL,"
+    " timeout_ms INTEGER NOT NULL,"
+    " callback TEXT,"
+    " idem_key TEXT,"
+    " worker_pid INTEGER,"
+    " owner_slot INTEGER,"
+    " owner_inc INTEGER,"
+    " cancel_requested INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL,"
+    " started_at INTEGER,"
+    " finished_at INTEGER,"
+    " deadline_at INTEGER,"
+    " run_us INTEGER,"
+    " cpu_us INTEGER"
+    ") STRICT;"
+    "CREATE INDEX jobs_queue ON jobs (kind) WHERE state = 0;"
+    "CREATE INDEX jobs_running ON jobs (owner_slot) WHERE state = 1;"
+    "CREATE UNIQUE INDEX jobs_idem ON jobs (idem_key) WHERE idem_key IS NOT NULL;"
+    "CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;"
+    "PRAGMA user_version = 1;";
+
+/* Owner filter of the reaping statements: ?1 < 0 means every running job. */
+#define REAP_OWNER "state = 1 AND (?1 < 0 OR (owner_slot = ?1 AND owner_inc <= ?2))"
+
+typedef enum stmt_id {
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_INSERT,
+    S_BY_IDEM,
+    S_GET,
+    S_CLAIM,
+    S_COMPLETE,
+    S_CANCEL_QUEUED,
+    S_CANCEL_RUNNING,
+    S_LIST_QUEUED,
+    S_LIST_RUNNING,
+    S_LIST_STATE,
+    S_LIST_ANY,
+    S_REAP_CANCEL,
+    S_REAP_REQUEUE,
+    S_REAP_FAIL,
+    S_PURGE,
+    S_COUNTS,
+    N_STMT,
+} stmt_id;
+
+static const char *const sql_text[N_STMT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_INSERT] = "INSERT INTO jobs (id, fn, kind, args, state, attempts, retries, timeout_ms,"
+                 " callback, idem_key, created_at) VALUES (?1, ?2, ?3, ?4, 0, 0, ?5, ?6, ?7, ?8, ?9)",
+    [S_BY_IDEM] = "SELECT " COLS " FROM jobs WHERE idem_key = ?1",
+    [S_GET] = "SELECT " COLS " FROM jobs WHERE id = ?1",
+    [S_CLAIM] = "UPDATE jobs SET state = 1, owner_slot = ?1, owner_inc = ?2, worker_pid = ?3,"
+                " attempts = attempts + 1, started_at = ?4,"
+                " deadline_at = CASE WHEN timeout_ms > 0 THEN ?4 + timeout_ms * 1000 END"
+                " WHERE seq IN (SELECT seq FROM jobs WHERE state = 0 AND kind = ?5"
+                " ORDER BY seq LIMIT ?6) RETURNING " COLS,
+    [S_COMPLETE] = "UPDATE jobs SET state = ?4, result = ?5, error_code = ?6, error_message = ?7,"
+                   " run_us = ?8, cpu_us = ?9, finished_at = ?10"
+                   " WHERE id = ?1 AND state = 1 AND owner_slot = ?2 AND owner_inc = ?3",
+    [S_CANCEL_QUEUED] = "UPDATE jobs SET state = 4, error_code = 'cancelled', error_message = ?2,"
+                        " finished_at = ?3 WHERE id = ?1 AND state = 0",
+    [S_CANCEL_RUNNING] = "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND state = 1",
+    /* Queued and running jobs are few: their partial index, then a sort. Final
+     * ones are most of the table: scan it backwards from the newest. */
+    [S_LIST_QUEUED] = "SELECT " COLS " FROM jobs INDEXED BY jobs_queue WHERE state = 0"
+                      " AND (?1 IS NULL OR fn = ?1)"
+                      " ORDER BY seq DESC LIMIT ?2",
+    [S_LIST_RUNNING] = "SELECT " COLS " FROM jobs INDEXED BY jobs_running WHERE state = 1"
+                       " AND (?1 IS NULL OR fn = ?1)"
+                       " ORDER BY seq DESC LIMIT ?2",
+    [S_LIST_STATE] = "SELECT " COLS " FROM jobs NOT INDEXED WHERE state = ?3"
+                     " AND (?1 IS NULL OR fn = ?1) ORDER BY seq DESC LIMIT ?2",
+    [S_LIST_ANY] = "SELECT " COLS " FROM jobs NOT INDEXED WHERE (?1 IS NULL OR fn = ?1)"
+                   " ORDER BY seq DESC LIMIT ?2",
+    [S_REAP_CANCEL] = "UPDATE jobs SET state = 4, error_code = 'cancelled', error_message = ?4,"
+                      " finished_at = ?3 WHERE " REAP_OWNER " AND cancel_requested <> 0"
+                      " RETURNING " COLS,
+    [S_REAP_REQUEUE] = "UPDATE jobs SET state = 0, owner_slot = NULL, owner_inc = NULL,"
+                       " worker_pid = NULL, started_at = NULL, deadline_at = NULL"
+                       " WHERE " REAP_OWNER " AND attempts <= retries",
+    [S_REAP_FAIL] = "UPDATE jobs SET state = 3, error_code = 'worker_lost',"
+                    " error_message = ?4 || ifnull(' (pid ' || worker_pid || ')', ''),"
+                    " finished_at = ?3 WHERE " REAP_OWNER " RETURNING " COLS,
+    [S_PURGE] = "DELETE FROM jobs WHERE seq IN"
+                " (SELECT seq FROM jobs WHERE finished_at < ?1 LIMIT ?2)",
+    [S_COUNTS] = "SELECT (SELECT count(*) FROM jobs WHERE state = 0),"
+                 " (SELECT count(*) FROM jobs WHERE state = 1)",
+};
+
+/* ---- the handle ---- */
+
+typedef struct sq {
+    store base; /* first: a store * is a sq * */
+    sqlite3 *db;
+    sqlite3_stmt *stmt[N_STMT];
+    char path[CONFIG_PATH];
+} sq;
+
+static sq *sq_of(store *st)
+{
+    return (sq *)st;
+}
+
+/* Fails with "PATH: what: sqlite's message". */
+static int db_fail(sq *s, const char *what)
+{
+    return store_fail(&s->base, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+/* The cached statement id, prepared on first use; NULL after db_fail(). */
+static sqlite3_stmt *stmt(sq *s, stmt_id id)
+{
+    if (!s->stmt[id] && sqlite3_prepare_v3(s->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                           &s->stmt[id], NULL) != SQLITE_OK) {
+        db_fail(s, "prepare");
+        return NULL;
+    }
+    return s->stmt[id];
+}
+
+/* Makes a statement reusable and drops its bound values (args, results). */
+static void finish(sqlite3_stmt *q)
+{
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+}
+
+/* Runs a statement that returns no rows. */
+static int run(sq *s, sqlite3_stmt *q, const char *what)
+{
+    int rc = sqlite3_step(q);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        db_fail(s, what);
+        finish(q);
+        return -1;
+    }
+    finish(q);
+    return 0;
+}
+
+static int run_id(sq *s, stmt_id id, const char *what)
+{
+    sqlite3_stmt *q = stmt(s, id);
+    return q ? run(s, q, what) : -1;
+}
+
+static int tx_begin(sq *s)
+{
+    return run_id(s, S_BEGIN, "begin");
+}
+
+static int tx_commit(sq *s)
+{
+    return run_id(s, S_COMMIT, "commit");
+}
+
+/* Ends a failed transaction (if SQLite has not already) without touching the
+ * error message; returns -1. */
+static int tx_abort(sq *s)
+{
+    sqlite3_stmt *q;
+    if (!sqlite3_get_autocommit(s->db) && (q = stmt(s, S_ROLLBACK)) != NULL) {
+        sqlite3_step(q);
+        finish(q);
+    }
+    return -1;
+}
+
+/* ---- values in and out ---- */
+
+static int bind_text_or_null(sqlite3_stmt *q, int i, const char *v)
+{
+    if (!v || !v[0])
+        return sqlite3_bind_null(q, i);
+    return sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC);
+}
+
+static int bind_us_or_null(sqlite3_stmt *q, int i, int64_t v, int64_t null_value)
+{
+    if (v == null_value)
+        return sqlite3_bind_null(q, i);
+    return sqlite3_bind_int64(q, i, v);
+}
+
+/* Binds v as compact JSON text (NULL if v is NULL, or "{}" if object). */
+static int bind_json(sqlite3_stmt *q, int i, json_t *v, bool object)
+{
+    if (!v)
+        return object ? sqlite3_bind_text(q, i, "{}", 2, SQLITE_STATIC) : sqlite3_bind_null(q, i);
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!text)
+        return SQLITE_NOMEM;
+    return sqlite3_bind_text(q, i, text, -1, free);
+}
+
+static void col_text(sqlite3_stmt *q, int c, char *dst, size_t size)
+{
+    const unsigned char *t = sqlite3_column_text(q, c);
+    snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+static int64_t col_int(sqlite3_stmt *q, int c, int64_t null_value)
+{
+    return sqlite3_column_type(q, c) == SQLITE_NULL ? null_value : sqlite3_column_int64(q, c);
+}
+
+/* Parses a JSON column into *out (NULL for SQL NULL). */
+static int col_json(sq *s, sqlite3_stmt *q, int c, json_t **out)
+{
+    const char *t = (const char *)sqlite3_column_text(q, c);
+    json_error_t jerr;
+    *out = NULL;
+    if (!t)
+        return 0;
+    *out = json_loadb(t, (size_t)sqlite3_column_bytes(q, c), JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                      &jerr);
+    if (!*out)
+        return store_fail(&s->base, "%s: job %s: %s column is not JSON: %s", s->path,
+                          (const char *)sqlite3_column_text(q, C_ID), sqlite3_column_name(q, c),
+                          jerr.text);
+    return 0;
+}
+
+/* Fills *j from the current row of q (selected with COLS); *seq (may be NULL)
+ * gets the row's seq. On failure *j is empty. */
+static int row_to_job(sq *s, sqlite3_stmt *q, job *j, int64_t *seq)
+{
+    job_init(j);
+    if (seq)
+        *seq = sqlite3_column_int64(q, C_SEQ);
+    col_text(q, C_ID, j->id, sizeof(j->id));
+    col_text(q, C_FN, j->fn, sizeof(j->fn));
+    j->kind = (fn_kind)sqlite3_column_int(q, C_KIND);
+    j->state = (job_state)sqlite3_column_int(q, C_STATE);
+    col_text(q, C_ERR_CODE, j->error_code, sizeof(j->error_code));
+    col_text(q, C_ERR_MSG, j->error_message, sizeof(j->error_message));
+    j->attempts = sqlite3_column_int(q, C_ATTEMPTS);
+    j->retries = sqlite3_column_int(q, C_RETRIES);
+    j->timeout_ms = sqlite3_column_int64(q, C_TIMEOUT);
+    col_text(q, C_CALLBACK, j->callback, sizeof(j->callback));
+    col_text(q, C_IDEM, j->idem_key, sizeof(j->idem_key));
+    j->worker_pid = (int)col_int(q, C_PID, 0);
+    j->owner_slot = (int)col_int(q, C_SLOT, -1);
+    j->owner_incarnation = (unsigned)col_int(q, C_INC, 0);
+    j->cancel_requested = sqlite3_column_int(q, C_CANCEL) != 0;
+    j->created_at_us = col_int(q, C_CREATED, 0);
+    j->started_at_us = col_int(q, C_STARTED, 0);
+    j->finished_at_us = col_int(q, C_FINISHED, 0);
+    j->deadline_us = col_int(q, C_DEADLINE, 0);
+    j->run_us = col_int(q, C_RUN, -1);
+    j->cpu_us = col_int(q, C_CPU, -1);
+    if (col_json(s, q, C_ARGS, &j->args) < 0 || col_json(s, q, C_RESULT, &j->result) < 0) {
+        job_release(j);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Steps q to the end, appending each row to a growing array (*rows, *n,
+ * *cap). The statement is finished either way; on failure the rows already
+ * read stay in the array for the caller to release.
+ */
+static int collect(sq *s, sqlite3_stmt *q, const char *what, job **rows, int *n, int *cap)
+{
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (*n == *cap) {
+            int ncap = *cap ? *cap * 2 : 8;
+            job *r = realloc(*rows, (size_t)ncap * sizeof(**rows));
+            if (!r) {
+                finish(q);
+                return store_fail(&s->base, "%s: %s: out of memory", s->path, what);
+            }
+            *rows = r;
+            *cap = ncap;
+        }
+        if (row_to_job(s, q, &(*rows)[*n], NULL) < 0) {
+            finish(q);
+            return -1;
+        }
+        (*n)++;
+    }
+    if (rc != SQLITE_DONE) {
+        db_fail(s, what);
+        finish(q);
+        return -1;
+    }
+    finish(q);
+    return 0;
+}
+
+/* Steps q and fills at most max jobs into out (which must hold max). */
+static int fill(sq *s, sqlite3_stmt *q, const char *what, int max, job *out, int64_t *seqs,
+                int *n)
+{
+    int rc = SQLITE_DONE;
+    *n = 0;
+    while (*n < max && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (row_to_job(s, q, &out[*n], seqs ? &seqs[*n] : NULL) < 0)
+            goto err;
+        (*n)++;
+    }
+    if (*n < max && rc != SQLITE_DONE) {
+        db_fail(s, what);
+        goto err;
+    }
+    finish(q);
+    return 0;
+err:
+    finish(q);
+    for (int i = 0; i < *n; i++)
+        job_release(&out[i]);
+    *n = 0;
+    return -1;
+}
+
+/* ---- ops ---- */
+
+static int sq_insert(sq *s, const job *j)
+{
+    sqlite3_stmt *q = stmt(s, S_INSERT);
+    if (!q)
+        return -1;
+    if (sqlite3_bind_text(q, 1, j->id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(q, 2, j->fn, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int(q, 3, (int)j->kind) != SQLITE_OK ||
+        bind_json(q, 4, j->args, true) != SQLITE_OK ||
+        sqlite3_bind_int(q, 5, j->retries) != SQLITE_OK ||
+        sqlite3_bind_int64(q, 6, j->timeout_ms) != SQLITE_OK ||
+        bind_text_or_null(q, 7, j->callback) != SQLITE_OK ||
+        bind_text_or_null(q, 8, j->idem_key) != SQLITE_OK ||
+        sqlite3_bind_int64(q, 9, j->created_at_us) != SQLITE_OK) {
+        finish(q);
+        return store_fail(&s->base, "%s: submit: cannot bind values (out of memory?)", s->path);
+    }
+    return run(s, q, "submit");
+}
+
+/* Looks the idempotency key up; *found is false if no job has it. */
+static int sq_by_idem(sq *s, const char *key, job *out, bool *found)
+{
+    sqlite3_stmt *q = stmt(s, S_BY_IDEM);
+    int n = 0;
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    if (fill(s, q, "submit: idempotency key", 1, out, NULL, &n) < 0)
+        return -1;
+    *found = n == 1;
+    return 0;
+}
+
+static int sq_submit(store *st, job *j, bool *existing)
+{
+    sq *s = sq_of(st);
+    job old;
+    bool found = false;
+    if (j->idem_key[0] == '\0')
+        return sq_insert(s, j);
+    if (tx_begin(s) < 0)
+        return -1;
+    if (sq_by_idem(s, j->idem_key, &old, &found) < 0)
+        return tx_abort(s);
+    if (!found) {
+        if (sq_insert(s, j) < 0)
+            return tx_abort(s);
+        return tx_commit(s) < 0 ? tx_abort(s) : 0;
+    }
+    if (tx_commit(s) < 0) {
+        job_release(&old);
+        return tx_abort(s);
+    }
+    job_release(j);
+    *j = old;
+    *existing = true;
+    return 0;
+}
+
+/* Sorts out[0..n-1] by seq (FIFO): RETURNING gives rows in no set order. */
+static void sort_by_seq(job *out, int64_t *seqs, int n)
+{
+    for (int i = 1; i < n; i++) {
+        job j = out[i];
+        int64_t k = seqs[i];
+        int p = i - 1;
+        for (; p >= 0 && seqs[p] > k; p--) {
+            out[p + 1] = out[p];
+            seqs[p + 1] = seqs[p];
+        }
+        out[p + 1] = j;
+        seqs[p + 1] = k;
+    }
+}
+
+static int sq_claim(store *st, fn_kind kind, int slot, unsigned incarnation, int pid,
+                    int64_t now_us, int max, job *out, int *n)
+{
+    sq *s = sq_of(st);
+    int64_t seqs_small[32], *seqs = seqs_small;
+    sqlite3_stmt *q;
+    int rc = -1;
+    if (max > (int)(sizeof(seqs_small) / sizeof(seqs_small[0]))) {
+        seqs = malloc((size_t)max * sizeof(*seqs));
+        if (!seqs)
+            return store_fail(st, "%s: claim: out of memory", s->path);
+    }
+    if (tx_begin(s) < 0)
+        goto done;
+    if (!(q = stmt(s, S_CLAIM))) {
+        tx_abort(s);
+        goto done;
+    }
+    sqlite3_bind_int(q, 1, slot);
+    sqlite3_bind_int64(q, 2, (int64_t)incarnation);
+    sqlite3_bind_int(q, 3, pid);
+    sqlite3_bind_int64(q, 4, now_us);
+    sqlite3_bind_int(q, 5, (int)kind);
+    sqlite3_bind_int(q, 6, max);
+    /* RETURNING computes every row on the first step, so they all fit in max. */
+    if (fill(s, q, "claim", max, out, seqs, n) < 0) {
+        tx_abort(s);
+        goto done;
+    }
+    if (tx_commit(s) < 0) {
+        tx_abort(s);
+        for (int i = 0; i < *n; i++)
+            job_release(&out[i]);
+        *n = 0;
+        goto done;
+    }
+    sort_by_seq(out, seqs, *n);
+    rc = 0;
+done:
+    if (seqs != seqs_small)
+        free(seqs);
+    return rc;
+}
+
+static int complete_one(sq *s, sqlite3_stmt *q, const job *j, bool *applied)
+{
+    if (sqlite3_bind_text(q, 1, j->id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int(q, 2, j->owner_slot) != SQLITE_OK ||
+        sqlite3_bind_int64(q, 3, (int64_t)j->owner_incarnation) != SQLITE_OK ||
+        sqlite3_bind_int(q, 4, (int)j->state) != SQLITE_OK ||
+        bind_json(q, 5, j->result, false) != SQLITE_OK ||
+        bind_text_or_null(q, 6, j->error_code) != SQLITE_OK ||
+        bind_text_or_null(q, 7, j->error_message) != SQLITE_OK ||
+        bind_us_or_null(q, 8, j->run_us, -1) != SQLITE_OK ||
+        bind_us_or_null(q, 9, j->cpu_us, -1) != SQLITE_OK ||
+        sqlite3_bind_int64(q, 10, j->finished_at_us) != SQLITE_OK) {
+        finish(q);
+        return store_fail(&s->base, "%s: complete: cannot bind values (out of memory?)",
+                          s->path);
+    }
+    if (run(s, q, "complete") < 0)
+        return -1;
+    *applied = sqlite3_changes(s->db) > 0;
+    return 0;
+}
+
+static int sq_complete(store *st, const job *jobs, int n, bool *applied)
+{
+    sq *s = sq_of(st);
+    sqlite3_stmt *q = stmt(s, S_COMPLETE);
+    if (!q)
+        return -1;
+    for (int i = 0; i < n; i++)
+        applied[i] = false;
+    if (n == 1)
+        return complete_one(s, q, &jobs[0], &applied[0]);
+    if (tx_begin(s) < 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (complete_one(s, q, &jobs[i], &applied[i]) < 0)
+            goto err;
+    }
+    if (tx_commit(s) < 0)
+        goto err;
+    return 0;
+err:
+    for (int i = 0; i < n; i++)
+        applied[i] = false;
+    return tx_abort(s);
+}
+
+static int sq_get(store *st, const char *id, job *out, bool *found)
+{
+    sq *s = sq_of(st);
+    sqlite3_stmt *q = stmt(s, S_GET);
+    int n = 0;
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    if (fill(s, q, "get", 1, out, NULL, &n) < 0)
+        return -1;
+    *found = n == 1;
+    return 0;
+}
+
+/* Inside the cancel transaction: applies the cancel to *j (read just before). */
+static int cancel_apply(sq *s, job *j, int64_t now_us)
+{
+    static const char msg[] = "cancelled before it started";
+    sqlite3_stmt *q;
+    if (j->state == JOB_QUEUED) {
+        if (!(q = stmt(s, S_CANCEL_QUEUED)))
+            return -1;
+        sqlite3_bind_text(q, 1, j->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, msg, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, now_us);
+        if (run(s, q, "cancel") < 0)
+            return -1;
+        j->state = JOB_CANCELLED;
+        job_set_error(j, JOB_ERR_CANCELLED, msg);
+        j->finished_at_us = now_us;
+    } else if (j->state == JOB_RUNNING && !j->cancel_requested) {
+        if (!(q = stmt(s, S_CANCEL_RUNNING)))
+            return -1;
+        sqlite3_bind_text(q, 1, j->id, -1, SQLITE_STATIC);
+        if (run(s, q, "cancel") < 0)
+            return -1;
+        j->cancel_requested = true;
+    }
+    return 0;
+}
+
+static int sq_cancel(store *st, const char *id, int64_t now_us, job *out, bool *found,
+                     job_state *before)
+{
+    sq *s = sq_of(st);
+    if (tx_begin(s) < 0)
+        return -1;
+    if (sq_get(st, id, out, found) < 0)
+        return tx_abort(s);
+    if (*found) {
+        *before = out->state;
+        if (cancel_apply(s, out, now_us) < 0)
+            goto err;
+    }
+    if (tx_commit(s) < 0)
+        goto err;
+    return 0;
+err:
+    job_release(out);
+    *found = false;
+    return tx_abort(s);
+}
+
+static int sq_list(store *st, int state, const char *fn, int limit, job *out, int *n)
+{
+    sq *s = sq_of(st);
+    stmt_id id = state < 0 ? S_LIST_ANY
+                 : state == JOB_QUEUED ? S_LIST_QUEUED
+                 : state == JOB_RUNNING ? S_LIST_RUNNING
+                 : S_LIST_STATE;
+    sqlite3_stmt *q = stmt(s, id);
+    if (!q)
+        return -1;
+    bind_text_or_null(q, 1, fn);
+    sqlite3_bind_int(q, 2, limit);
+    if (id == S_LIST_STATE)
+        sqlite3_bind_int(q, 3, state);
+    return fill(s, q, "list", limit, out, NULL, n);
+}
+
+/* Binds the owner filter and the time and message of a reaping statement. */
+static void bind_reap(sqlite3_stmt *q, bool all, int slot, unsigned incarnation, int64_t now_us,
+                      const char *msg)
+{
+    sqlite3_bind_int(q, 1, all ? -1 : slot);
+    sqlite3_bind_int64(q, 2, (int64_t)incarnation);
+    if (msg) {
+        sqlite3_bind_int64(q, 3, now_us);
+        sqlite3_bind_text(q, 4, msg, -1, SQLITE_STATIC);
+    }
+}
+
+static int sq_reap(store *st, bool all, int slot, unsigned incarnation, int64_t now_us,
+                   job **final, int *nfinal, int *requeued)
+{
+    static const char cancel_msg[] = "cancelled; its worker exited before it stopped";
+    const char *lost_msg = all ? "crunchd restarted while the job was running"
+                               : "the worker process running the job exited";
+    sq *s = sq_of(st);
+    sqlite3_stmt *q;
+    int cap = 0;
+    *final = NULL;
+    *nfinal = *requeued = 0;
+    if (tx_begin(s) < 0)
+        return -1;
+    if (!(q = stmt(s, S_REAP_CANCEL)))
+        goto err;
+    bind_reap(q, all, slot, incarnation, now_us, cancel_msg);
+    if (collect(s, q, "reap", final, nfinal, &cap) < 0)
+        goto err;
+    if (!(q = stmt(s, S_REAP_REQUEUE)))
+        goto err;
+    bind_reap(q, all, slot, incarnation, now_us, NULL);
+    if (run(s, q, "reap") < 0)
+        goto err;
+    *requeued = sqlite3_changes(s->db);
+    if (!(q = stmt(s, S_REAP_FAIL)))
+        goto err;
+    bind_reap(q, all, slot, incarnation, now_us, lost_msg);
+    if (collect(s, q, "reap", final, nfinal, &cap) < 0)
+        goto err;
+    if (tx_commit(s) < 0)
+        goto err;
+    return 0;
+err:
+    tx_abort(s);
+    for (int i = 0; i < *nfinal; i++)
+        job_release(&(*final)[i]);
+    free(*final);
+    *final = NULL;
+    *nfinal = *requeued = 0;
+    return -1;
+}
+
+static int sq_purge(store *st, int64_t before_us, int *purged)
+{
+    sq *s = sq_of(st);
+    sqlite3_stmt *q = stmt(s, S_PURGE);
+    int n;
+    if (!q)
+        return -1;
+    *purged = 0;
+    do {
+        sqlite3_bind_int64(q, 1, before_us);
+        sqlite3_bind_int(q, 2, PURGE_BATCH);
+        if (run(s, q, "purge") < 0)
+            return -1;
+        n = sqlite3_changes(s->db);
+        *purged += n;
+    } while (n == PURGE_BATCH);
+    return 0;
+}
+
+static int sq_counts(store *st, int64_t *queued, int64_t *running)
+{
+    sq *s = sq_of(st);
+    sqlite3_stmt *q = stmt(s, S_COUNTS);
+    if (!q)
+        return -1;
+    if (sqlite3_step(q) != SQLITE_ROW) {
+        db_fail(s, "counts");
+        finish(q);
+        return -1;
+    }
+    *queued = sqlite3_column_int64(q, 0);
+    *running = sqlite3_column_int64(q, 1);
+    finish(q);
+    return 0;
+}
+
+/* Finalizes the cached statements (sqlite3_close() refuses while any is
+ * alive), closes the connection and frees s. */
+static void sq_free(sq *s)
+{
+    for (int i = 0; i < N_STMT; i++)
+        sqlite3_finalize(s->stmt[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static void sq_close(store *st)
+{
+    sq_free(sq_of(st));
+}
+
+static const store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .submit = sq_submit,
+    .claim = sq_claim,
+    .complete = sq_complete,
+    .get = sq_get,
+    .cancel = sq_cancel,
+    .list = sq_list,
+    .reap = sq_reap,
+    .purge = sq_purge,
+    .counts = sq_counts,
+};
+
+/* ---- opening ---- */
+
+/* Runs one PRAGMA or DDL text; *value (may be NULL) gets the first column of
+ * the first row as an integer, text_out (may be NULL) as text. */
+static int exec1(sq *s, const char *sql, const char *what, int64_t *value, char *text_out,
+                 size_t text_len)
+{
+    sqlite3_stmt *q = NULL;
+    int rc;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return db_fail(s, what);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        if (value)
+            *value = sqlite3_column_int64(q, 0);
+        if (text_out)
+            col_text(q, 0, text_out, text_len);
+    } else if (rc != SQLITE_DONE) {
+        db_fail(s, what);
+        sqlite3_finalize(q);
+        return -1;
+    }
+    sqlite3_finalize(q);
+    return 0;
+}
+
+/* Creates the schema in a new file, checks the version of an existing one. */
+static int schema(sq *s)
+{
+    int64_t version = 0, objects = 0;
+    char *msg = NULL;
+    if (exec1(s, "BEGIN IMMEDIATE", "begin", NULL, NULL, 0) < 0)
+        return -1;
+    if (exec1(s, "PRAGMA user_version", "read schema version", &version, NULL, 0) < 0 ||
+        exec1(s, "SELECT count(*) FROM sqlite_schema", "read schema", &objects, NULL, 0) < 0)
+        return tx_abort(s);
+    if (version > STORE_SQLITE_SCHEMA_VERSION) {
+        store_fail(&s->base,
+                   "%s: schema version %lld is newer than this crunchd understands (%d);"
+                   " use the crunchd that wrote it or a new file",
+                   s->path, (long long)version, STORE_SQLITE_SCHEMA_VERSION);
+        return tx_abort(s);
+    }
+    if (version == 0 && objects > 0) {
+        store_fail(&s->base, "%s: not a crunchd job store (tables without a schema version)",
+                   s->path);
+        return tx_abort(s);
+    }
+    if (version == 0 && sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+        store_fail(&s->base, "%s: create schema: %s", s->path, msg ? msg : "?");
+        sqlite3_free(msg);
+        return tx_abort(s);
+    }
+    if (exec1(s, "COMMIT", "commit schema", NULL, NULL, 0) < 0)
+        return tx_abort(s);
+    return 0;
+}
+
+/* A clearer message than "unable to open database file". */
+static void open_fail(sq *s)
+{
+    char dir[CONFIG_PATH];
+    struct stat sb;
+    int e = sqlite3_system_errno(s->db);
+    snprintf(dir, sizeof(dir), "%s", s->path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    if (stat(dir, &sb) < 0 && errno == ENOENT)
+        store_fail(&s->base, "%s: directory %s does not exist (create it first)", s->path, dir);
+    else if (e)
+        store_fail(&s->base, "%s: cannot open: %s", s->path, strerror(e));
+    else
+        db_fail(s, "cannot open");
+}
+
+static int configure(sq *s, const store_sqlite_opts *opts)
+{
+    char mode[16] = "";
+    char sync[64];
+    int busy = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : DEFAULT_BUSY_MS;
+    sqlite3_busy_timeout(s->db, busy);
+    if (exec1(s, "PRAGMA journal_mode = WAL", "set journal_mode=WAL", NULL, mode,
+              sizeof(mode)) < 0)
+        return -1;
+    if (strcmp(mode, "wal") != 0)
+        return store_fail(&s->base, "%s: journal_mode is \"%s\", WAL is not available here",
+                          s->path, mode);
+    snprintf(sync, sizeof(sync), "PRAGMA synchronous = %s",
+             opts && opts->sync_full ? "FULL" : "NORMAL");
+    if (exec1(s, sync, "set synchronous", NULL, NULL, 0) < 0 ||
+        exec1(s, "PRAGMA foreign_keys = OFF", "set foreign_keys", NULL, NULL, 0) < 0 ||
+        exec1(s, "PRAGMA journal_size_limit = " WAL_SIZE_LIMIT,
+              "set journal_size_limit", NULL, NULL, 0) < 0)
+        return -1;
+    if (getenv("XP")) { char *m = NULL; if (sqlite3_exec(s->db, getenv("XP"), NULL, NULL, &m) != SQLITE_OK) { fprintf(stderr, "XP: %s\n", m); } }
+    return schema(s);
+}
+
+store *store_sqlite_open(const char *path, const store_sqlite_opts *opts, char *err,
+                         size_t errlen)
+{
+    sq *s = calloc(1, sizeof(*s));
+    if (!s) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    s->base.ops = &sqlite_ops;
+    atomic_flag_clear(&s->base.in_use);
+    snprintf(s->path, sizeof(s->path), "%s", path);
+    if (path[0] == '\0') {
+        store_fail(&s->base, "store.path is empty");
+        goto err;
+    }
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        open_fail(s);
+        goto err;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    if (configure(s, opts) < 0)
+        goto err;
+    return &s->base;
+err:
+    if (err && errlen)
+        snprintf(err, errlen, "%s", s->base.errmsg);
+    sq_free(s);
+    return NULL;
+}
