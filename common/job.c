@@ -11,11 +11,8 @@
 #include <time.h>
 
 static const char *const state_names[] = {
-    [JOB_QUEUED] = "queued",
-    [JOB_RUNNING] = "running",
-    [JOB_SUCCEEDED] = "succeeded",
-    [JOB_FAILED] = "failed",
-    [JOB_CANCELLED] = "cancelled",
+    [JOB_QUEUED] = "queued", [JOB_RUNNING] = "running",     [JOB_SUCCEEDED] = "succeeded",
+    [JOB_FAILED] = "failed", [JOB_CANCELLED] = "cancelled",
 };
 
 #define N_STATES ((int)(sizeof(state_names) / sizeof(state_names[0])))
@@ -212,17 +209,15 @@ json_t *job_to_json(const job *j)
     utf8_copy(fn, sizeof(fn), j->fn);
     /* "o" steals a reference: the json_incref()s pair with it, and json_pack
      * drops every stolen value when it fails. */
-    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                     "id", j->id, "fn", fn, "args",
-                     j->args ? json_incref(j->args) : json_object(), "state",
-                     job_state_name(j->state), "result",
-                     j->result ? json_incref(j->result) : json_null(), "error", error_json(j),
-                     "attempts", j->attempts, "worker",
-                     j->worker_pid > 0 ? json_integer(j->worker_pid) : json_null(), "created_at",
-                     time_or_null(j->created_at_us), "started_at", time_or_null(j->started_at_us),
-                     "finished_at", time_or_null(j->finished_at_us), "queue_ms",
-                     ms_or_null(queue_us(j)), "run_ms", ms_or_null(j->run_us), "cpu_ms",
-                     ms_or_null(j->cpu_us));
+    return json_pack(
+        "{s:s, s:s, s:o, s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", j->id, "fn",
+        fn, "args", j->args ? json_incref(j->args) : json_object(), "state",
+        job_state_name(j->state), "result", j->result ? json_incref(j->result) : json_null(),
+        "error", error_json(j), "attempts", j->attempts, "worker",
+        j->worker_pid > 0 ? json_integer(j->worker_pid) : json_null(), "created_at",
+        time_or_null(j->created_at_us), "started_at", time_or_null(j->started_at_us), "finished_at",
+        time_or_null(j->finished_at_us), "queue_ms", ms_or_null(queue_us(j)), "run_ms",
+        ms_or_null(j->run_us), "cpu_ms", ms_or_null(j->cpu_us));
 }
 
 /* ---- job_dumps: the same object, with exact milliseconds ---- */

@@ -11,7 +11,7 @@
  *     queued -> cancelled; a final state never changes again. A running job
  *     goes back to queued only when its worker died and it has retries left.
  *   - error_code is "" exactly when there is no error (a succeeded, queued or
- *     running job); failed and cancelled jobs carry one of the JOB_ERR_* codes.
+ *     running job); failed and cancelled jobs carry one of the codes below.
  *   - times are wall-clock microseconds since the Unix epoch (CLOCK_REALTIME,
  *     job_now_us()); 0 means "not yet" and is written as JSON null. The API
  *     shows milliseconds, but queue_ms needs sub-millisecond precision.
@@ -24,6 +24,7 @@
 #define CRUNCHD_JOB_H
 
 #include "fn.h"
+#include "wire.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -38,43 +39,39 @@ typedef enum job_state {
     JOB_CANCELLED = 4, /* final: error_code is "cancelled" */
 } job_state;
 
-#define JOB_ID_LEN 32        /* 128 random bits as lowercase hex */
-#define JOB_FN_MAX 63        /* longest function name stored */
+#define JOB_ID_LEN 32 /* 128 random bits as lowercase hex */
+#define JOB_FN_MAX 63 /* longest function name stored */
 #define JOB_CALLBACK_MAX 1023
 #define JOB_IDEM_KEY_MAX 255
 #define JOB_ERR_CODE_MAX 31
 #define JOB_ERR_MESSAGE_MAX 511
 
-/* Error codes of a failed or cancelled job (the same strings as wire.h). */
-#define JOB_ERR_INVALID_ARGS "invalid_args"
-#define JOB_ERR_TIMEOUT "timeout"
-#define JOB_ERR_CANCELLED "cancelled"
-#define JOB_ERR_WORKER_LOST "worker_lost"
-#define JOB_ERR_FUNCTION_ERROR "function_error"
+/* Error codes of a failed or cancelled job are wire.h's ERR_INVALID_ARGS,
+ * ERR_TIMEOUT, ERR_CANCELLED, ERR_WORKER_LOST and ERR_FUNCTION_ERROR. */
 
 typedef struct job {
     char id[JOB_ID_LEN + 1];
     char fn[JOB_FN_MAX + 1];
-    fn_kind kind;                /* from the function: picks the claim queue */
-    json_t *args;                /* owned; NULL is stored and shown as {} */
+    fn_kind kind; /* from the function: picks the claim queue */
+    json_t *args; /* owned; NULL is stored and shown as {} */
     job_state state;
-    json_t *result;              /* owned; NULL = none (JSON null) */
+    json_t *result;                              /* owned; NULL = none (JSON null) */
     char error_code[JOB_ERR_CODE_MAX + 1];       /* "" = no error */
     char error_message[JOB_ERR_MESSAGE_MAX + 1]; /* valid UTF-8 (job_set_error) */
-    int attempts;                /* claims so far, re-queues included */
-    int retries;                 /* re-queues allowed after worker_lost */
-    int64_t timeout_ms;          /* per attempt; 0 = none */
-    char callback[JOB_CALLBACK_MAX + 1];   /* URL, "" = none */
-    char idem_key[JOB_IDEM_KEY_MAX + 1];   /* Idempotency-Key, "" = none */
-    int worker_pid;              /* pid that ran it last; 0 = none */
-    int owner_slot;              /* worker slot that claimed it; -1 = none */
-    unsigned owner_incarnation;  /* of that slot, at claim time */
-    bool cancel_requested;       /* DELETE seen while running */
-    int64_t created_at_us;       /* wall clock us; 0 = null */
-    int64_t started_at_us;       /* last claim */
+    int attempts;                                /* claims so far, re-queues included */
+    int retries;                                 /* re-queues allowed after worker_lost */
+    int64_t timeout_ms;                          /* per attempt; 0 = none */
+    char callback[JOB_CALLBACK_MAX + 1];         /* URL, "" = none */
+    char idem_key[JOB_IDEM_KEY_MAX + 1];         /* Idempotency-Key, "" = none */
+    int worker_pid;                              /* pid that ran it last; 0 = none */
+    int owner_slot;                              /* worker slot that claimed it; -1 = none */
+    unsigned owner_incarnation;                  /* of that slot, at claim time */
+    bool cancel_requested;                       /* DELETE seen while running */
+    int64_t created_at_us;                       /* wall clock us; 0 = null */
+    int64_t started_at_us;                       /* last claim */
     int64_t finished_at_us;
-    int64_t deadline_us;         /* started_at_us + timeout; 0 = none */
-    int64_t run_us, cpu_us;      /* measured by the worker; -1 = null */
+    int64_t deadline_us;    /* started_at_us + timeout; 0 = none */
+    int64_t run_us, cpu_us; /* measured by the worker; -1 = null */
 } job;
 
 /* Makes *j an empty queued job: strings "", pointers NULL, owner_slot -1,

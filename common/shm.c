@@ -37,3 +37,41 @@ static int64_t clock_ms(clockid_t id)
 
 int64_t shm_wall_ms(void) { return clock_ms(CLOCK_REALTIME); }
 int64_t shm_mono_ms(void) { return clock_ms(CLOCK_MONOTONIC_COARSE); }
+
+void shm_worker_set_job(shm_worker *w, const char *id)
+{
+    size_t n = id ? strnlen(id, SHM_JOB_ID - 1) : 0;
+    /* First byte last: a reader sees "" or a whole id, except mid-change. */
+    w->current_job[0] = '\0';
+    atomic_thread_fence(memory_order_release);
+    if (n > 1)
+        memcpy(w->current_job + 1, id + 1, n - 1);
+    w->current_job[n] = '\0';
+    atomic_thread_fence(memory_order_release);
+    if (n > 0)
+        w->current_job[0] = id[0];
+}
+
+void shm_worker_get_job(const shm_worker *w, char *out, size_t outlen)
+{
+    if (outlen == 0)
+        return;
+    size_t n = 0;
+    while (n + 1 < outlen && n < SHM_JOB_ID - 1 && w->current_job[n] != '\0') {
+        char ch = w->current_job[n];
+        out[n++] = (ch >= 0x21 && ch <= 0x7e) ? ch : '?';
+    }
+    out[n] = '\0';
+}
+
+void shm_jobs_record_death(shm_region *shm, pid_t pid, int slot, unsigned incarnation)
+{
+    uint64_t k = atomic_fetch_add(&shm->jobs.dead_seq, 1);
+    shm_dead *d = &shm->jobs.dead[k % SHM_DEAD_RING];
+    atomic_store(&d->seq, 0); /* readers skip the entry while it changes */
+    atomic_store(&d->pid, (int)pid);
+    atomic_store(&d->slot, slot);
+    atomic_store(&d->incarnation, incarnation);
+    atomic_store(&d->reaped, 0);
+    atomic_store(&d->seq, k + 1);
+}

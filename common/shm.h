@@ -13,10 +13,15 @@
 #define CRUNCHD_SHM_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "metrics.h"
+
 #define SHM_MAX_WORKERS 256
+#define SHM_JOB_ID 40 /* current_job: a job id and its NUL */
 
 typedef enum shm_worker_state {
     SHM_W_EMPTY = 0,   /* slot never used */
@@ -38,13 +43,58 @@ typedef struct shm_worker {
     atomic_int last_exit_code;      /* -1 if none or killed by a signal */
     atomic_int last_exit_signal;    /* 0 if none or exited normally */
     atomic_int connections;         /* open connections now */
+    /*
+     * Added for operations. During a reload the old process of a slot drains
+     * while the new one already runs in it, so the fields that describe ONE
+     * process (state, heartbeat_ms, current_job) may be written only by the
+     * process whose pid is in the slot: check shm_worker_mine() first.
+     * Counters (requests, jobs, connections) are atomic adds and may be
+     * written by both.
+     */
+    atomic_uint generation;         /* master: the reload generation the pid was forked in */
+    char current_job[SHM_JOB_ID];   /* id of the job this worker runs now, "" if none;
+                                       use shm_worker_set_job() / shm_worker_get_job() */
+    /* Asynchronous jobs (worker/jobs.c), written by the slot's current process. */
+    atomic_int free_cpu;            /* idle cpu-lane threads: worth waking for a cpu job */
+    atomic_int free_io;             /* idle io-pool threads: worth waking for an io job */
+    atomic_int waiters;             /* long-polls held: worth telling about finished jobs */
 } shm_worker;
+
+#define SHM_DEAD_RING 64
+
+/* One worker process that ended, as the master saw it in waitpid(). */
+typedef struct shm_dead {
+    atomic_uint_fast64_t seq;       /* entry number + 1 once written; 0 = empty */
+    atomic_int pid;
+    atomic_int slot;
+    atomic_uint incarnation;
+    atomic_int reaped;              /* CAS 0 -> 1 by the worker that reaps its jobs */
+} shm_dead;
+
+/* Job queue figures shared by all workers (approximate between resyncs), and
+ * the workers that died, whose running jobs some live worker must reap. */
+typedef struct shm_jobs {
+    atomic_int_fast64_t queued;      /* +1 submit, -1 claim or cancel; resynced from the store */
+    atomic_int_fast64_t running;
+    atomic_int_fast64_t run_ewma_us; /* recent job run time, for Retry-After */
+    atomic_uint_fast64_t dead_seq;   /* entries written to dead[] so far */
+    shm_dead dead[SHM_DEAD_RING];    /* entry k lives at dead[k % SHM_DEAD_RING] */
+} shm_jobs;
+
+/* Master: records that worker (pid, slot, incarnation) ended. */
+void shm_jobs_record_death(shm_region *shm, pid_t pid, int slot, unsigned incarnation);
 
 typedef struct shm_region {
     atomic_int master_pid;
     atomic_int nslots;              /* slots in use: 0 .. nslots-1 */
     atomic_int_fast64_t started_at_ms;
     shm_worker w[SHM_MAX_WORKERS];
+    /* Added for operations. */
+    atomic_uint generation;         /* master: +1 per successful reload (HUP), 0 at start */
+    atomic_int_fast64_t reloaded_at_ms; /* wall clock of the last successful reload, 0 if none */
+    metrics_area metrics;           /* see metrics.h */
+    metrics_slot metrics_slot[SHM_MAX_WORKERS];
+    shm_jobs jobs;                  /* asynchronous jobs */
 } shm_region;
 
 /* Maps a zeroed region. Returns NULL on failure (errno set). Master only. */
@@ -55,6 +105,26 @@ void shm_destroy(shm_region *shm);
 
 /* Name of a state, for /v1/workers. */
 const char *shm_state_name(int state);
+
+/*
+ * True when the process `self` (its getpid(), cached) is the one the master
+ * put in slot w, i.e. not an old process still draining after a reload or
+ * TTOU. Guard writes of state, heartbeat_ms and current_job with it.
+ */
+static inline bool shm_worker_mine(const shm_worker *w, pid_t self)
+{
+    return atomic_load_explicit(&w->pid, memory_order_relaxed) == self;
+}
+
+/*
+ * Sets current_job to id (NULL or "" = none; longer ids are cut). Readers may
+ * see a torn value only while it changes; the master reads it only from a
+ * worker it found hung, which is not writing.
+ */
+void shm_worker_set_job(shm_worker *w, const char *id);
+
+/* Copies current_job into out (NUL-terminated; "" if none). */
+void shm_worker_get_job(const shm_worker *w, char *out, size_t outlen);
 
 /* Wall-clock and monotonic milliseconds. */
 int64_t shm_wall_ms(void);

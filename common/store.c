@@ -5,6 +5,9 @@
 #include "store_int.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <libgen.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,19 +62,17 @@ static bool id_ok(const char *id)
     return id && job_id_valid(id, strlen(id));
 }
 
-int store_submit(store *st, job *j, bool *existing)
+/* Checks a job to submit and makes it a fresh queued job. */
+static int submit_prep(store *st, job *j, int64_t now_us)
 {
-    bool dummy;
-    enter(st);
-    if (!existing)
-        existing = &dummy;
-    *existing = false;
     if (j->fn[0] == '\0' || (j->kind != FN_CPU && j->kind != FN_IO))
-        return leave(st, store_fail(st, "submit: job without fn or kind"));
+        return store_fail(st, "submit: job without fn or kind");
     if (j->timeout_ms < 0 || j->retries < 0)
-        return leave(st, store_fail(st, "submit: negative timeout_ms or retries"));
-    if (job_new_id(j->id) < 0)
-        return leave(st, store_fail(st, "submit: getrandom() failed"));
+        return store_fail(st, "submit: negative timeout_ms or retries");
+    /* A caller may choose the id (to wait on it before the commit); it must
+     * come from job_new_id() too. */
+    if (!id_ok(j->id) && job_new_id(j->id) < 0)
+        return store_fail(st, "submit: getrandom() failed");
     j->state = JOB_QUEUED;
     json_decref(j->result);
     j->result = NULL;
@@ -81,14 +82,44 @@ int store_submit(store *st, job *j, bool *existing)
     j->owner_slot = -1;
     j->owner_incarnation = 0;
     j->cancel_requested = false;
-    j->created_at_us = job_now_us();
+    j->created_at_us = now_us;
     j->started_at_us = j->finished_at_us = j->deadline_us = 0;
     j->run_us = j->cpu_us = -1;
-    return leave(st, st->ops->submit(st, j, existing));
+    return 0;
 }
 
-int store_claim(store *st, fn_kind kind, int slot, unsigned incarnation, int pid, int max,
-                job *out, int *n)
+int store_submit_many(store *st, job *jobs, int n, bool *existing)
+{
+    bool one, *ex = existing ? existing : n == 1 ? &one : NULL;
+    int rc = -1;
+    enter(st);
+    for (int i = 0; existing && i < n; i++)
+        existing[i] = false;
+    if (n <= 0)
+        return leave(st, 0);
+    if (!ex && !(ex = calloc((size_t)n, sizeof(*ex)))) {
+        store_fail(st, "submit: out of memory");
+        goto done;
+    }
+    int64_t now = job_now_us();
+    for (int i = 0; i < n; i++) {
+        if (submit_prep(st, &jobs[i], now) < 0)
+            goto done;
+    }
+    rc = st->ops->submit(st, jobs, n, ex);
+done:
+    if (ex != existing && ex != &one)
+        free(ex);
+    return leave(st, rc);
+}
+
+int store_submit(store *st, job *j, bool *existing)
+{
+    return store_submit_many(st, j, 1, existing);
+}
+
+int store_claim(store *st, fn_kind kind, int slot, unsigned incarnation, int pid, int max, job *out,
+                int *n)
 {
     enter(st);
     *n = 0;
@@ -113,8 +144,7 @@ static int complete_prep(store *st, const job *src, job *dst, int64_t now_us)
     if (dst->state == JOB_SUCCEEDED)
         job_set_error(dst, NULL, NULL);
     else if (dst->error_code[0] == '\0')
-        job_set_error(dst,
-                      dst->state == JOB_CANCELLED ? JOB_ERR_CANCELLED : JOB_ERR_FUNCTION_ERROR,
+        job_set_error(dst, dst->state == JOB_CANCELLED ? ERR_CANCELLED : ERR_FUNCTION_ERROR,
                       dst->error_message);
     return 0;
 }
@@ -284,4 +314,23 @@ int store_counts(store *st, int64_t *queued, int64_t *running)
     if (running)
         *running = r;
     return leave(st, rc);
+}
+
+int store_prepare(const config_store *cfg, int *requeued, int *failed, char *err, size_t errlen)
+{
+    char dir[CONFIG_PATH + 1];
+    snprintf(dir, sizeof(dir), "%s", cfg->path);
+    const char *parent = dirname(dir);
+    if (mkdir(parent, 0750) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "mkdir() of \"%s\" failed: %s", parent, strerror(errno));
+        return -1;
+    }
+    store *st = store_open(cfg, err, errlen);
+    if (!st)
+        return -1;
+    int rc = store_reap_all(st, NULL, NULL, requeued, failed);
+    if (rc < 0)
+        snprintf(err, errlen, "%s: taking over running jobs failed: %s", cfg->path, store_errmsg(st));
+    store_close(st);
+    return rc;
 }

@@ -22,9 +22,10 @@
 typedef struct store_ops {
     const char *name;
     void (*close)(store *st);
-    /* j is complete (id, created_at, state queued); on an idempotency hit
-     * the op replaces *j and sets *existing. */
-    int (*submit)(store *st, job *j, bool *existing);
+    /* jobs[0..n-1] are complete (id, created_at, state queued); one
+     * transaction. On an idempotency hit the op replaces jobs[i] (after the
+     * commit) and sets existing[i]; existing has n entries, always set. */
+    int (*submit)(store *st, job *jobs, int n, bool *existing);
     int (*claim)(store *st, fn_kind kind, int slot, unsigned incarnation, int pid, int64_t now_us,
                  int max, job *out, int *n);
     /* jobs are checked (final state, id set, finished_at_us filled in);
@@ -35,12 +36,12 @@ typedef struct store_ops {
                   job_state *before);
     int (*list)(store *st, int state, const char *fn, int limit, job *out, int *n);
     /*
-     * all: every running job, else those of slot with owner_incarnation <=
+     * all: every running job, else those of slot with owner_incarnation ==
      * incarnation. On success *final is a malloc'ed array of the *nfinal jobs
      * made final (NULL when none), which the caller releases and frees.
      */
-    int (*reap)(store *st, bool all, int slot, unsigned incarnation, int64_t now_us,
-                job **final, int *nfinal, int *requeued);
+    int (*reap)(store *st, bool all, int slot, unsigned incarnation, int64_t now_us, job **final,
+                int *nfinal, int *requeued);
     /* Deletes final jobs with finished_at < before_us. */
     int (*purge)(store *st, int64_t before_us, int *purged);
     int (*counts)(store *st, int64_t *queued, int64_t *running);
@@ -48,7 +49,7 @@ typedef struct store_ops {
 
 struct store {
     const store_ops *ops;
-    atomic_flag in_use;  /* set while a call runs: one thread at a time */
+    atomic_flag in_use; /* set while a call runs: one thread at a time */
     char errmsg[512];
 };
 
@@ -65,7 +66,6 @@ typedef struct store_sqlite_opts {
 
 /* Opens (creating if needed) the SQLite store at path; opts may be NULL.
  * Returns NULL with err filled, as store_open(). */
-store *store_sqlite_open(const char *path, const store_sqlite_opts *opts, char *err,
-                         size_t errlen);
+store *store_sqlite_open(const char *path, const store_sqlite_opts *opts, char *err, size_t errlen);
 
 #endif

@@ -5,9 +5,11 @@
  * column per field of struct job; args and result are JSON text; times are
  * wall-clock microseconds (NULL = not yet); seq, the INTEGER PRIMARY KEY
  * (rowid), is the FIFO order. Indexes are partial so that each write touches
- * few of them:
- *   jobs_queue    (kind) WHERE state = 0    claim order: kind, then seq
- *   jobs_running  (owner_slot) WHERE state = 1   reaping a slot, counts
+ * few of them; state is repeated in the first two so that they cover the
+ * claim's search and the counts (SQLite re-checks a partial index's
+ * condition otherwise, reading every row):
+ *   jobs_queue    (kind, state) WHERE state = 0    claim order: kind, then seq
+ *   jobs_running  (owner_slot, state) WHERE state = 1   reaping a slot, counts
  *   jobs_idem     UNIQUE (idem_key) WHERE idem_key IS NOT NULL
  *   jobs_finished (finished_at) WHERE finished_at IS NOT NULL   purge
  * A file with a newer user_version is refused, and so is a database with
@@ -30,21 +32,26 @@
 
 #define DEFAULT_BUSY_MS 5000
 #define PURGE_BATCH 2000
+/* Page cache per connection, in KiB (negative): the default 2 MiB makes a
+ * claim re-read the old end of the queue; 16 MiB measured 3x faster claims. */
+#define CACHE_SIZE "-16384"
 #define WAL_SIZE_LIMIT "67108864" /* bytes of WAL file kept after a checkpoint */
 
 /* ---- SQL ---- */
 
-#define COLS                                                                                 \
-    "seq, id, fn, kind, args, state, result, error_code, error_message, attempts, retries, " \
-    "timeout_ms, callback, idem_key, worker_pid, owner_slot, owner_inc, cancel_requested, "  \
+#define COLS                                                                                       \
+    "seq, id, fn, kind, args, state, result, error_code, error_message, attempts, retries, "       \
+    "timeout_ms, callback, idem_key, worker_pid, owner_slot, owner_inc, cancel_requested, "        \
     "created_at, started_at, finished_at, deadline_at, run_us, cpu_us"
 
 /* Positions in COLS. */
+/* clang-format off */
 enum {
     C_SEQ, C_ID, C_FN, C_KIND, C_ARGS, C_STATE, C_RESULT, C_ERR_CODE, C_ERR_MSG, C_ATTEMPTS,
     C_RETRIES, C_TIMEOUT, C_CALLBACK, C_IDEM, C_PID, C_SLOT, C_INC, C_CANCEL, C_CREATED,
     C_STARTED, C_FINISHED, C_DEADLINE, C_RUN, C_CPU,
 };
+/* clang-format on */
 
 static const char schema_sql[] =
     "CREATE TABLE jobs ("
@@ -73,14 +80,20 @@ static const char schema_sql[] =
     " run_us INTEGER,"
     " cpu_us INTEGER"
     ") STRICT;"
-    "CREATE INDEX jobs_queue ON jobs (kind) WHERE state = 0;"
-    "CREATE INDEX jobs_running ON jobs (owner_slot) WHERE state = 1;"
+    "CREATE INDEX jobs_queue ON jobs (kind, state) WHERE state = 0;"
+    "CREATE INDEX jobs_running ON jobs (owner_slot, state) WHERE state = 1;"
     "CREATE UNIQUE INDEX jobs_idem ON jobs (idem_key) WHERE idem_key IS NOT NULL;"
     "CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;"
     "PRAGMA user_version = 1;";
 
+/* The SQL writes states and kinds as these numbers. */
+_Static_assert(JOB_QUEUED == 0 && JOB_RUNNING == 1 && JOB_SUCCEEDED == 2 && JOB_FAILED == 3 &&
+                   JOB_CANCELLED == 4,
+               "job_state values are stored in the file");
+_Static_assert(FN_CPU == 0 && FN_IO == 1, "fn_kind values are stored in the file");
+
 /* Owner filter of the reaping statements: ?1 < 0 means every running job. */
-#define REAP_OWNER "state = 1 AND (?1 < 0 OR (owner_slot = ?1 AND owner_inc <= ?2))"
+#define REAP_OWNER "state = 1 AND (?1 < 0 OR (owner_slot = ?1 AND owner_inc = ?2))"
 
 typedef enum stmt_id {
     S_BEGIN,
@@ -109,8 +122,9 @@ static const char *const sql_text[N_STMT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
-    [S_INSERT] = "INSERT INTO jobs (id, fn, kind, args, state, attempts, retries, timeout_ms,"
-                 " callback, idem_key, created_at) VALUES (?1, ?2, ?3, ?4, 0, 0, ?5, ?6, ?7, ?8, ?9)",
+    [S_INSERT] =
+        "INSERT INTO jobs (id, fn, kind, args, state, attempts, retries, timeout_ms,"
+        " callback, idem_key, created_at) VALUES (?1, ?2, ?3, ?4, 0, 0, ?5, ?6, ?7, ?8, ?9)",
     [S_BY_IDEM] = "SELECT " COLS " FROM jobs WHERE idem_key = ?1",
     [S_GET] = "SELECT " COLS " FROM jobs WHERE id = ?1",
     [S_CLAIM] = "UPDATE jobs SET state = 1, owner_slot = ?1, owner_inc = ?2, worker_pid = ?3,"
@@ -121,8 +135,9 @@ static const char *const sql_text[N_STMT] = {
     [S_COMPLETE] = "UPDATE jobs SET state = ?4, result = ?5, error_code = ?6, error_message = ?7,"
                    " run_us = ?8, cpu_us = ?9, finished_at = ?10"
                    " WHERE id = ?1 AND state = 1 AND owner_slot = ?2 AND owner_inc = ?3",
-    [S_CANCEL_QUEUED] = "UPDATE jobs SET state = 4, error_code = 'cancelled', error_message = ?2,"
-                        " finished_at = ?3 WHERE id = ?1 AND state = 0",
+    [S_CANCEL_QUEUED] =
+        "UPDATE jobs SET state = 4, error_code = '" ERR_CANCELLED "', error_message = ?2,"
+        " finished_at = ?3 WHERE id = ?1 AND state = 0",
     [S_CANCEL_RUNNING] = "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND state = 1",
     /* Queued and running jobs are few: their partial index, then a sort. Final
      * ones are most of the table: scan it backwards from the newest. */
@@ -136,13 +151,14 @@ static const char *const sql_text[N_STMT] = {
                      " AND (?1 IS NULL OR fn = ?1) ORDER BY seq DESC LIMIT ?2",
     [S_LIST_ANY] = "SELECT " COLS " FROM jobs NOT INDEXED WHERE (?1 IS NULL OR fn = ?1)"
                    " ORDER BY seq DESC LIMIT ?2",
-    [S_REAP_CANCEL] = "UPDATE jobs SET state = 4, error_code = 'cancelled', error_message = ?4,"
-                      " finished_at = ?3 WHERE " REAP_OWNER " AND cancel_requested <> 0"
-                      " RETURNING " COLS,
+    [S_REAP_CANCEL] =
+        "UPDATE jobs SET state = 4, error_code = '" ERR_CANCELLED "', error_message = ?4,"
+        " finished_at = ?3 WHERE " REAP_OWNER " AND cancel_requested <> 0"
+        " RETURNING " COLS,
     [S_REAP_REQUEUE] = "UPDATE jobs SET state = 0, owner_slot = NULL, owner_inc = NULL,"
                        " worker_pid = NULL, started_at = NULL, deadline_at = NULL"
                        " WHERE " REAP_OWNER " AND attempts <= retries",
-    [S_REAP_FAIL] = "UPDATE jobs SET state = 3, error_code = 'worker_lost',"
+    [S_REAP_FAIL] = "UPDATE jobs SET state = 3, error_code = '" ERR_WORKER_LOST "',"
                     " error_message = ?4 || ifnull(' (pid ' || worker_pid || ')', ''),"
                     " finished_at = ?3 WHERE " REAP_OWNER " RETURNING " COLS,
     [S_PURGE] = "DELETE FROM jobs WHERE seq IN"
@@ -276,8 +292,8 @@ static int col_json(sq *s, sqlite3_stmt *q, int c, json_t **out)
     *out = NULL;
     if (!t)
         return 0;
-    *out = json_loadb(t, (size_t)sqlite3_column_bytes(q, c), JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                      &jerr);
+    *out =
+        json_loadb(t, (size_t)sqlite3_column_bytes(q, c), JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!*out)
         return store_fail(&s->base, "%s: job %s: %s column is not JSON: %s", s->path,
                           (const char *)sqlite3_column_text(q, C_ID), sqlite3_column_name(q, c),
@@ -355,8 +371,7 @@ static int collect(sq *s, sqlite3_stmt *q, const char *what, job **rows, int *n,
 }
 
 /* Steps q and fills at most max jobs into out (which must hold max). */
-static int fill(sq *s, sqlite3_stmt *q, const char *what, int max, job *out, int64_t *seqs,
-                int *n)
+static int fill(sq *s, sqlite3_stmt *q, const char *what, int max, job *out, int64_t *seqs, int *n)
 {
     int rc = SQLITE_DONE;
     *n = 0;
@@ -415,30 +430,58 @@ static int sq_by_idem(sq *s, const char *key, job *out, bool *found)
     return 0;
 }
 
-static int sq_submit(store *st, job *j, bool *existing)
+/*
+ * Inside the submit transaction: inserts j, or finds the job holding its
+ * idempotency key (inserted earlier, or just now by the same batch) and puts
+ * it in *hit with *is_hit set.
+ */
+static int submit_one(sq *s, const job *j, job *hit, bool *is_hit)
+{
+    *is_hit = false;
+    if (j->idem_key[0] && sq_by_idem(s, j->idem_key, hit, is_hit) < 0)
+        return -1;
+    return *is_hit ? 0 : sq_insert(s, j);
+}
+
+static int sq_submit(store *st, job *jobs, int n, bool *existing)
 {
     sq *s = sq_of(st);
-    job old;
-    bool found = false;
-    if (j->idem_key[0] == '\0')
-        return sq_insert(s, j);
+    job *hits = NULL;
+    int rc = -1;
+    if (n == 1 && jobs[0].idem_key[0] == '\0')
+        return sq_insert(s, &jobs[0]); /* autocommit: one statement */
+    hits = calloc((size_t)n, sizeof(*hits));
+    if (!hits)
+        return store_fail(st, "%s: submit: out of memory", s->path);
     if (tx_begin(s) < 0)
-        return -1;
-    if (sq_by_idem(s, j->idem_key, &old, &found) < 0)
-        return tx_abort(s);
-    if (!found) {
-        if (sq_insert(s, j) < 0)
-            return tx_abort(s);
-        return tx_commit(s) < 0 ? tx_abort(s) : 0;
+        goto done;
+    for (int i = 0; i < n; i++) {
+        if (submit_one(s, &jobs[i], &hits[i], &existing[i]) < 0) {
+            tx_abort(s);
+            goto done;
+        }
     }
     if (tx_commit(s) < 0) {
-        job_release(&old);
-        return tx_abort(s);
+        tx_abort(s);
+        goto done;
     }
-    job_release(j);
-    *j = old;
-    *existing = true;
-    return 0;
+    for (int i = 0; i < n; i++) {
+        if (existing[i]) {
+            job_release(&jobs[i]);
+            jobs[i] = hits[i];
+            job_init(&hits[i]);
+        }
+    }
+    rc = 0;
+done:
+    for (int i = 0; i < n; i++)
+        job_release(&hits[i]);
+    if (rc < 0) {
+        for (int i = 0; i < n; i++)
+            existing[i] = false;
+    }
+    free(hits);
+    return rc;
 }
 
 /* Sorts out[0..n-1] by seq (FIFO): RETURNING gives rows in no set order. */
@@ -514,8 +557,7 @@ static int complete_one(sq *s, sqlite3_stmt *q, const job *j, bool *applied)
         bind_us_or_null(q, 9, j->cpu_us, -1) != SQLITE_OK ||
         sqlite3_bind_int64(q, 10, j->finished_at_us) != SQLITE_OK) {
         finish(q);
-        return store_fail(&s->base, "%s: complete: cannot bind values (out of memory?)",
-                          s->path);
+        return store_fail(&s->base, "%s: complete: cannot bind values (out of memory?)", s->path);
     }
     if (run(s, q, "complete") < 0)
         return -1;
@@ -576,7 +618,7 @@ static int cancel_apply(sq *s, job *j, int64_t now_us)
         if (run(s, q, "cancel") < 0)
             return -1;
         j->state = JOB_CANCELLED;
-        job_set_error(j, JOB_ERR_CANCELLED, msg);
+        job_set_error(j, ERR_CANCELLED, msg);
         j->finished_at_us = now_us;
     } else if (j->state == JOB_RUNNING && !j->cancel_requested) {
         if (!(q = stmt(s, S_CANCEL_RUNNING)))
@@ -614,10 +656,10 @@ err:
 static int sq_list(store *st, int state, const char *fn, int limit, job *out, int *n)
 {
     sq *s = sq_of(st);
-    stmt_id id = state < 0 ? S_LIST_ANY
-                 : state == JOB_QUEUED ? S_LIST_QUEUED
+    stmt_id id = state < 0              ? S_LIST_ANY
+                 : state == JOB_QUEUED  ? S_LIST_QUEUED
                  : state == JOB_RUNNING ? S_LIST_RUNNING
-                 : S_LIST_STATE;
+                                        : S_LIST_STATE;
     sqlite3_stmt *q = stmt(s, id);
     if (!q)
         return -1;
@@ -640,8 +682,8 @@ static void bind_reap(sqlite3_stmt *q, bool all, int slot, unsigned incarnation,
     }
 }
 
-static int sq_reap(store *st, bool all, int slot, unsigned incarnation, int64_t now_us,
-                   job **final, int *nfinal, int *requeued)
+static int sq_reap(store *st, bool all, int slot, unsigned incarnation, int64_t now_us, job **final,
+                   int *nfinal, int *requeued)
 {
     static const char cancel_msg[] = "cancelled; its worker exited before it stopped";
     const char *lost_msg = all ? "crunchd restarted while the job was running"
@@ -831,10 +873,12 @@ static int configure(sq *s, const store_sqlite_opts *opts)
 {
     char mode[16] = "";
     char sync[64];
-    int busy = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : DEFAULT_BUSY_MS;
-    sqlite3_busy_timeout(s->db, busy);
-    if (exec1(s, "PRAGMA journal_mode = WAL", "set journal_mode=WAL", NULL, mode,
-              sizeof(mode)) < 0)
+    /* SQLite's handler sleeps 1, 2, 5, 10 ... ms between tries. A handler
+     * retrying after 10 us was tried: no better in throughput or p99 here
+     * (1-3% of transactions wait when two processes write at full speed). */
+    sqlite3_busy_timeout(s->db, opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms
+                                                                  : DEFAULT_BUSY_MS);
+    if (exec1(s, "PRAGMA journal_mode = WAL", "set journal_mode=WAL", NULL, mode, sizeof(mode)) < 0)
         return -1;
     if (strcmp(mode, "wal") != 0)
         return store_fail(&s->base, "%s: journal_mode is \"%s\", WAL is not available here",
@@ -843,15 +887,16 @@ static int configure(sq *s, const store_sqlite_opts *opts)
              opts && opts->sync_full ? "FULL" : "NORMAL");
     if (exec1(s, sync, "set synchronous", NULL, NULL, 0) < 0 ||
         exec1(s, "PRAGMA foreign_keys = OFF", "set foreign_keys", NULL, NULL, 0) < 0 ||
-        exec1(s, "PRAGMA journal_size_limit = " WAL_SIZE_LIMIT,
-              "set journal_size_limit", NULL, NULL, 0) < 0)
+        exec1(s, "PRAGMA cache_size = " CACHE_SIZE, "set cache_size", NULL, NULL, 0) < 0 ||
+        /* Reads through a mapping instead of a read() per page. */
+        exec1(s, "PRAGMA mmap_size = 268435456", "set mmap_size", NULL, NULL, 0) < 0 ||
+        exec1(s, "PRAGMA journal_size_limit = " WAL_SIZE_LIMIT, "set journal_size_limit", NULL,
+              NULL, 0) < 0)
         return -1;
-    if (getenv("XP")) { char *m = NULL; if (sqlite3_exec(s->db, getenv("XP"), NULL, NULL, &m) != SQLITE_OK) { fprintf(stderr, "XP: %s\n", m); } }
     return schema(s);
 }
 
-store *store_sqlite_open(const char *path, const store_sqlite_opts *opts, char *err,
-                         size_t errlen)
+store *store_sqlite_open(const char *path, const store_sqlite_opts *opts, char *err, size_t errlen)
 {
     sq *s = calloc(1, sizeof(*s));
     if (!s) {

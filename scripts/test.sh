@@ -25,4 +25,10 @@ meson test -C build --setup valgrind --suite unit --print-errorlogs
 echo "== fuzzing the HTTP parser for ${FUZZ_SECONDS:-30} s"
 bash tests/fuzz/run_fuzz.sh "${FUZZ_SECONDS:-30}"
 
+echo "== systemd units: systemd-analyze verify and the security score"
+bash scripts/check_units.sh
+
+echo "== benchmark smoke run (keeps the suite working; gates nothing on a number)"
+bash tests/bench/run.sh --smoke
+
 echo "all tests passed"

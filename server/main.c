@@ -39,6 +39,22 @@ static void usage(FILE *out)
             "  -h        print this help and exit\n");
 }
 
+/*
+ * A stale pid file may name a pid the kernel gave to another program since:
+ * where /proc tells, only a process named crunchd is signalled.
+ */
+static bool pid_is_crunchd(long pid)
+{
+    char path[64], comm[64] = "";
+    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return true; /* no /proc, or no such process: kill() tells */
+    bool ok = fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, "crunchd", 7) == 0;
+    fclose(f);
+    return ok;
+}
+
 /* -s: sends the action's signal to the pid in cfg->pid_file. Returns the exit code. */
 static int signal_master(const config *cfg, const char *action)
 {
@@ -65,6 +81,11 @@ static int signal_master(const config *cfg, const char *action)
     fclose(f);
     if (got != 1 || pid <= 1) {
         fprintf(stderr, "crunchd: pid file \"%s\" holds no valid pid\n", cfg->pid_file);
+        return 1;
+    }
+    if (!pid_is_crunchd(pid)) {
+        fprintf(stderr, "crunchd: pid file \"%s\" is stale: process %ld is not crunchd\n",
+                cfg->pid_file, pid);
         return 1;
     }
     if (kill((pid_t)pid, signal_actions[i].signo) < 0) {

@@ -14,12 +14,16 @@
 #include "handlers.h"
 #include "http_resp.h"
 #include "log.h"
+#include "metrics.h"
+#include "access_log.h"
+#include <time.h>
 #include "wire.h"
 
 #define IN_MIN_ROOM 2048          /* read at least this much per read() */
 #define OUT_HIGH_WATER (256 * 1024) /* stop reading requests while this much is unsent */
 #define BUF_KEEP (16 * 1024)      /* idle connections keep buffers up to this size */
 #define LINGER_MS 2000            /* how long a closing connection drains its input */
+#define DRAIN_IDLE_MS 500         /* draining: close keep-alives idle at least this long */
 
 typedef enum conn_state {
     CONN_HEAD,    /* waiting for (the rest of) a request head */
@@ -47,13 +51,23 @@ struct conn {
     size_t body_len;           /* body bytes (decoded) right after the head */
     bool continue_sent;
     bool keep_alive;           /* the current reply keeps the connection */
-    bool close_after;          /* close (lingering) once out is written */
+    bool close_after;          /* close once out is written */
+    bool linger;               /* ...after draining input: request bytes were left unread */
     bool peer_eof;
     bool served_one;           /* a reply was sent: idleness is keep-alive */
     bool in_process;           /* conn_process is on the stack */
     int64_t since_ms;          /* start of the current request or idle period */
     int64_t stall_ms;          /* when out stopped draining; 0 if it drains */
+    int64_t t0_us;             /* first byte of the current request (CLOCK_MONOTONIC) */
+    char remote[64];           /* peer address for the access log ("-" if off) */
 };
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void conn_process(conn *c);
 static void conn_on_read(evutil_socket_t fd, short what, void *arg);
@@ -138,9 +152,18 @@ void conn_accept(wctx *w, int fd, bool is_tcp)
         return;
     }
     c->since_ms = shm_mono_ms();
+    c->t0_us = now_us();
+    snprintf(c->remote, sizeof(c->remote), "-");
+    if (access_log_enabled(w->al)) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+            access_log_addr((struct sockaddr *)&ss, c->remote);
+    }
     conn_link(w, c);
     if (refuse) {
         c->keep_alive = false;
+        c->linger = true;
         conn_set_state(c, CONN_HANDLER);
         conn_reply_error(c, 503, ERR_BUSY, "too many connections to this worker", NULL);
         return;
@@ -209,7 +232,12 @@ static bool conn_flush(conn *c)
     c->stall_ms = 0;
     buf_shrink(&c->out, BUF_KEEP);
     if (c->close_after && c->state != CONN_HANDLER) {
-        conn_linger(c);
+        /* Unread input makes close() send a reset that can destroy our
+         * reply in flight; only then is a lingering close worth its cost. */
+        if (c->linger || c->in_off < c->in.len)
+            conn_linger(c);
+        else
+            conn_close(c);
         return false;
     }
     conn_update_events(c);
@@ -246,7 +274,10 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
     ssize_t n = read(fd, c->in.p + c->in.len, c->in.cap - c->in.len);
     if (n > 0) {
         if (c->state == CONN_HEAD && c->in.len == c->in_off)
+        {
             c->since_ms = shm_mono_ms(); /* a new request starts: read_timeout runs */
+            c->t0_us = now_us();
+        }
         c->in.len += (size_t)n;
     } else if (n == 0) {
         c->peer_eof = true;
@@ -271,6 +302,7 @@ static void conn_on_write(evutil_socket_t fd, short what, void *arg)
 static void conn_fail(conn *c, int status, const char *code, const char *message)
 {
     c->keep_alive = false;
+    c->linger = true;
     conn_set_state(c, CONN_HANDLER);
     conn_reply_error(c, status, code, message, NULL);
 }
@@ -434,6 +466,7 @@ static void conn_finish(conn *c)
     c->head_len = c->raw_body = c->body_len = 0;
     c->served_one = true;
     c->since_ms = shm_mono_ms();
+    c->t0_us = now_us(); /* a pipelined request already waiting starts now */
     if (!c->keep_alive)
         c->close_after = true;
     conn_set_state(c, CONN_HEAD);
@@ -456,11 +489,39 @@ static http_resp conn_resp(conn *c, int status, const char *content_type, const 
     return r;
 }
 
+/* Metrics and the access log for the reply just appended at out[start..]. */
+static void conn_record(conn *c, int status, size_t start)
+{
+    wctx *w = c->w;
+    int64_t us = now_us() - c->t0_us;
+    const http_request *q = &c->req;
+    metrics_http(w->shm, w->slot, metrics_route_of(q->path.p, q->path.n), status, us);
+    if (!access_log_enabled(w->al))
+        return;
+    const char *p = c->out.p + start, *end = c->out.p + c->out.len;
+    const char *hdr_end = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
+    access_log_entry e = {
+        .remote = c->remote,
+        .method = q->method_name.n ? q->method_name.p : NULL,
+        .method_len = q->method_name.n,
+        .target = q->target.n ? q->target.p : NULL,
+        .target_len = q->target.n,
+        .version_minor = q->method_name.n ? q->version_minor : -1,
+        .status = status,
+        .bytes = hdr_end ? (uint64_t)(end - (hdr_end + 4)) : 0,
+        .duration_us = us,
+        .job_id = NULL,
+    };
+    access_log_write(w->al, &e);
+}
+
 void conn_reply(conn *c, int status, const char *content_type, const char *body, size_t len,
                 const char *extra)
 {
     http_resp r = conn_resp(c, status, content_type, extra);
+    size_t start = c->out.len;
     http_resp_write(&c->out, &r, body, len);
+    conn_record(c, status, start);
     conn_finish(c);
 }
 
@@ -468,7 +529,9 @@ void conn_reply_error(conn *c, int status, const char *code, const char *message
                       const char *arg)
 {
     http_resp r = conn_resp(c, status, CT_JSON, NULL);
+    size_t start = c->out.len;
     http_resp_error(&c->out, &r, code, message, arg);
+    conn_record(c, status, start);
     conn_finish(c);
 }
 
@@ -494,7 +557,8 @@ static void conn_check_timeouts(conn *c, int64_t now)
         return; /* the handler has its own deadline */
     case CONN_HEAD:
         if (c->in.len == c->in_off && c->out_off == c->out.len &&
-            (c->w->draining || (c->served_one && age >= (int64_t)lim->keepalive_timeout_s * 1000))) {
+            ((c->w->draining && age >= DRAIN_IDLE_MS) ||
+             (c->served_one && age >= (int64_t)lim->keepalive_timeout_s * 1000))) {
             conn_close(c);
             return;
         }

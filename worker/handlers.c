@@ -9,7 +9,10 @@
 
 #include "buf.h"
 #include "fn.h"
+#include "jobs.h"
+#include "jobs_http.h"
 #include "log.h"
+#include "metrics.h"
 #include "wire.h"
 
 #define JSON_MAX_DEPTH 64
@@ -48,7 +51,7 @@ static void append_json_value(buf *b, json_t *v)
 }
 
 /* "application/json", optionally with parameters; absent is accepted. */
-static bool content_type_ok(const http_request *req)
+bool handlers_content_type_ok(const http_request *req)
 {
     static const char json[] = "application/json";
     const http_slice *ct = &req->content_type;
@@ -86,7 +89,7 @@ static bool json_depth_ok(const char *p, size_t n, int max)
 }
 
 /* Parses a request body; on failure replies 400 bad_json and returns NULL. */
-static json_t *parse_body(conn *c, const char *body, size_t len)
+json_t *handlers_parse_body(conn *c, const char *body, size_t len)
 {
     if (!json_depth_ok(body, len, JSON_MAX_DEPTH)) {
         conn_reply_error(c, 400, ERR_BAD_JSON, "JSON nested deeper than 64 levels", NULL);
@@ -139,6 +142,19 @@ static void handle_readyz(conn *c, const http_request *req, const char *body, si
         conn_reply_error(c, 503, ERR_DRAINING, "this worker is draining", NULL);
     else
         conn_reply(c, 200, CT_JSON, BODY_READY, sizeof(BODY_READY) - 1, NULL);
+}
+
+static void handle_metrics(conn *c, const http_request *req, const char *body, size_t len)
+{
+    wctx *w = conn_worker(c);
+    char *text;
+    size_t n;
+    if (metrics_render(w->shm, w->cfg->debug_functions, &text, &n) < 0) {
+        conn_reply_error(c, 500, ERR_INTERNAL, "rendering the metrics failed", NULL);
+        return;
+    }
+    conn_reply(c, 200, CT_PROMETHEUS, text, n, NULL);
+    free(text);
 }
 
 static void handle_functions(conn *c, const http_request *req, const char *body, size_t len)
@@ -261,10 +277,26 @@ static void call_reply(fn_call *call)
 static void call_done(pool_task *t)
 {
     fn_call *call = (fn_call *)t;
-    atomic_fetch_add_explicit(&call->w->me->jobs, 1, memory_order_relaxed);
+    wctx *w = call->w;
+    atomic_fetch_add_explicit(&w->me->jobs, 1, memory_order_relaxed);
+    metrics_job_state st = call->status == FN_OK          ? METRICS_JOB_SUCCEEDED
+                           : call->status == FN_CANCELLED ? METRICS_JOB_CANCELLED
+                                                          : METRICS_JOB_FAILED;
+    metrics_job(w->shm, w->slot, metrics_fn_index(w->shm, call->fn->name), st, call->run_us);
+    if (shm_worker_mine(w->me, w->pid))
+        shm_worker_set_job(w->me, NULL);
     if (call->c)
         call_reply(call);
+    bool pooled = call->deadline != NULL; /* inline calls never took a lane */
+    if (pooled) {
+        if (call->fn->kind == FN_IO)
+            w->busy_io--;
+        else
+            w->busy_cpu--;
+    }
     call_free(call);
+    if (pooled)
+        jobs_lane_freed(w);
 }
 
 /* Loop thread: timeout_ms passed. Ask the function to stop and answer now;
@@ -286,10 +318,10 @@ static void call_on_deadline(evutil_socket_t fd, short what, void *arg)
  */
 static int query_timeout(conn *c, const http_request *req, int64_t *out)
 {
-    const config_jobs *jobs = &conn_worker(c)->cfg->jobs;
+    const config_jobs *limits = &conn_worker(c)->cfg->jobs;
     bool found = false;
     http_slice v = http_query_get(req->query, "timeout_ms", &found);
-    *out = jobs->default_timeout_ms;
+    *out = limits->default_timeout_ms;
     if (!found)
         return 0;
     int64_t ms = 0;
@@ -298,10 +330,10 @@ static int query_timeout(conn *c, const http_request *req, int64_t *out)
         ok = v.p[i] >= '0' && v.p[i] <= '9';
         ms = ms * 10 + (v.p[i] - '0');
     }
-    if (!ok || ms < 1 || ms > jobs->max_timeout_ms) {
+    if (!ok || ms < 1 || ms > limits->max_timeout_ms) {
         char msg[128];
         snprintf(msg, sizeof(msg), "timeout_ms: must be an integer from 1 to %lld",
-                 (long long)jobs->max_timeout_ms);
+                 (long long)limits->max_timeout_ms);
         conn_reply_error(c, 400, ERR_INVALID_ARGS, msg, "timeout_ms");
         return -1;
     }
@@ -314,7 +346,7 @@ static int query_timeout(conn *c, const http_request *req, int64_t *out)
 static json_t *call_args(conn *c, const fn_desc *fn, const char *body, size_t len)
 {
     json_t *raw = NULL;
-    if (len > 0 && !(raw = parse_body(c, body, len)))
+    if (len > 0 && !(raw = handlers_parse_body(c, body, len)))
         return NULL;
     json_t *args = NULL;
     char bad[64], msg[256];
@@ -336,7 +368,7 @@ static void handle_fn(conn *c, const http_request *req, const char *body, size_t
         conn_reply_error(c, 404, ERR_UNKNOWN_FUNCTION, msg, NULL);
         return;
     }
-    if (!content_type_ok(req)) {
+    if (!handlers_content_type_ok(req)) {
         conn_reply_error(c, 415, ERR_UNSUPPORTED_MEDIA, "Content-Type must be application/json", NULL);
         return;
     }
@@ -359,6 +391,11 @@ static void handle_fn(conn *c, const http_request *req, const char *body, size_t
     fn_ctx_init(&call->ctx, fn_now_ns() + timeout_ms * 1000000, w->cfg->data_dir);
     call->task.run = call_run;
     call->task.done = call_done;
+    if (shm_worker_mine(w->me, w->pid)) {
+        char id[SHM_JOB_ID];
+        snprintf(id, sizeof(id), "fn:%s", fn->name);
+        shm_worker_set_job(w->me, id);
+    }
     if (fn->cost_ns && fn->cost_ns(args) < FN_INLINE_NS) {
         /* Cheaper than a hand-off to a thread and back: run it here. */
         call_run(&call->task);
@@ -367,15 +404,23 @@ static void handle_fn(conn *c, const http_request *req, const char *body, size_t
     }
     struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
     call->deadline = evtimer_new(w->base, call_on_deadline, call);
-    if (call->deadline)
-        evtimer_add(call->deadline, &tv);
+    if (!call->deadline) {
+        call_free(call);
+        conn_reply_error(c, 500, ERR_INTERNAL, "out of memory", NULL);
+        return;
+    }
+    evtimer_add(call->deadline, &tv);
     conn_defer(c);
+    if (fn->kind == FN_IO)
+        w->busy_io++;
+    else
+        w->busy_cpu++;
     pool_submit(fn->kind == FN_IO ? w->io : w->cpu, &call->task);
 }
 
 /* ---- routing ----------------------------------------------------------- */
 
-enum { M_GET = 1, M_POST = 2 };
+enum { M_GET = 1, M_POST = 2, M_DELETE = 4 };
 
 typedef struct route {
     const char *path;
@@ -388,9 +433,12 @@ typedef struct route {
 static const route routes[] = {
     {ROUTE_HEALTHZ, false, M_GET, "Allow: GET, HEAD\r\n", handle_healthz},
     {ROUTE_READYZ, false, M_GET, "Allow: GET, HEAD\r\n", handle_readyz},
+    {ROUTE_METRICS, false, M_GET, "Allow: GET, HEAD\r\n", handle_metrics},
     {ROUTE_FUNCTIONS, false, M_GET, "Allow: GET, HEAD\r\n", handle_functions},
     {ROUTE_WORKERS, false, M_GET, "Allow: GET, HEAD\r\n", handle_workers},
     {ROUTE_FN_PREFIX, true, M_POST, "Allow: POST\r\n", handle_fn},
+    {ROUTE_JOBS, false, M_GET | M_POST, "Allow: GET, HEAD, POST\r\n", jobs_http_collection},
+    {ROUTE_JOBS_PREFIX, true, M_GET | M_DELETE, "Allow: GET, HEAD, DELETE\r\n", jobs_http_item},
 };
 
 static const route *route_find(http_slice path)
@@ -410,6 +458,7 @@ static unsigned method_bit(http_method m)
     case HTTP_GET:
     case HTTP_HEAD: return M_GET;
     case HTTP_POST: return M_POST;
+    case HTTP_DELETE: return M_DELETE;
     default: return 0;
     }
 }

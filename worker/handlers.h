@@ -8,6 +8,8 @@
 #ifndef CRUNCHD_HANDLERS_H
 #define CRUNCHD_HANDLERS_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "conn.h"
@@ -15,6 +17,13 @@
 
 /* Loop thread only. req and body stay valid until the reply is sent. */
 void handlers_dispatch(conn *c, const http_request *req, const char *body, size_t len);
+
+/* Whether the request's Content-Type is JSON (or absent, taken as JSON). */
+bool handlers_content_type_ok(const http_request *req);
+
+/* Parses a request body as JSON (depth-limited); NULL after replying 400
+ * bad_json. Returns a new reference. */
+json_t *handlers_parse_body(conn *c, const char *body, size_t len);
 
 /* Builds what handlers need once per worker (the /v1/functions body). */
 int handlers_init(wctx *w);

@@ -10,13 +10,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
+#include "access_log.h"
 #include "config.h"
 #include "pool.h"
 #include "shm.h"
 
 struct event_base;
 typedef struct conn conn;
+typedef struct storeq storeq;
+typedef struct jobs jobs;
+typedef struct waiters waiters;
 
 typedef struct wctx {
     const config *cfg;        /* borrowed from the master's copy; read-only */
@@ -26,12 +31,19 @@ typedef struct wctx {
     struct event_base *base;
     pool_done *done;          /* where pool results come home */
     pool *cpu;                /* cpu lane: cpu-kind functions */
-    pool *io;                 /* io pool: io-kind functions */
+    pool *io;                 /* io pool: io-kind functions, callback delivery */
+    int busy_cpu, busy_io;    /* tasks queued or running on cpu / io (sync calls and jobs) */
+    storeq *sq;               /* the job store, through store threads */
+    jobs *jobs;               /* asynchronous job engine (jobs.c) */
+    waiters *waiters;         /* long-polls (jobs_http.c) */
+    pid_t pid;                /* getpid(), cached */
+    pid_t master_pid;
     conn *conns;              /* every open connection (doubly linked), for the sweep */
     int nconns;
     bool draining;            /* QUIT received: no new connections, close when idle */
     int64_t now_ms;           /* CLOCK_MONOTONIC_COARSE, refreshed per loop pass */
     char *functions_json;     /* GET /v1/functions body, built once */
+    access_log *al;           /* access log (off: a handle that writes nothing) */
     size_t functions_len;
 } wctx;
 

@@ -10,7 +10,11 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "callback_deliver.h"
 #include "handlers.h"
+#include "jobs.h"
+#include "jobs_http.h"
+#include "storeq.h"
 #include "http_resp.h"
 #include "log.h"
 #include "wctx.h"
@@ -25,15 +29,23 @@ typedef struct worker {
     int listen_fd[MAX_LISTENERS];
     bool listen_tcp[MAX_LISTENERS];
     int nlisten;
-    struct event *sig_quit, *sig_term, *sig_int, *sig_hup, *sweep;
+    struct event *sig_quit, *sig_term, *sig_int, *sig_hup, *sig_usr1, *sweep;
     struct event *drain_timer; /* fires at shutdown_timeout_s after QUIT */
 } worker;
 
 static worker *self; /* the one worker of this process; loop thread only */
 
+/* A draining worker ends once nothing is left: no connection, no running
+ * job, no store operation or callback under way. */
+static bool drained(const wctx *w)
+{
+    return w->nconns == 0 && jobs_running(w) == 0 && (!w->sq || storeq_pending(w->sq) == 0) &&
+           callback_pending() == 0;
+}
+
 void worker_conn_closed(wctx *w)
 {
-    if (w->draining && w->nconns == 0)
+    if (w->draining && drained(w))
         event_base_loopbreak(w->base);
 }
 
@@ -81,15 +93,17 @@ static void on_quit(evutil_socket_t sig, short what, void *arg)
         return;
     log_info("SIGQUIT: draining %d connection(s)", wk->w.nconns);
     wk->w.draining = true;
-    atomic_store(&wk->w.me->state, SHM_W_DRAINING);
+    if (shm_worker_mine(wk->w.me, wk->w.pid))
+        atomic_store(&wk->w.me->state, SHM_W_DRAINING);
     struct timeval tv = {wk->w.cfg->shutdown_timeout_s, 0};
     wk->drain_timer = evtimer_new(wk->w.base, on_drain_timeout, wk);
     if (wk->drain_timer)
         evtimer_add(wk->drain_timer, &tv);
     stop_listening(wk);
-    conn_sweep(&wk->w); /* closes idle keep-alive connections now */
-    if (wk->w.nconns == 0)
-        event_base_loopbreak(wk->w.base);
+    jobs_lane_freed(&wk->w); /* publishes no free lanes: no more claims here */
+    waiters_drain(&wk->w);   /* long-polls are answered with the job as it is */
+    conn_sweep(&wk->w);      /* closes idle keep-alive connections now */
+    worker_conn_closed(&wk->w);
 }
 
 static void on_term(evutil_socket_t sig, short what, void *arg)
@@ -100,13 +114,23 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 
 static void on_ignored(evutil_socket_t sig, short what, void *arg) {}
 
+/* USR1 (forwarded by the master): reopen the access log. */
+static void on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+    worker *wk = arg;
+    access_log_reopen(wk->w.al);
+}
+
 /* Once a second: heartbeat, Date header, timeouts. */
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
     worker *wk = arg;
-    atomic_store(&wk->w.me->heartbeat_ms, shm_mono_ms());
+    if (shm_worker_mine(wk->w.me, wk->w.pid))
+        atomic_store(&wk->w.me->heartbeat_ms, shm_mono_ms());
     http_resp_set_date(time(NULL));
     conn_sweep(&wk->w);
+    jobs_sweep(&wk->w);
+    worker_conn_closed(&wk->w);
 }
 
 static struct event_base *make_base(void)
@@ -159,14 +183,21 @@ static int setup(worker *wk, const int *fds, int nfds)
         log_error("starting thread pools failed: %s", strerror(errno));
         return -1;
     }
+    char err[512];
+    if (!(w->al = access_log_open(&w->cfg->log, err, sizeof(err)))) {
+        log_error("%s; running without an access log", err);
+    }
     if (handlers_init(w) < 0) {
         log_error("building the function list failed");
         return -1;
     }
+    if (waiters_init(w) < 0 || jobs_init(w) < 0)
+        return -1;
     if (setup_listeners(wk, fds, nfds) < 0 || add_signal(wk, &wk->sig_quit, SIGQUIT, on_quit) < 0 ||
         add_signal(wk, &wk->sig_term, SIGTERM, on_term) < 0 ||
         add_signal(wk, &wk->sig_int, SIGINT, on_term) < 0 ||
-        add_signal(wk, &wk->sig_hup, SIGHUP, on_ignored) < 0) {
+        add_signal(wk, &wk->sig_hup, SIGHUP, on_ignored) < 0 ||
+        add_signal(wk, &wk->sig_usr1, SIGUSR1, on_usr1) < 0) {
         log_error("registering events failed");
         return -1;
     }
@@ -183,16 +214,20 @@ static void teardown(worker *wk)
     stop_listening(wk);
     conn_close_all(w);
     struct event *evs[] = {wk->sig_quit, wk->sig_term, wk->sig_int,
-                           wk->sig_hup,  wk->sweep,    wk->drain_timer};
+                           wk->sig_hup,  wk->sig_usr1, wk->sweep,    wk->drain_timer};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])
             event_free(evs[i]);
     /* Joining waits for running tasks: only when none is left behind. */
-    if ((w->cpu && pool_load(w->cpu) > 0) || (w->io && pool_load(w->io) > 0))
+    if ((w->cpu && pool_load(w->cpu) > 0) || (w->io && pool_load(w->io) > 0) ||
+        (w->sq && storeq_pending(w->sq) > 0))
         _exit(0);
     pool_free(w->cpu);
     pool_free(w->io);
+    jobs_release(w);
+    waiters_release(w);
     pool_done_free(w->done);
+    access_log_close(w->al);
     handlers_release(w);
     if (w->base)
         event_base_free(w->base);
@@ -209,6 +244,9 @@ int worker_run(const config *cfg, shm_region *shm, int slot, const int *fds, int
     wk.w.shm = shm;
     wk.w.slot = slot;
     wk.w.me = &shm->w[slot];
+    wk.w.pid = getpid();
+    wk.w.master_pid = (pid_t)atomic_load(&shm->master_pid);
+    srand((unsigned)wk.w.pid);
     signal(SIGPIPE, SIG_IGN);
     http_resp_set_date(time(NULL));
     int rc = setup(&wk, fds, nfds);

@@ -66,9 +66,11 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0
 "$OUT/fuzz_http_parser" -max_total_time="$secs" -max_len=16384 -timeout=10 \
     -print_final_stats=1 -dict="$work/http.dict" -artifact_prefix="$OUT/" \
-    "$work/corpus" || status=$?
+    "$work/corpus" > "$work/fuzz.log" 2>&1 || status=$?
 if [ "$status" -ne 0 ]; then
+    cat "$work/fuzz.log" >&2
     echo "run_fuzz.sh: fuzzer failed (exit $status); reproducers in $OUT/" >&2
     exit "$status"
 fi
+grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$work/fuzz.log" || true
 echo "run_fuzz.sh: no crash in ${secs}s"

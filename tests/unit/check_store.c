@@ -266,8 +266,8 @@ START_TEST(test_job_format_time)
 END_TEST
 
 static const char *const public_keys[] = {
-    "id",          "fn",         "args",        "state",    "result", "error",  "attempts",
-    "worker",      "created_at", "started_at",  "finished_at", "queue_ms", "run_ms", "cpu_ms",
+    "id",     "fn",         "args",       "state",       "result",   "error",  "attempts",
+    "worker", "created_at", "started_at", "finished_at", "queue_ms", "run_ms", "cpu_ms",
 };
 
 START_TEST(test_job_json_queued)
@@ -285,7 +285,8 @@ START_TEST(test_job_json_queued)
     const char *key;
     json_t *val;
     size_t i = 0;
-    json_object_foreach(v, key, val) { /* in the documented order */
+    json_object_foreach(v, key, val)
+    { /* in the documented order */
         ck_assert_str_eq(key, public_keys[i]);
         i++;
     }
@@ -314,7 +315,7 @@ static void finished_job(job *j)
     snprintf(j->fn, sizeof(j->fn), "fib");
     j->args = must_parse("{\"n\": 10}");
     j->state = JOB_FAILED;
-    job_set_error(j, JOB_ERR_FUNCTION_ERROR, "bad \"thing\"\n");
+    job_set_error(j, ERR_FUNCTION_ERROR, "bad \"thing\"\n");
     j->attempts = 2;
     j->worker_pid = 4242;
     j->created_at_us = 1795777529000000LL;
@@ -461,8 +462,7 @@ static void raw_db(const char *path, const char *sql)
 {
     sqlite3 *db = NULL;
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-    ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "%s",
-                  sqlite3_errmsg(db));
+    ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
     sqlite3_close(db);
 }
 
@@ -566,6 +566,73 @@ START_TEST(test_open_concurrent_fresh)
     ck_assert_int_eq(store_counts(s, &queued, NULL), 0);
     ck_assert_int_eq(queued, KIDS);
     store_close(s);
+}
+END_TEST
+
+/* A writer holding the lock makes calls wait up to busy_timeout, then fail
+ * with a message naming the file; nothing is half-done. */
+START_TEST(test_busy)
+{
+    store_sqlite_opts o = {.busy_timeout_ms = 100};
+    char err[512] = "";
+    sqlite3 *db = NULL;
+    job j, c[4];
+    int n = -1;
+    store *s = store_sqlite_open(dbpath, &o, err, sizeof(err));
+    ck_assert_msg(s != NULL, "%s", err);
+    must_submit(&j, "count", FN_CPU, NULL, 0);
+    job_release(&j);
+    ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+
+    job_init(&j);
+    snprintf(j.fn, sizeof(j.fn), "count");
+    ck_assert_int_eq(store_submit(s, &j, NULL), -1);
+    ck_assert_msg(strstr(store_errmsg(s), "database is locked") != NULL, "%s", store_errmsg(s));
+    ck_assert_msg(strstr(store_errmsg(s), dbpath) != NULL, "%s", store_errmsg(s));
+    ck_assert_int_eq(store_claim(s, FN_CPU, 0, 1, 1, 4, c, &n), -1);
+    ck_assert_int_eq(n, 0);
+    /* Reads go on while another connection writes (WAL). */
+    int64_t q = -1;
+    MUST(store_counts(st, &q, NULL));
+    ck_assert_int_eq(q, 1);
+
+    ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    MUST(store_submit(s, &j, NULL));
+    MUST(store_claim(s, FN_CPU, 0, 1, 1, 4, c, &n));
+    ck_assert_int_eq(n, 2);
+    release_all(c, n);
+    job_release(&j);
+    store_close(s);
+
+    /* A lock released within busy_timeout is waited for: another process
+     * holds it for 200 ms. */
+    int fds[2];
+    char ready;
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t kid = fork();
+    ck_assert(kid >= 0);
+    if (kid == 0) {
+        sqlite3 *k = NULL;
+        if (sqlite3_open(dbpath, &k) != SQLITE_OK ||
+            sqlite3_exec(k, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            _exit(1);
+        if (write(fds[1], "x", 1) != 1)
+            _exit(1);
+        usleep(200 * 1000);
+        _exit(sqlite3_exec(k, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : 1);
+    }
+    ck_assert_int_eq(read(fds[0], &ready, 1), 1);
+    int64_t t0 = job_now_us();
+    must_submit(&j, "count", FN_CPU, NULL, 0);
+    ck_assert_msg(job_now_us() - t0 >= 100000, "submit did not wait for the lock");
+    job_release(&j);
+    int status;
+    ck_assert(waitpid(kid, &status, 0) == kid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(fds[0]);
+    close(fds[1]);
 }
 END_TEST
 
@@ -696,7 +763,7 @@ START_TEST(test_lifecycle_failed)
     must_submit(&a, "fib", FN_CPU, NULL, 0);
     must_claim(FN_CPU, 0, 1, 1, c, 1);
     c[0].state = JOB_FAILED;
-    job_set_error(&c[0], JOB_ERR_INVALID_ARGS, "n: must be an integer from 0 to 93");
+    job_set_error(&c[0], ERR_INVALID_ARGS, "n: must be an integer from 0 to 93");
     c[0].run_us = 5;
     c[0].cpu_us = 4;
     c[0].finished_at_us = 1795777530000000LL; /* given: kept */
@@ -809,7 +876,7 @@ START_TEST(test_cancel_running)
     job_release(&out);
     /* The worker sees its cancel flag and completes as cancelled. */
     c[0].state = JOB_CANCELLED;
-    job_set_error(&c[0], JOB_ERR_CANCELLED, "stopped on request");
+    job_set_error(&c[0], ERR_CANCELLED, "stopped on request");
     MUST(store_complete(st, &c[0], &applied));
     ck_assert(applied);
     must_get(a.id, &out);
@@ -856,10 +923,10 @@ START_TEST(test_abort_then_late_complete)
     must_submit(&a, "spin", FN_CPU, NULL, 3);
     must_claim(FN_CPU, 1, 4, 1, c, 1);
     /* Wrong owner: not applied. */
-    MUST(store_abort(st, a.id, 1, 5, JOB_FAILED, JOB_ERR_TIMEOUT, "x", &applied));
+    MUST(store_abort(st, a.id, 1, 5, JOB_FAILED, ERR_TIMEOUT, "x", &applied));
     ck_assert(!applied);
-    MUST(store_abort(st, a.id, 1, 4, JOB_FAILED, JOB_ERR_TIMEOUT,
-                     "did not stop within cancel_grace_ms", &applied));
+    MUST(store_abort(st, a.id, 1, 4, JOB_FAILED, ERR_TIMEOUT, "did not stop within cancel_grace_ms",
+                     &applied));
     ck_assert(applied);
     ck_assert(!complete_ok(&c[0], "1"));
     MUST(store_reap(st, 1, 4, NULL, NULL, &requeued, &failed));
@@ -889,7 +956,7 @@ START_TEST(test_abort_cancelled)
     MUST(store_cancel(st, a.id, &b, &found, NULL));
     ck_assert(found && b.cancel_requested);
     job_release(&b);
-    MUST(store_abort(st, a.id, 0, 1, JOB_CANCELLED, JOB_ERR_CANCELLED,
+    MUST(store_abort(st, a.id, 0, 1, JOB_CANCELLED, ERR_CANCELLED,
                      "did not stop within cancel_grace_ms; worker ended", &applied));
     ck_assert(applied);
     must_get(a.id, &b);
@@ -966,7 +1033,7 @@ START_TEST(test_complete_many)
         must_submit(&a[i], "count", FN_CPU, NULL, 0);
     must_claim(FN_CPU, 0, 1, N, c, N);
     /* Job 3 is aborted meanwhile; job 5 is completed twice in the batch. */
-    MUST(store_abort(st, c[3].id, 0, 1, JOB_FAILED, JOB_ERR_TIMEOUT, "late", NULL));
+    MUST(store_abort(st, c[3].id, 0, 1, JOB_FAILED, ERR_TIMEOUT, "late", NULL));
     json_t *results[N];
     for (int i = 0; i < N; i++) {
         c[i].state = JOB_SUCCEEDED;
@@ -1285,8 +1352,12 @@ START_TEST(test_reap_only_dead_slot)
     ck_assert_int_eq(state_of(a[1].id), JOB_RUNNING);
     ck_assert_int_eq(state_of(a[2].id), JOB_RUNNING);
     ck_assert_int_eq(state_of(a[3].id), JOB_QUEUED);
-    /* An incarnation <= the given one is reaped: the master may reap late. */
+    /* Only that incarnation: during a reload an older process of the same
+     * slot may still be draining its jobs. */
     MUST(store_reap(st, 0, 5, NULL, NULL, NULL, &failed));
+    ck_assert_int_eq(failed, 0);
+    ck_assert_int_eq(state_of(a[2].id), JOB_RUNNING);
+    MUST(store_reap(st, 0, 2, NULL, NULL, NULL, &failed));
     ck_assert_int_eq(failed, 1);
     ck_assert_int_eq(state_of(a[2].id), JOB_FAILED);
     ck_assert_int_eq(state_of(a[1].id), JOB_RUNNING);
@@ -1493,6 +1564,55 @@ START_TEST(test_idempotency)
 }
 END_TEST
 
+START_TEST(test_submit_many)
+{
+    job prior, b[5], c[8];
+    bool existing[5];
+    int64_t q = 0;
+    must_submit_on(st, &prior, "count", FN_CPU, NULL, 0, "known");
+    for (int i = 0; i < 5; i++) {
+        job_init(&b[i]);
+        snprintf(b[i].fn, sizeof(b[i].fn), "count");
+        b[i].args = json_pack("{s:i}", "i", i);
+    }
+    snprintf(b[1].idem_key, sizeof(b[1].idem_key), "known"); /* in the store */
+    snprintf(b[2].idem_key, sizeof(b[2].idem_key), "twice");
+    snprintf(b[4].idem_key, sizeof(b[4].idem_key), "twice"); /* same batch */
+    MUST(store_submit_many(st, b, 5, existing));
+    ck_assert(!existing[0] && existing[1] && !existing[2] && !existing[3] && existing[4]);
+    ck_assert_str_eq(b[1].id, prior.id);
+    ck_assert_str_eq(b[4].id, b[2].id);
+    ck_assert_int_eq(json_integer_value(json_object_get(b[4].args, "i")), 2);
+    MUST(store_counts(st, &q, NULL));
+    ck_assert_int_eq(q, 4); /* prior, b0, b2, b3 */
+    /* FIFO within the batch. */
+    must_claim(FN_CPU, 0, 1, 8, c, 4);
+    ck_assert_str_eq(c[0].id, prior.id);
+    ck_assert_str_eq(c[1].id, b[0].id);
+    ck_assert_str_eq(c[2].id, b[2].id);
+    ck_assert_str_eq(c[3].id, b[3].id);
+    release_all(c, 4);
+    release_all(b, 5);
+
+    /* One bad job: the call fails and nothing is queued. */
+    for (int i = 0; i < 3; i++) {
+        job_init(&b[i]);
+        snprintf(b[i].fn, sizeof(b[i].fn), "count");
+    }
+    b[2].fn[0] = '\0';
+    ck_assert_int_eq(store_submit_many(st, b, 3, existing), -1);
+    ck_assert(!existing[0] && !existing[1] && !existing[2]);
+    MUST(store_counts(st, &q, NULL));
+    ck_assert_int_eq(q, 0);
+    MUST(store_submit_many(st, b, 2, NULL));
+    MUST(store_submit_many(st, b, 0, NULL));
+    MUST(store_counts(st, &q, NULL));
+    ck_assert_int_eq(q, 2);
+    release_all(b, 3);
+    job_release(&prior);
+}
+END_TEST
+
 START_TEST(test_list)
 {
     enum { N = 9 };
@@ -1599,8 +1719,15 @@ END_TEST
 START_TEST(test_result_types)
 {
     static const char *const results[] = {
-        "null", "true", "0", "-9223372036854775807", "1.5e300", "\"\"", "\"a\\u0000b\"",
-        "[]", "{\"deep\": [[[[{\"x\": \"\\ud83d\\ude00\"}]]]]}",
+        "null",
+        "true",
+        "0",
+        "-9223372036854775807",
+        "1.5e300",
+        "\"\"",
+        "\"a\\u0000b\"",
+        "[]",
+        "{\"deep\": [[[[{\"x\": \"\\ud83d\\ude00\"}]]]]}",
     };
     for (size_t i = 0; i < NELEM(results); i++) {
         job a, c[1], b;
@@ -1647,6 +1774,7 @@ static Suite *store_suite(void)
     tcase_add_test(ts, test_open_wal_and_version);
     tcase_add_test(ts, test_reopen_keeps_jobs);
     tcase_add_test(ts, test_open_concurrent_fresh);
+    tcase_add_test(ts, test_busy);
     tcase_add_test(ts, test_submit_get);
     tcase_add_test(ts, test_get_unknown);
     tcase_add_test(ts, test_submit_bad);
@@ -1670,6 +1798,7 @@ static Suite *store_suite(void)
     tcase_add_test(ts, test_purge_ttl);
     tcase_add_test(ts, test_purge_batches);
     tcase_add_test(ts, test_idempotency);
+    tcase_add_test(ts, test_submit_many);
     tcase_add_test(ts, test_list);
     tcase_add_test(ts, test_counts);
     tcase_add_test(ts, test_result_types);

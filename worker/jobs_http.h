@@ -1,0 +1,41 @@
+/*
+ * jobs_http.h - the /v1/jobs routes (DESIGN.md section 3) and the
+ * long-polls that wait on a job (?wait=S, Prefer: wait=S, DELETE of a
+ * running job).
+ *
+ * A long-poll keeps its connection's request open (conn_defer) and is
+ * answered when jobs.c reports the job final (here or, through a WAKE_DONE
+ * message, in another worker), or when its time is up, with the job as the
+ * store has it then. While a worker holds long-polls its shm slot says so, so
+ * that finishers elsewhere know to tell it.
+ *
+ * Loop thread only.
+ */
+#ifndef CRUNCHD_JOBS_HTTP_H
+#define CRUNCHD_JOBS_HTTP_H
+
+#include <stddef.h>
+
+#include "conn.h"
+#include "http_parser.h"
+#include "job.h"
+
+/* POST /v1/jobs and GET /v1/jobs. */
+void jobs_http_collection(conn *c, const http_request *req, const char *body, size_t len);
+/* GET and DELETE /v1/jobs/{id}. */
+void jobs_http_item(conn *c, const http_request *req, const char *body, size_t len);
+
+int waiters_init(wctx *w);
+void waiters_release(wctx *w);
+
+/* j became final: answer every long-poll on it with j (borrowed). */
+void waiters_job_final(wctx *w, const job *j);
+/* Job id may have changed (another worker said so): look it up again for
+ * the long-polls on it. */
+void waiters_job_changed(wctx *w, const char *id);
+/* Draining: answer every long-poll now with the job as it is. */
+void waiters_drain(wctx *w);
+/* Long-polls held. */
+int waiters_count(const wctx *w);
+
+#endif
