@@ -5,6 +5,7 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,6 +14,7 @@
 #include "buf.h"
 #include "handlers.h"
 #include "http_resp.h"
+#include "job.h"
 #include "log.h"
 #include "metrics.h"
 #include "access_log.h"
@@ -60,6 +62,7 @@ struct conn {
     int64_t stall_ms;          /* when out stopped draining; 0 if it drains */
     int64_t t0_us;             /* first byte of the current request (CLOCK_MONOTONIC) */
     char remote[64];           /* peer address for the access log ("-" if off) */
+    char job_id[JOB_ID_LEN + 1]; /* the job the current request is about ("" if none) */
 };
 
 static int64_t now_us(void)
@@ -465,6 +468,7 @@ static void conn_finish(conn *c)
     c->in_off += c->head_len + c->raw_body;
     c->head_len = c->raw_body = c->body_len = 0;
     c->served_one = true;
+    c->job_id[0] = '\0';
     c->since_ms = shm_mono_ms();
     c->t0_us = now_us(); /* a pipelined request already waiting starts now */
     if (!c->keep_alive)
@@ -510,7 +514,7 @@ static void conn_record(conn *c, int status, size_t start)
         .status = status,
         .bytes = hdr_end ? (uint64_t)(end - (hdr_end + 4)) : 0,
         .duration_us = us,
-        .job_id = NULL,
+        .job_id = c->job_id[0] ? c->job_id : NULL,
     };
     access_log_write(w->al, &e);
 }
@@ -536,6 +540,11 @@ void conn_reply_error(conn *c, int status, const char *code, const char *message
 }
 
 void conn_defer(conn *c) { assert(c->state == CONN_HANDLER); }
+
+void conn_set_job_id(conn *c, const char *id)
+{
+    snprintf(c->job_id, sizeof(c->job_id), "%s", id);
+}
 
 /* One connection's timeouts; may close it. */
 static void conn_check_timeouts(conn *c, int64_t now)

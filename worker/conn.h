@@ -35,6 +35,9 @@ void conn_reply_error(conn *c, int status, const char *code, const char *message
  * conn_reply()/conn_reply_error() from the loop thread ends it. */
 void conn_defer(conn *c);
 
+/* Names the job the current request is about, for the access log. */
+void conn_set_job_id(conn *c, const char *id);
+
 /* The worker the connection belongs to. */
 wctx *conn_worker(conn *c);
 

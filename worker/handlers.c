@@ -243,23 +243,22 @@ static void call_free(fn_call *call)
     free(call);
 }
 
-static void call_reply(fn_call *call)
+void handlers_reply_call(conn *c, const char *fn_name, fn_status status, json_t *result,
+                         int64_t run_us, int64_t cpu_us, int worker_pid, const char *message)
 {
-    conn *c = call->c;
-    call->c = NULL;
-    switch (call->status) {
+    switch (status) {
     case FN_OK:
         scratch.len = 0;
         buf_append_str(&scratch, "{\"result\":");
-        append_json_value(&scratch, call->result);
+        append_json_value(&scratch, result);
         buf_append_str(&scratch, ",\"fn\":\"");
-        buf_append_str(&scratch, call->fn->name);
+        buf_append_str(&scratch, fn_name);
         buf_append_str(&scratch, "\",\"run_ms\":");
-        buf_append_ms3(&scratch, (uint64_t)call->run_us);
+        buf_append_ms3(&scratch, (uint64_t)(run_us < 0 ? 0 : run_us));
         buf_append_str(&scratch, ",\"cpu_ms\":");
-        buf_append_ms3(&scratch, (uint64_t)(call->cpu_us < 0 ? 0 : call->cpu_us));
+        buf_append_ms3(&scratch, (uint64_t)(cpu_us < 0 ? 0 : cpu_us));
         buf_append_str(&scratch, ",\"worker\":");
-        buf_append_u64(&scratch, (uint64_t)getpid());
+        buf_append_u64(&scratch, (uint64_t)worker_pid);
         buf_append_str(&scratch, "}");
         reply_json_buf(c, 200, &scratch);
         return;
@@ -268,9 +267,17 @@ static void call_reply(fn_call *call)
         conn_reply_error(c, 504, ERR_TIMEOUT, "the call did not finish within timeout_ms", NULL);
         return;
     case FN_FAILED:
-        conn_reply_error(c, 422, ERR_FUNCTION_ERROR, call->ctx.message, NULL);
+        conn_reply_error(c, 422, ERR_FUNCTION_ERROR, message, NULL);
         return;
     }
+}
+
+static void call_reply(fn_call *call)
+{
+    conn *c = call->c;
+    call->c = NULL;
+    handlers_reply_call(c, call->fn->name, call->status, call->result, call->run_us,
+                        call->cpu_us, (int)getpid(), call->ctx.message);
 }
 
 /* Loop thread: the result is home. */
@@ -378,6 +385,14 @@ static void handle_fn(conn *c, const http_request *req, const char *body, size_t
     json_t *args = call_args(c, fn, body, len);
     if (!args)
         return;
+    int64_t cost = fn->cost_ns ? fn->cost_ns(args) : FN_INLINE_NS;
+    if (fn->kind == FN_CPU && cost >= FN_OFFLOAD_NS && w->busy_cpu >= w->cfg->cpu_threads &&
+        jobs_other_free(w, FN_CPU)) {
+        /* Our lane is taken and another worker's is free: go through the
+         * shared queue rather than leave that CPU idle. */
+        jobs_http_offload(c, fn, args, timeout_ms);
+        return;
+    }
     fn_call *call = calloc(1, sizeof(*call));
     if (!call) {
         json_decref(args);
@@ -396,7 +411,7 @@ static void handle_fn(conn *c, const http_request *req, const char *body, size_t
         snprintf(id, sizeof(id), "fn:%s", fn->name);
         shm_worker_set_job(w->me, id);
     }
-    if (fn->cost_ns && fn->cost_ns(args) < FN_INLINE_NS) {
+    if (cost < FN_INLINE_NS) {
         /* Cheaper than a hand-off to a thread and back: run it here. */
         call_run(&call->task);
         call_done(&call->task);

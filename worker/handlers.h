@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "conn.h"
+#include "fn.h"
 #include "http_parser.h"
 
 /* Loop thread only. req and body stay valid until the reply is sent. */
@@ -24,6 +25,16 @@ bool handlers_content_type_ok(const http_request *req);
 /* Parses a request body as JSON (depth-limited); NULL after replying 400
  * bad_json. Returns a new reference. */
 json_t *handlers_parse_body(conn *c, const char *body, size_t len);
+
+/* Sync calls estimated to run at least this long may go through the job
+ * queue to another worker when this worker's cpu lane is busy. */
+#define FN_OFFLOAD_NS (5 * 1000 * 1000)
+
+/* The one reply of POST /v1/fn/{name}: 200 {"result", "fn", "run_ms",
+ * "cpu_ms", "worker"}, 504 timeout, 422 function_error (message). result is
+ * borrowed. */
+void handlers_reply_call(conn *c, const char *fn_name, fn_status status, json_t *result,
+                         int64_t run_us, int64_t cpu_us, int worker_pid, const char *message);
 
 /* Builds what handlers need once per worker (the /v1/functions body). */
 int handlers_init(wctx *w);

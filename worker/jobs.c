@@ -17,7 +17,7 @@
 #include "wire.h"
 
 #define PREFETCH_MAX 16          /* extra jobs claimed per lane when jobs are short */
-#define PREFETCH_BELOW_US 1000   /* "short": recent run time under this */
+#define PREFETCH_BELOW_US 1000   /* "cheap": estimated and recent run time under this */
 #define RESYNC_EVERY_MS 5000     /* queue figures from the store (slot 0 only) */
 #define PURGE_EVERY_MS 60000     /* purge of expired jobs (slot 0 only) */
 #define EXIT_JOB_KILLED 70       /* a job ignored its stop request: the worker ends */
@@ -44,6 +44,7 @@ struct jobs {
     bool maybe_work[2];      /* by fn_kind: the queue may hold such jobs */
     bool claiming[2];        /* a claim is with the store */
     bool reclaim[2];         /* woken while claiming: claim again after */
+    bool cheap[2];           /* the last claim brought only cheap jobs: prefetch */
     jtask *running;
     int nrunning;
     int64_t last_resync_ms, last_purge_ms;
@@ -81,6 +82,12 @@ static void claim_done(sq_op *op)
     } else {
         atomic_fetch_sub(&w->shm->jobs.queued, op->n);
         atomic_fetch_add(&w->shm->jobs.running, op->n);
+        js->cheap[kind] = op->n > 0;
+        for (int i = 0; i < op->n; i++) {
+            const fn_desc *fn = fn_find(op->jobs[i].fn, strlen(op->jobs[i].fn), true);
+            if (!fn || !fn->cost_ns || fn->cost_ns(op->jobs[i].args) >= PREFETCH_BELOW_US * 1000)
+                js->cheap[kind] = false;
+        }
         for (int i = 0; i < op->n; i++)
             start_job(w, &op->jobs[i]);
         if (op->n < op->max && !js->reclaim[kind])
@@ -104,8 +111,12 @@ static void pump(wctx *w, fn_kind kind)
         js->reclaim[kind] = true;
         return;
     }
+    /* Claiming ahead of free lanes saves transactions when jobs are tiny,
+     * but holds jobs another idle worker could run: only while the jobs
+     * just claimed were cheap by their estimate and by measured run time. */
     int64_t ewma = atomic_load_explicit(&w->shm->jobs.run_ewma_us, memory_order_relaxed);
-    int max = free_lanes + (ewma < PREFETCH_BELOW_US ? PREFETCH_MAX : 0);
+    bool prefetch = js->cheap[kind] && ewma > 0 && ewma < PREFETCH_BELOW_US;
+    int max = free_lanes + (prefetch ? PREFETCH_MAX : 0);
     sq_op *op = malloc(sizeof(*op));
     if (!op)
         return;
@@ -124,6 +135,20 @@ void jobs_lane_freed(wctx *w)
 {
     pump(w, FN_CPU);
     pump(w, FN_IO);
+}
+
+bool jobs_other_free(const wctx *w, fn_kind kind)
+{
+    int n = atomic_load(&w->shm->nslots);
+    for (int i = 0; i < n; i++) {
+        const shm_worker *s = &w->shm->w[i];
+        pid_t pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
+        if (pid > 0 && pid != w->pid &&
+            atomic_load_explicit(kind == FN_CPU ? &s->free_cpu : &s->free_io,
+                                 memory_order_relaxed) > 0)
+            return true;
+    }
+    return false;
 }
 
 /* Wakes one other worker that has a free lane of this kind, if any. */

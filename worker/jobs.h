@@ -45,6 +45,9 @@ void jobs_final(wctx *w, const job *j, bool deliver);
 /* Asks the running job id (owned by worker pid owner) to stop. */
 void jobs_cancel_running(wctx *w, const char *id, pid_t owner);
 
+/* Whether another worker has a free lane of this kind now. */
+bool jobs_other_free(const wctx *w, fn_kind kind);
+
 /* Jobs running in this worker now. */
 int jobs_running(const wctx *w);
 

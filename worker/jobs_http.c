@@ -24,6 +24,7 @@
 /* Replies with the job object; extra header lines may be NULL. */
 static void reply_job(conn *c, int status, const job *j, const char *extra)
 {
+    conn_set_job_id(c, j->id);
     size_t len = 0;
     char *body = job_dumps(j, &len);
     if (!body) {
@@ -49,12 +50,31 @@ static void reply_store_error(conn *c, const char *what, const char *err)
     conn_reply_error(c, 500, ERR_INTERNAL, "the job store failed; see the server log", NULL);
 }
 
+/* A sync call that went through the queue: the reply POST /v1/fn gives. */
+static void reply_call(conn *c, const job *j)
+{
+    fn_status st = FN_TIMEOUT; /* not final when its time was up */
+    if (j->state == JOB_SUCCEEDED)
+        st = FN_OK;
+    else if (j->state == JOB_CANCELLED)
+        st = FN_CANCELLED;
+    else if (j->state == JOB_FAILED && strcmp(j->error_code, ERR_FUNCTION_ERROR) == 0)
+        st = FN_FAILED;
+    else if (j->state == JOB_FAILED && strcmp(j->error_code, ERR_TIMEOUT) != 0) {
+        conn_reply_error(c, 500, ERR_INTERNAL, j->error_message, NULL); /* worker_lost */
+        return;
+    }
+    handlers_reply_call(c, j->fn, st, j->result, j->run_us, j->cpu_us, j->worker_pid,
+                        j->error_message);
+}
+
 /* ---- long-polls -------------------------------------------------------- */
 
 typedef enum wait_mode {
     WAIT_GET,    /* GET ?wait=S: 200 with the job, final or not */
     WAIT_SUBMIT, /* POST ?wait=S: 200 if final, else 202 */
     WAIT_CANCEL, /* DELETE of a running job: 200 cancelled, 409 finished otherwise */
+    WAIT_CALL,   /* a sync call run as a job: answered as POST /v1/fn answers */
 } wait_mode;
 
 typedef struct waiter waiter;
@@ -125,6 +145,7 @@ static void waiter_answer(waiter *wt, const job *j)
         else
             reply_job(c, 202, j, NULL); /* still stopping */
         break;
+    case WAIT_CALL: reply_call(c, j); break;
     }
     if (!wt->fetching)
         free(wt);
@@ -524,7 +545,7 @@ static void handle_submit(conn *c, const http_request *req, const char *body, si
         /* The id is ours to choose (the store keeps a valid one), so the
          * long-poll can be in place before the job exists. */
         if (job_new_id(sr->op.j.id) < 0 || !(sr->wt = waiter_new(c, sr->op.j.id, WAIT_SUBMIT, wait_ms))) {
-            if (!sr->wt && sr->op.j.id[0] == '\0')
+            if (sr->op.j.id[0] == '\0') /* else waiter_new replied */
                 conn_reply_error(c, 500, ERR_INTERNAL, "no randomness for a job id", NULL);
             sq_op_release(&sr->op);
             free(sr);
@@ -534,6 +555,36 @@ static void handle_submit(conn *c, const http_request *req, const char *body, si
     } else {
         conn_defer(c);
     }
+    storeq_push(w->sq, &sr->op);
+}
+
+void jobs_http_offload(conn *c, const fn_desc *fn, json_t *args, int64_t timeout_ms)
+{
+    wctx *w = conn_worker(c);
+    submit_req *sr = calloc(1, sizeof(*sr));
+    if (!sr) {
+        json_decref(args);
+        conn_reply_error(c, 500, ERR_INTERNAL, "out of memory", NULL);
+        return;
+    }
+    sq_op_init(&sr->op, SQ_SUBMIT, submit_done, sr);
+    job *j = &sr->op.j;
+    j->args = args;
+    snprintf(j->fn, sizeof(j->fn), "%s", fn->name);
+    j->kind = fn->kind;
+    j->timeout_ms = timeout_ms;
+    sr->c = c;
+    /* Waits a little past the job's own deadline, so the job's outcome
+     * (a timeout included) is what the client sees. */
+    int64_t wait_ms = timeout_ms + w->cfg->jobs.cancel_grace_ms + 1000;
+    if (job_new_id(j->id) < 0 || !(sr->wt = waiter_new(c, j->id, WAIT_CALL, wait_ms))) {
+        if (j->id[0] == '\0') /* else waiter_new replied */
+            conn_reply_error(c, 500, ERR_INTERNAL, "no randomness for a job id", NULL);
+        sq_op_release(&sr->op);
+        free(sr);
+        return;
+    }
+    sr->wt->committing = true;
     storeq_push(w->sq, &sr->op);
 }
 

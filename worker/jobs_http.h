@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "conn.h"
+#include "fn.h"
 #include "http_parser.h"
 #include "job.h"
 
@@ -24,6 +25,13 @@
 void jobs_http_collection(conn *c, const http_request *req, const char *body, size_t len);
 /* GET and DELETE /v1/jobs/{id}. */
 void jobs_http_item(conn *c, const http_request *req, const char *body, size_t len);
+
+/*
+ * Runs a sync call (POST /v1/fn/{name}) as a job through the shared queue
+ * and answers it like a sync call when the job is final: for a worker whose
+ * cpu lane is busy while another's is free. args: validated, stolen.
+ */
+void jobs_http_offload(conn *c, const fn_desc *fn, json_t *args, int64_t timeout_ms);
 
 int waiters_init(wctx *w);
 void waiters_release(wctx *w);
