@@ -3,6 +3,7 @@
  * and one blocking HTTP/1.1 POST (see callback.h for the contracts).
  */
 #include "callback.h"
+#include "errbuf.h"
 
 #include "wire.h"
 
@@ -37,17 +38,6 @@ _Static_assert(sizeof(((callback_url *)0)->hostport) >= HOST_NAME_MAX_LEN + size
                "hostport too small");
 _Static_assert(CALLBACK_SIG_SIZE == sizeof(CALLBACK_SIG_PREFIX) + 2 * SHA256_LEN, "signature size");
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-                                                      ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* ---- host syntax and the allow list ---- */
 
@@ -129,9 +119,9 @@ static int parse_scheme(const char *url, char *err, size_t errlen)
     if (strncasecmp(url, "http://", 7) == 0)
         return 7;
     if (strncasecmp(url, "https://", 8) == 0)
-        return fail(err, errlen,
+        return errbuf_fail(err, errlen,
                     "callback: https:// is not supported (crunchd has no TLS client); use http://");
-    return fail(err, errlen, "callback: only http:// URLs are supported");
+    return errbuf_fail(err, errlen, "callback: only http:// URLs are supported");
 }
 
 /* Port text of len bytes: one to five digits, 1 .. 65535. */
@@ -144,7 +134,7 @@ static int parse_port(const char *s, size_t len, int *port, char *err, size_t er
         v = v * 10 + (s[i] - '0');
     }
     if (!ok || v < 1 || v > 65535)
-        return fail(err, errlen, "callback: bad port \"%.*s\" (expected 1 to 65535)", (int)len, s);
+        return errbuf_fail(err, errlen, "callback: bad port \"%.*s\" (expected 1 to 65535)", (int)len, s);
     *port = v;
     return 0;
 }
@@ -156,14 +146,14 @@ static int parse_host(const char *s, size_t len, bool ipv6, char *err, size_t er
     struct in6_addr a6;
     struct in_addr a4;
     if (len == 0)
-        return fail(err, errlen, "callback: URL has an empty host");
+        return errbuf_fail(err, errlen, "callback: URL has an empty host");
     if (ipv6) {
         if (len >= sizeof(buf))
-            return fail(err, errlen, "callback: bad IPv6 address \"[%.*s]\"", (int)len, s);
+            return errbuf_fail(err, errlen, "callback: bad IPv6 address \"[%.*s]\"", (int)len, s);
         memcpy(buf, s, len);
         buf[len] = '\0';
         if (inet_pton(AF_INET6, buf, &a6) != 1)
-            return fail(err, errlen, "callback: bad IPv6 address \"[%s]\"", buf);
+            return errbuf_fail(err, errlen, "callback: bad IPv6 address \"[%s]\"", buf);
         return 0;
     }
     if (len < sizeof(buf)) {
@@ -174,11 +164,11 @@ static int parse_host(const char *s, size_t len, bool ipv6, char *err, size_t er
         /* getaddrinfo() would take "127.1" or "0x7f.0.0.1" as an address:
          * accept one spelling only, so the allow list cannot be sidestepped. */
         if (inet_aton(buf, &a4) != 0)
-            return fail(err, errlen, "callback: host \"%s\" is not a dotted-quad IPv4 address",
+            return errbuf_fail(err, errlen, "callback: host \"%s\" is not a dotted-quad IPv4 address",
                         buf);
     }
     if (!is_hostname(s, len))
-        return fail(err, errlen, "callback: bad host \"%.*s\"", (int)len, s);
+        return errbuf_fail(err, errlen, "callback: bad host \"%.*s\"", (int)len, s);
     return 0;
 }
 
@@ -188,13 +178,13 @@ static int check_bytes(const char *url, size_t len, char *err, size_t errlen)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)url[i];
         if (c <= 0x20 || c >= 0x7f)
-            return fail(err, errlen,
+            return errbuf_fail(err, errlen,
                         "callback: URL has a control, space or non-ASCII byte at offset %zu "
                         "(percent-encode it)",
                         i);
     }
     if (memchr(url, '#', len))
-        return fail(err, errlen, "callback: URL must not have a fragment ('#')");
+        return errbuf_fail(err, errlen, "callback: URL must not have a fragment ('#')");
     return 0;
 }
 
@@ -205,14 +195,14 @@ static int parse_authority(const char *auth, size_t len, callback_url *u, char *
     size_t hlen;
     bool ipv6 = len > 0 && auth[0] == '[';
     if (memchr(auth, '@', len))
-        return fail(err, errlen, "callback: URL must not contain userinfo ('user@')");
+        return errbuf_fail(err, errlen, "callback: URL must not contain userinfo ('user@')");
     if (ipv6) {
         const char *close = memchr(auth, ']', len);
         if (!close)
-            return fail(err, errlen, "callback: missing ']' after IPv6 address");
+            return errbuf_fail(err, errlen, "callback: missing ']' after IPv6 address");
         colon = close + 1 < end ? close + 1 : NULL;
         if (colon && *colon != ':')
-            return fail(err, errlen, "callback: unexpected text after ']'");
+            return errbuf_fail(err, errlen, "callback: unexpected text after ']'");
         host = auth + 1;
         hlen = (size_t)(close - host);
     } else {
@@ -240,10 +230,10 @@ int callback_parse(const char *url, callback_url *out, char *err, size_t errlen)
     size_t len;
     int off;
     if (!url)
-        return fail(err, errlen, "callback: no URL");
+        return errbuf_fail(err, errlen, "callback: no URL");
     len = strlen(url);
     if (len > CALLBACK_URL_MAX)
-        return fail(err, errlen, "callback: URL longer than %d bytes", CALLBACK_URL_MAX);
+        return errbuf_fail(err, errlen, "callback: URL longer than %d bytes", CALLBACK_URL_MAX);
     if (check_bytes(url, len, err, errlen) < 0 || (off = parse_scheme(url, err, errlen)) < 0)
         return -1;
     auth = url + off;
@@ -262,7 +252,7 @@ int callback_check(const char *url, const char allow[][CONFIG_STR], int n_allow,
     if (callback_parse(url, &u, err, errlen) < 0)
         return -1;
     if (!host_allowed(u.host, allow, n_allow))
-        return fail(err, errlen, "callback: host \"%s\" is not in callbacks.allow", u.host);
+        return errbuf_fail(err, errlen, "callback: host \"%s\" is not in callbacks.allow", u.host);
     return 0;
 }
 
@@ -345,7 +335,7 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline, char *err, s
     addr_text(ai, where, sizeof(where));
     fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0)
-        return fail(err, errlen, "callback: socket() for %s failed: %s", where, strerror(errno));
+        return errbuf_fail(err, errlen, "callback: socket() for %s failed: %s", where, strerror(errno));
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
         return fd;
     if (errno != EINPROGRESS) {
@@ -354,7 +344,7 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline, char *err, s
     }
     rc = wait_fd(fd, POLLOUT, deadline);
     if (rc == 0) {
-        fail(err, errlen, "callback: connect() to %s timed out", where);
+        errbuf_fail(err, errlen, "callback: connect() to %s timed out", where);
         close(fd);
         return -1;
     }
@@ -365,7 +355,7 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline, char *err, s
     if (soerr == 0)
         return fd;
 err:
-    fail(err, errlen, "callback: connect() to %s failed: %s", where, strerror(soerr));
+    errbuf_fail(err, errlen, "callback: connect() to %s failed: %s", where, strerror(soerr));
     close(fd);
     return -1;
 }
@@ -386,11 +376,11 @@ static int connect_any(const callback_url *u, int64_t deadline, char *err, size_
     snprintf(port, sizeof(port), "%d", u->port);
     rc = getaddrinfo(u->host, port, &hints, &res);
     if (rc != 0)
-        return fail(err, errlen, "callback: getaddrinfo(\"%s\") failed: %s", u->host,
+        return errbuf_fail(err, errlen, "callback: getaddrinfo(\"%s\") failed: %s", u->host,
                     rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
     for (const struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
         if (now_ms() >= deadline) {
-            fail(err, errlen, "callback: connecting to %s timed out", u->hostport);
+            errbuf_fail(err, errlen, "callback: connecting to %s timed out", u->hostport);
             break;
         }
         fd = connect_one(ai, deadline, err, errlen);
@@ -411,13 +401,13 @@ static int send_all(int fd, struct iovec *iov, int n, int64_t deadline, const ch
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             int rc = wait_fd(fd, POLLOUT, deadline);
             if (rc == 0)
-                return fail(err, errlen, "callback: sending to %s timed out", hostport);
+                return errbuf_fail(err, errlen, "callback: sending to %s timed out", hostport);
             if (rc < 0)
-                return fail(err, errlen, "callback: poll() failed: %s", strerror(errno));
+                return errbuf_fail(err, errlen, "callback: poll() failed: %s", strerror(errno));
             continue;
         }
         if (w < 0)
-            return fail(err, errlen, "callback: send() to %s failed: %s", hostport,
+            return errbuf_fail(err, errlen, "callback: send() to %s failed: %s", hostport,
                         strerror(errno));
         for (size_t done = (size_t)w; n > 0; iov++, n--) {
             if (done < iov->iov_len) {
@@ -477,7 +467,7 @@ static int read_status(int fd, int64_t deadline, const char *hostport, int timeo
             int st = status_of(buf, (size_t)(nl - buf));
             const char *end;
             if (st < 0)
-                return fail(err, errlen, "callback: %s did not answer with an HTTP status line",
+                return errbuf_fail(err, errlen, "callback: %s did not answer with an HTTP status line",
                             hostport);
             if (st >= 200 || st == 101)
                 return st;
@@ -488,26 +478,26 @@ static int read_status(int fd, int64_t deadline, const char *hostport, int timeo
             }
         }
         if (have == sizeof(buf))
-            return fail(err, errlen, "callback: response head from %s too long", hostport);
+            return errbuf_fail(err, errlen, "callback: response head from %s too long", hostport);
         r = recv(fd, buf + have, sizeof(buf) - have, 0);
         if (r > 0) {
             have += (size_t)r;
             continue;
         }
         if (r == 0)
-            return fail(err, errlen, "callback: %s closed the connection before a status line",
+            return errbuf_fail(err, errlen, "callback: %s closed the connection before a status line",
                         hostport);
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return fail(err, errlen, "callback: recv() from %s failed: %s", hostport,
+            return errbuf_fail(err, errlen, "callback: recv() from %s failed: %s", hostport,
                         strerror(errno));
         rc = wait_fd(fd, POLLIN, deadline);
         if (rc == 0)
-            return fail(err, errlen, "callback: no response from %s within %d ms", hostport,
+            return errbuf_fail(err, errlen, "callback: no response from %s within %d ms", hostport,
                         timeout_ms);
         if (rc < 0)
-            return fail(err, errlen, "callback: poll() failed: %s", strerror(errno));
+            return errbuf_fail(err, errlen, "callback: poll() failed: %s", strerror(errno));
     }
 }
 
@@ -521,18 +511,18 @@ int callback_post(const callback_url *u, const char allow[][CONFIG_STR], int n_a
     int fd = -1, n, st = -1;
     assert(u && (body || len == 0));
     if (!host_allowed(u->host, allow, n_allow))
-        return fail(err, errlen, "callback: host \"%s\" is not in callbacks.allow", u->host);
+        return errbuf_fail(err, errlen, "callback: host \"%s\" is not in callbacks.allow", u->host);
     if (timeout_ms <= 0)
-        return fail(err, errlen, "callback: timeout must be positive");
+        return errbuf_fail(err, errlen, "callback: timeout must be positive");
     if (!token_ok(u->path, CALLBACK_URL_MAX) || !token_ok(u->hostport, sizeof(u->hostport) - 1) ||
         u->path[0] != '/' || u->port < 1 || u->port > 65535)
-        return fail(err, errlen, "callback: URL does not come from callback_parse()");
+        return errbuf_fail(err, errlen, "callback: URL does not come from callback_parse()");
     signature = signature ? signature : "";
     job_id = job_id ? job_id : "";
     if (!token_ok(signature, CALLBACK_SIG_SIZE - 1))
-        return fail(err, errlen, "callback: signature is not a header-safe token");
+        return errbuf_fail(err, errlen, "callback: signature is not a header-safe token");
     if (!token_ok(job_id, CALLBACK_JOB_ID_MAX))
-        return fail(err, errlen, "callback: job id is not a header-safe token");
+        return errbuf_fail(err, errlen, "callback: job id is not a header-safe token");
     n = snprintf(head, sizeof(head),
                  "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: " CT_JSON
                  "\r\nContent-Length: %zu\r\nUser-Agent: " SERVER_NAME
@@ -541,7 +531,7 @@ int callback_post(const callback_url *u, const char allow[][CONFIG_STR], int n_a
                  signature, signature[0] ? "\r\n" : "", job_id[0] ? CALLBACK_HDR_JOB ": " : "",
                  job_id, job_id[0] ? "\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof(head))
-        return fail(err, errlen, "callback: request head too long");
+        return errbuf_fail(err, errlen, "callback: request head too long");
 
     deadline = now_ms() + timeout_ms;
     fd = connect_any(u, deadline, err, errlen);

@@ -13,6 +13,7 @@
  * Nothing here logs or exits.
  */
 #include "config.h"
+#include "errbuf.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -151,17 +152,6 @@ static const key_spec top_keys[] = {
     K_END,
 };
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-                                                      ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* ---- syntax of listen addresses and hosts ---- */
 
@@ -299,10 +289,10 @@ static int set_int(config *cfg, const key_spec *k, json_t *v, const char *path, 
 {
     json_int_t n;
     if (!json_is_integer(v))
-        return fail(err, errlen, "%s: expected integer", path);
+        return errbuf_fail(err, errlen, "%s: expected integer", path);
     n = json_integer_value(v);
     if (n < k->min || n > k->max)
-        return fail(err, errlen, "%s: must be from %" PRId64 " to %" PRId64, path, k->min,
+        return errbuf_fail(err, errlen, "%s: must be from %" PRId64 " to %" PRId64, path, k->min,
                     k->max);
     assert(k->size == sizeof(int) || k->size == sizeof(int64_t));
     if (k->size == sizeof(int))
@@ -321,13 +311,13 @@ static int copy_str(char *dst, size_t size, check_fn *check, json_t *v, const ch
     size_t len;
     const char *why;
     if (!json_is_string(v))
-        return fail(err, errlen, "%s: expected string", path);
+        return errbuf_fail(err, errlen, "%s: expected string", path);
     s = json_string_value(v);
     len = json_string_length(v);
     if (len >= size)
-        return fail(err, errlen, "%s: longer than %zu bytes", path, size - 1);
+        return errbuf_fail(err, errlen, "%s: longer than %zu bytes", path, size - 1);
     if (check && (why = check(s)) != NULL)
-        return fail(err, errlen, "%s: %s", path, why);
+        return errbuf_fail(err, errlen, "%s: %s", path, why);
     memcpy(dst, s, len + 1);
     return 0;
 }
@@ -338,7 +328,7 @@ static int set_enum(config *cfg, const key_spec *k, json_t *v, const char *path,
     char want[128] = "";
     size_t n = 0;
     if (!json_is_string(v))
-        return fail(err, errlen, "%s: expected string", path);
+        return errbuf_fail(err, errlen, "%s: expected string", path);
     for (size_t i = 0; k->choices[i]; i++) {
         if (strcmp(json_string_value(v), k->choices[i]) == 0)
             return copy_str(field(cfg, k), k->size, NULL, v, path, err, errlen);
@@ -350,7 +340,7 @@ static int set_enum(config *cfg, const key_spec *k, json_t *v, const char *path,
         size_t used = strlen(want);
         snprintf(want + used, sizeof(want) - used, "%s\"%s\"", sep, k->choices[i]);
     }
-    return fail(err, errlen, "%s: expected %s", path, want);
+    return errbuf_fail(err, errlen, "%s: expected %s", path, want);
 }
 
 static int set_list(config *cfg, const key_spec *k, json_t *v, const char *path, char *err,
@@ -360,10 +350,10 @@ static int set_list(config *cfg, const key_spec *k, json_t *v, const char *path,
     size_t n;
     json_t *e;
     if (!json_is_array(v))
-        return fail(err, errlen, "%s: expected array of strings", path);
+        return errbuf_fail(err, errlen, "%s: expected array of strings", path);
     n = json_array_size(v);
     if ((int64_t)n < k->min || (int64_t)n > k->max)
-        return fail(err, errlen, "%s: must have from %" PRId64 " to %" PRId64 " entries", path,
+        return errbuf_fail(err, errlen, "%s: must have from %" PRId64 " to %" PRId64 " entries", path,
                     k->min, k->max);
     for (size_t i = 0; i < n; i++) {
         char epath[KEY_PATH + 24]; /* path is a known key: short */
@@ -373,7 +363,7 @@ static int set_list(config *cfg, const key_spec *k, json_t *v, const char *path,
             return -1;
         for (size_t j = 0; k->unique && j < i; j++)
             if (strcmp(dst + i * k->size, dst + j * k->size) == 0)
-                return fail(err, errlen, "%s: duplicate of %s[%zu]", epath, path, j);
+                return errbuf_fail(err, errlen, "%s: duplicate of %s[%zu]", epath, path, j);
     }
     *(int *)((char *)cfg + k->count_off) = (int)n;
     return 0;
@@ -402,7 +392,7 @@ static int set_workers(config *cfg, const key_spec *k, json_t *v, const char *pa
         return 0;
     }
     if (!json_is_integer(v))
-        return fail(err, errlen, "%s: expected \"auto\" or a positive integer", path);
+        return errbuf_fail(err, errlen, "%s: expected \"auto\" or a positive integer", path);
     if (set_int(cfg, k, v, path, err, errlen) < 0)
         return -1;
     cfg->workers_auto = false;
@@ -419,7 +409,7 @@ static int set_value(config *cfg, const key_spec *k, json_t *v, const char *path
     case KT_INT: return set_int(cfg, k, v, path, err, errlen);
     case KT_BOOL:
         if (!json_is_boolean(v))
-            return fail(err, errlen, "%s: expected boolean", path);
+            return errbuf_fail(err, errlen, "%s: expected boolean", path);
         *(bool *)field(cfg, k) = json_is_true(v);
         return 0;
     case KT_STR: return copy_str(field(cfg, k), k->size, k->check, v, path, err, errlen);
@@ -428,7 +418,7 @@ static int set_value(config *cfg, const key_spec *k, json_t *v, const char *path
     case KT_WORKERS: return set_workers(cfg, k, v, path, err, errlen);
     case KT_OBJECT:
         if (!json_is_object(v))
-            return fail(err, errlen, "%s: expected object", path);
+            return errbuf_fail(err, errlen, "%s: expected object", path);
         return walk(cfg, k->sub, v, path, err, errlen);
     }
     assert(!"unknown key_type");
@@ -460,7 +450,7 @@ static int walk(config *cfg, const key_spec *table, json_t *obj, const char *pre
         while (k->name && strcmp(k->name, key) != 0)
             k++;
         if (!k->name)
-            return fail(err, errlen, "%s: unknown key", path);
+            return errbuf_fail(err, errlen, "%s: unknown key", path);
         if (set_value(cfg, k, v, path, err, errlen) < 0)
             return -1;
     }
@@ -471,11 +461,11 @@ static int walk(config *cfg, const key_spec *table, json_t *obj, const char *pre
 static int config_check(const config *cfg, char *err, size_t errlen)
 {
     if (cfg->jobs.default_timeout_ms > cfg->jobs.max_timeout_ms)
-        return fail(err, errlen, "jobs.default_timeout_ms: must not exceed jobs.max_timeout_ms");
+        return errbuf_fail(err, errlen, "jobs.default_timeout_ms: must not exceed jobs.max_timeout_ms");
     if (strcmp(cfg->store.kind, "redis") == 0 && cfg->store.url[0] == '\0')
-        return fail(err, errlen, "store.url: required for kind redis");
+        return errbuf_fail(err, errlen, "store.url: required for kind redis");
     if (strcmp(cfg->store.kind, "sqlite") == 0 && cfg->store.path[0] == '\0')
-        return fail(err, errlen, "store.path: required for kind sqlite");
+        return errbuf_fail(err, errlen, "store.path: required for kind sqlite");
     return 0;
 }
 
@@ -486,11 +476,11 @@ static int config_apply(config *cfg, json_t *root, const char *name, const json_
     int rc;
     config_defaults(cfg);
     if (!root && je->line < 0) /* not tied to a position, e.g. out of memory */
-        return fail(err, errlen, "%s: %s", name, je->text);
+        return errbuf_fail(err, errlen, "%s: %s", name, je->text);
     if (!root)
-        return fail(err, errlen, "%s:%d:%d: %s", name, je->line, je->column, je->text);
+        return errbuf_fail(err, errlen, "%s:%d:%d: %s", name, je->line, je->column, je->text);
     if (!json_is_object(root))
-        rc = fail(err, errlen, "top level: expected object");
+        rc = errbuf_fail(err, errlen, "top level: expected object");
     else
         rc = walk(cfg, top_keys, root, "", err, errlen);
     json_decref(root);
@@ -551,12 +541,12 @@ int config_load_file(config *cfg, const char *path, char *err, size_t errlen)
     FILE *f = fopen(path, "re");
     if (!f) {
         config_defaults(cfg);
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
+        return errbuf_fail(err, errlen, "%s: %s", path, strerror(errno));
     }
     if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
         fclose(f);
         config_defaults(cfg);
-        return fail(err, errlen, "%s: %s", path, strerror(EISDIR));
+        return errbuf_fail(err, errlen, "%s: %s", path, strerror(EISDIR));
     }
     root = json_loadf(f, CONFIG_JSON_FLAGS, &je);
     fclose(f);

@@ -43,6 +43,7 @@ struct jobs {
     struct event *wake_ev;
     bool maybe_work[2];      /* by fn_kind: the queue may hold such jobs */
     bool claiming[2];        /* a claim is with the store */
+    int claim_max[2];        /* ...for this many jobs (0 when none) */
     bool reclaim[2];         /* woken while claiming: claim again after */
     bool cheap[2];           /* the last claim brought only cheap jobs: prefetch */
     jtask *running;
@@ -50,9 +51,12 @@ struct jobs {
     int64_t last_resync_ms, last_purge_ms;
 };
 
+/* Lanes neither busy nor promised to a claim that is with the store. */
 static int lanes_free(const wctx *w, fn_kind kind)
 {
-    return kind == FN_CPU ? w->cfg->cpu_threads - w->busy_cpu : w->cfg->io_threads - w->busy_io;
+    int claimed = w->jobs ? w->jobs->claim_max[kind] : 0;
+    return (kind == FN_CPU ? w->cfg->cpu_threads - w->busy_cpu : w->cfg->io_threads - w->busy_io) -
+           claimed;
 }
 
 static void publish_free(wctx *w)
@@ -77,6 +81,7 @@ static void claim_done(sq_op *op)
     jobs *js = w->jobs;
     fn_kind kind = op->claim_kind;
     js->claiming[kind] = false;
+    js->claim_max[kind] = 0;
     if (op->rc < 0) {
         log_error("claiming %s jobs failed: %s", kind == FN_CPU ? "cpu" : "io", op->err);
     } else {
@@ -104,13 +109,15 @@ static void pump(wctx *w, fn_kind kind)
 {
     jobs *js = w->jobs;
     publish_free(w);
-    int free_lanes = lanes_free(w, kind);
-    if (w->draining || free_lanes <= 0 || !js->maybe_work[kind])
+    if (w->draining || !js->maybe_work[kind])
         return;
     if (js->claiming[kind]) {
-        js->reclaim[kind] = true;
+        js->reclaim[kind] = true; /* once it is back, look again */
         return;
     }
+    int free_lanes = lanes_free(w, kind);
+    if (free_lanes <= 0)
+        return;
     /* Claiming ahead of free lanes saves transactions when jobs are tiny,
      * but holds jobs another idle worker could run: only while the jobs
      * just claimed were cheap by their estimate and by measured run time. */
@@ -127,7 +134,9 @@ static void pump(wctx *w, fn_kind kind)
     op->incarnation = atomic_load(&w->me->incarnation);
     op->pid = w->pid;
     js->claiming[kind] = true;
+    js->claim_max[kind] = max;
     js->reclaim[kind] = false;
+    publish_free(w);
     storeq_push(w->sq, op);
 }
 
@@ -172,8 +181,11 @@ static void wake_idle_worker(wctx *w, fn_kind kind)
 
 void jobs_queued(wctx *w, fn_kind kind)
 {
+    jobs *js = w->jobs;
     atomic_fetch_add(&w->shm->jobs.queued, 1);
-    w->jobs->maybe_work[kind] = true;
+    js->maybe_work[kind] = true;
+    if (js->claiming[kind])
+        js->reclaim[kind] = true; /* that claim may have looked too early */
     if (lanes_free(w, kind) > 0 && !w->draining)
         pump(w, kind);
     else
