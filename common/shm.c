@@ -1,5 +1,6 @@
 #include "shm.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -74,4 +75,28 @@ void shm_jobs_record_death(shm_region *shm, pid_t pid, int slot, unsigned incarn
     atomic_store(&d->incarnation, incarnation);
     atomic_store(&d->reaped, 0);
     atomic_store(&d->seq, k + 1);
+}
+
+void shm_note_write(shm_region *shm, pid_t pid, const char *id)
+{
+    uint64_t k = atomic_fetch_add(&shm->jobs.note_seq, 1);
+    shm_note *n = &shm->jobs.note[k % SHM_NOTE_RING];
+    atomic_store(&n->seq, 0);
+    atomic_store(&n->pid, (int)pid);
+    snprintf(n->id, sizeof(n->id), "%s", id);
+    atomic_store(&n->seq, k + 1);
+}
+
+int shm_note_read(const shm_region *shm, uint64_t k, pid_t *pid, char *id)
+{
+    const shm_note *n = &shm->jobs.note[k % SHM_NOTE_RING];
+    uint64_t before = atomic_load(&n->seq);
+    if (before == 0 || before < k + 1)
+        return 0;
+    if (before != k + 1)
+        return -1;
+    *pid = atomic_load(&n->pid);
+    memcpy(id, n->id, SHM_NOTE_ID);
+    id[SHM_NOTE_ID - 1] = '\0';
+    return atomic_load(&n->seq) == before ? 1 : -1;
 }

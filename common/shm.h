@@ -71,6 +71,22 @@ typedef struct shm_dead {
     atomic_int reaped;              /* CAS 0 -> 1 by the worker that reaps its jobs */
 } shm_dead;
 
+#define SHM_NOTE_RING 4096
+#define SHM_NOTE_ID 33
+
+/*
+ * A note between workers: "job id became final" (pid 0: for whoever waits
+ * on it) or "stop job id" (pid: its owner). The wake-up datagrams only ring
+ * the bell -- a full socket queue drops them, and that is fine -- while the
+ * notes themselves are here, where none is lost unless a reader falls a
+ * whole ring behind (it then re-reads everything it waits on).
+ */
+typedef struct shm_note {
+    atomic_uint_fast64_t seq; /* k + 1 once note k is complete; 0 while written */
+    atomic_int pid;
+    char id[SHM_NOTE_ID];
+} shm_note;
+
 /* Job queue figures shared by all workers (approximate between resyncs), and
  * the workers that died, whose running jobs some live worker must reap. */
 typedef struct shm_jobs {
@@ -79,7 +95,19 @@ typedef struct shm_jobs {
     atomic_int_fast64_t run_ewma_us; /* recent job run time, for Retry-After */
     atomic_uint_fast64_t dead_seq;   /* entries written to dead[] so far */
     shm_dead dead[SHM_DEAD_RING];    /* entry k lives at dead[k % SHM_DEAD_RING] */
+    atomic_uint_fast64_t note_seq;   /* notes written so far */
+    shm_note note[SHM_NOTE_RING];    /* note k lives at note[k % SHM_NOTE_RING] */
 } shm_jobs;
+
+/* Writes a note (see shm_note); pid 0 for "final", the owner for "stop". */
+void shm_note_write(shm_region *shm, pid_t pid, const char *id);
+
+/*
+ * Reads note k into pid and id (SHM_NOTE_ID bytes). Returns 1 when read, 0
+ * when note k is still being written, -1 when it was overwritten (the reader
+ * fell a ring behind).
+ */
+int shm_note_read(const shm_region *shm, uint64_t k, pid_t *pid, char *id);
 
 /* Master: records that worker (pid, slot, incarnation) ended. */
 void shm_jobs_record_death(shm_region *shm, pid_t pid, int slot, unsigned incarnation);

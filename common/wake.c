@@ -30,9 +30,6 @@ int wake_open(pid_t master, pid_t self)
         errno = saved;
         return -1;
     }
-    /* Room for bursts of wake-ups while the loop is busy. */
-    int size = 1 << 20;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
     return fd;
 }
 

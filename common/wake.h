@@ -1,14 +1,16 @@
 /*
- * wake.h - messages between worker processes, for the job queue: "a job was
- * queued, claim it", "job X is final, answer its long-polls", "stop job X".
+ * wake.h - the doorbell between worker processes, for the job queue: "a job
+ * was queued, claim it", "look at the notes" (shm.h: job X is final, stop
+ * job X).
  *
  * Each worker binds an abstract-namespace unix datagram socket named after
  * the master's pid and its own pid, so any process of the same server can
  * reach any worker by pid (read from the shared region) without inheriting
  * file descriptors: a respawned or added worker is reachable at once.
- * Sends never block; a message to a full or vanished socket is dropped, so
- * every message is a hint that the receiver can also recover by asking the
- * store (see jobs.c).
+ * Sends never block; a message to a full or vanished socket is dropped (a
+ * queue holds only net.unix.max_dgram_qlen messages, 10 by default), so a
+ * message is only a bell: what it is about lives in the shared region or the
+ * store, and a full queue means the receiver will wake and look anyway.
  */
 #ifndef CRUNCHD_WAKE_H
 #define CRUNCHD_WAKE_H
@@ -20,9 +22,8 @@
 
 typedef enum wake_kind {
     WAKE_CLAIM = 'q',  /* a job was queued: claim if you have a free lane */
-    WAKE_DONE = 'd',   /* payload: id of a job that became final */
-    WAKE_CANCEL = 'c', /* payload: id of a running job of yours to stop */
-    WAKE_REAP = 'r',   /* a worker died: reap its jobs (payload: "slot incarnation") */
+    WAKE_DONE = 'd',   /* read the notes: a job someone here waits on may be final */
+    WAKE_CANCEL = 'c', /* read the notes: a job of yours is to stop */
 } wake_kind;
 
 /* Binds this process's socket. Returns the fd (non-blocking, close-on-exec)

@@ -49,6 +49,7 @@ struct jobs {
     jtask *running;
     int nrunning;
     int64_t last_resync_ms, last_purge_ms;
+    uint64_t notes_seen;     /* shm notes read so far */
 };
 
 /* Lanes neither busy nor promised to a claim that is with the store. */
@@ -428,10 +429,12 @@ static void cancel_local(wctx *w, const char *id)
 
 void jobs_cancel_running(wctx *w, const char *id, pid_t owner)
 {
-    if (owner == w->pid)
+    if (owner == w->pid) {
         cancel_local(w, id);
-    else if (owner > 0)
-        wake_send(w->master_pid, owner, WAKE_CANCEL, id, strlen(id));
+    } else if (owner > 0) {
+        shm_note_write(w->shm, owner, id);
+        wake_send(w->master_pid, owner, WAKE_CANCEL, NULL, 0);
+    }
 }
 
 /* ---- telling others ---------------------------------------------------- */
@@ -439,37 +442,74 @@ void jobs_cancel_running(wctx *w, const char *id, pid_t owner)
 void jobs_final(wctx *w, const job *j, bool deliver)
 {
     waiters_job_final(w, j);
+    bool noted = false;
     int n = atomic_load(&w->shm->nslots);
     for (int i = 0; i < n; i++) {
         shm_worker *s = &w->shm->w[i];
         pid_t pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
-        if (pid > 0 && pid != w->pid && atomic_load_explicit(&s->waiters, memory_order_relaxed) > 0)
-            wake_send(w->master_pid, pid, WAKE_DONE, j->id, strlen(j->id));
+        if (pid <= 0 || pid == w->pid || atomic_load_explicit(&s->waiters, memory_order_relaxed) == 0)
+            continue;
+        if (!noted) {
+            shm_note_write(w->shm, 0, j->id);
+            noted = true;
+        }
+        wake_send(w->master_pid, pid, WAKE_DONE, NULL, 0); /* a full queue rings anyway */
     }
     if (deliver && j->callback[0])
         callback_deliver(w, j);
+}
+
+/* Reads the notes other workers left since the last look. */
+static void read_notes(wctx *w)
+{
+    jobs *js = w->jobs;
+    uint64_t end = atomic_load(&w->shm->jobs.note_seq);
+    if (end - js->notes_seen > SHM_NOTE_RING) {
+        waiters_refetch_all(w); /* fell a ring behind: look everything up */
+        js->notes_seen = end;
+        return;
+    }
+    char id[SHM_NOTE_ID];
+    for (; js->notes_seen < end; js->notes_seen++) {
+        pid_t pid;
+        int rc = shm_note_read(w->shm, js->notes_seen, &pid, id);
+        if (rc == 0)
+            return; /* still being written: its bell comes after */
+        if (rc < 0) {
+            waiters_refetch_all(w);
+            js->notes_seen = end;
+            return;
+        }
+        if (pid == 0 && waiters_count(w) > 0)
+            waiters_job_changed(w, id);
+        else if (pid == w->pid)
+            cancel_local(w, id);
+    }
 }
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
     wctx *w = arg;
     char payload[WAKE_MSG_MAX + 1];
+    bool claim[2] = {false, false};
     for (int i = 0; i < 256; i++) {
         int kind = wake_recv(fd, payload, sizeof(payload));
         if (kind <= 0)
-            return;
-        switch (kind) {
-        case WAKE_CLAIM: {
-            fn_kind k = payload[0] == 'i' ? FN_IO : FN_CPU;
-            w->jobs->maybe_work[k] = true;
-            pump(w, k);
             break;
-        }
-        case WAKE_DONE: waiters_job_changed(w, payload); break;
-        case WAKE_CANCEL: cancel_local(w, payload); break;
-        default: break;
+        if (kind == WAKE_CLAIM)
+            claim[payload[0] == 'i' ? FN_IO : FN_CPU] = true;
+    }
+    /* A claim bell may have been dropped behind others: any bell will do
+     * while jobs are queued. */
+    if (atomic_load(&w->shm->jobs.queued) > 0)
+        claim[FN_CPU] = claim[FN_IO] = true;
+    for (int k = 0; k < 2; k++) {
+        if (claim[k]) {
+            w->jobs->maybe_work[k] = true;
+            pump(w, (fn_kind)k);
         }
     }
+    read_notes(w);
 }
 
 /* ---- reaping, resync, purge ------------------------------------------- */
@@ -561,8 +601,12 @@ void jobs_sweep(wctx *w)
             push_simple(w, SQ_PURGE, purge_done);
         }
     }
-    /* After a store error, claims stopped: try again once a second. */
+    /* A wake-up can be lost (a full socket queue drops it): while jobs are
+     * queued, look once a second. Also retries claims after a store error. */
+    if (atomic_load(&w->shm->jobs.queued) > 0)
+        js->maybe_work[FN_CPU] = js->maybe_work[FN_IO] = true;
     jobs_lane_freed(w);
+    read_notes(w);
 }
 
 int jobs_retry_after_s(const wctx *w)
@@ -592,12 +636,13 @@ int jobs_init(wctx *w)
     js->wake_ev = event_new(w->base, js->wake_fd, EV_READ | EV_PERSIST, on_wake, w);
     if (!js->wake_ev || event_add(js->wake_ev, NULL) < 0)
         return -1;
-    w->sq = storeq_new(w->cfg, 2, w->done);
+    w->sq = storeq_new(w->cfg, 1, w->done);
     if (!w->sq) {
         log_error("starting the store threads failed: %s", strerror(errno));
         return -1;
     }
     js->maybe_work[FN_CPU] = js->maybe_work[FN_IO] = true; /* jobs may wait from before */
+    js->notes_seen = atomic_load(&w->shm->jobs.note_seq);
     js->last_resync_ms = shm_mono_ms() - RESYNC_EVERY_MS; /* resync at the first sweep */
     js->last_purge_ms = shm_mono_ms();
     return 0;

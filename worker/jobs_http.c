@@ -268,6 +268,12 @@ void waiters_job_changed(wctx *w, const char *id)
             waiter_fetch(wt);
 }
 
+void waiters_refetch_all(wctx *w)
+{
+    for (waiter *wt = w->waiters->head; wt; wt = wt->next)
+        waiter_fetch(wt);
+}
+
 void waiters_drain(wctx *w)
 {
     for (waiter *wt = w->waiters->head; wt; wt = wt->next) {

@@ -41,6 +41,8 @@ void waiters_job_final(wctx *w, const job *j);
 /* Job id may have changed (another worker said so): look it up again for
  * the long-polls on it. */
 void waiters_job_changed(wctx *w, const char *id);
+/* Looks every long-polled job up again (notes about them may be lost). */
+void waiters_refetch_all(wctx *w);
 /* Draining: answer every long-poll now with the job as it is. */
 void waiters_drain(wctx *w);
 /* Long-polls held. */

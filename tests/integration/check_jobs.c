@@ -1,16 +1,18 @@
 /*
  * check_jobs.c - asynchronous jobs ("futures over HTTP", DESIGN.md section 4)
  * against the real binary: submission (202, Location, Retry-After, the job
- * object, refusals), long-polls (GET ?wait, POST ?wait, Prefer: wait),
- * execution across workers from one connection, cancel (queued, running,
- * ignoring cancel, final), time limits, lost workers (crash, kill -9,
- * retries), a fast restart on the same store, Idempotency-Key, callbacks
- * (signature, retries, refused hosts), backpressure (queue_full) and listing.
+ * object, refusals), long-polls (GET ?wait, POST ?wait, Prefer: wait, and
+ * their wake-ups under load), execution across workers from one connection,
+ * cancel (queued, running, ignoring cancel, final), time limits, lost
+ * workers (crash, kill -9, retries), a fast restart on the same store,
+ * Idempotency-Key, callbacks (signature, retries, refused hosts),
+ * backpressure (queue_full) and listing.
  *
  * Every wait is bounded; timing bounds carry slack for a loaded 2-CPU
  * machine, and the figures that are only informative are printed as [info].
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -473,6 +475,74 @@ START_TEST(test_submit_wait)
     j = must_accepted(&r);
     ck_assert_msg(took >= 900 && took < 2500, "Prefer: wait=1 on a 5 s job answered after %lld ms",
                   (long long)took);
+}
+END_TEST
+
+/*
+ * Many long-polls at once: 16 connections each loop POST ?wait=5 of a job that
+ * does nothing, for 3 s. Every reply must be the final job (200) well within
+ * the wait: a long-poll held by one worker for a job that ends on the other
+ * must be woken, not answered by its timer 5 s later.
+ */
+START_TEST(test_longpoll_wakeups_under_load)
+{
+    enum { C = 16, RUN_MS = 3000, SLOW_MS = 1000 };
+    server s;
+    must_start(&s, "{\"workers\": 2}");
+    /* Past the workers' first second, so both claim jobs (see
+     * test_cross_worker_one_connection) and finishes cross workers. */
+    sleep_ms(1100);
+    const char *req = http_request_text(
+        "POST", "/v1/jobs", "{\"fn\":\"count\",\"args\":{\"iterations\":0}}", "Prefer: wait=5\r\n");
+    int fds[C];
+    int64_t sent[C];
+    for (int i = 0; i < C; i++) {
+        fds[i] = must_connect(&s);
+        set_recv_timeout(fds[i], 8000);
+        must_send_str(fds[i], req);
+        sent[i] = now_ms();
+    }
+    int64_t deadline = now_ms() + RUN_MS, worst = 0;
+    int done = 0, slow = 0, open = C;
+    const char *worst_id = "";
+    while (open > 0) {
+        struct pollfd p[C];
+        for (int i = 0; i < C; i++)
+            p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+        if (poll(p, C, 100) < 0 && errno != EINTR)
+            ck_abort_msg("poll() failed: %s", strerror(errno));
+        for (int i = 0; i < C; i++) {
+            if (fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            resp r;
+            ck_assert_msg(must_read_response(fds[i], &r) != 0,
+                          "a POST ?wait=5 connection was closed without a reply");
+            int64_t took = now_ms() - sent[i];
+            must_status(&r, 200);
+            json_t *j = AT_(must_job_(&r));
+            must_state(j, "succeeded", NULL);
+            done++;
+            slow += took >= SLOW_MS;
+            if (took > worst) {
+                worst = took;
+                worst_id = job_id(j);
+            }
+            if (now_ms() < deadline) {
+                must_send_str(fds[i], req);
+                sent[i] = now_ms();
+            } else {
+                close(fds[i]);
+                fds[i] = -1;
+                open--;
+            }
+        }
+    }
+    fprintf(stderr, "[info] %d POST ?wait=5 of count 0 over %d connections: slowest %lld ms\n",
+            done, C, (long long)worst);
+    ck_assert_msg(slow == 0,
+                  "%d of %d jobs that do nothing took %d ms or more from POST ?wait=5 to the 200 "
+                  "(slowest %lld ms, job %s): long-polls not woken when their job ended",
+                  slow, done, SLOW_MS, (long long)worst, worst_id);
 }
 END_TEST
 
@@ -1179,6 +1249,7 @@ static Suite *jobs_suite(void)
     tcase_add_test(tc, test_longpoll_returns_early);
     tcase_add_test(tc, test_longpoll_times_out);
     tcase_add_test(tc, test_submit_wait);
+    tcase_add_test(tc, test_longpoll_wakeups_under_load);
     tcase_add_test(tc, test_cross_worker_one_connection);
     suite_add_tcase(s, tc);
 
