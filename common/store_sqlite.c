@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -172,6 +173,8 @@ static const char *const sql_text[N_STMT] = {
 typedef struct sq {
     store base; /* first: a store * is a sq * */
     sqlite3 *db;
+    int busy_ms;        /* how long a transaction waits for the lock */
+    int64_t busy_us;    /* waited so far for the current lock */
     sqlite3_stmt *stmt[N_STMT];
     char path[CONFIG_PATH];
 } sq;
@@ -869,15 +872,34 @@ static void open_fail(sq *s)
         db_fail(s, "cannot open");
 }
 
+/*
+ * Waits for the write lock. SQLite's own handler sleeps 1, 2, 5, 10 ... up
+ * to 100 ms between tries, hundreds of times longer than the transactions
+ * it waits for (about 30 us): measured through the whole server with two
+ * workers writing, jobs/s was 20% higher with it, but its p99 submit-to-final
+ * latency was 0.7-1.5 s against 17-175 ms with this one, which starts at
+ * 50 us and doubles up to 2 ms.
+ */
+static int busy_wait(void *arg, int tries)
+{
+    sq *s = arg;
+    if (tries == 0)
+        s->busy_us = 0;
+    if (s->busy_us >= (int64_t)s->busy_ms * 1000)
+        return 0; /* give up: SQLITE_BUSY */
+    int64_t us = tries < 5 ? 50 << tries : 2000;
+    struct timespec ts = {0, (long)us * 1000};
+    nanosleep(&ts, NULL);
+    s->busy_us += us;
+    return 1;
+}
+
 static int configure(sq *s, const store_sqlite_opts *opts)
 {
     char mode[16] = "";
     char sync[64];
-    /* SQLite's handler sleeps 1, 2, 5, 10 ... ms between tries. A handler
-     * retrying after 10 us was tried: no better in throughput or p99 here
-     * (1-3% of transactions wait when two processes write at full speed). */
-    sqlite3_busy_timeout(s->db, opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms
-                                                                  : DEFAULT_BUSY_MS);
+    s->busy_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : DEFAULT_BUSY_MS;
+    sqlite3_busy_handler(s->db, busy_wait, s);
     if (exec1(s, "PRAGMA journal_mode = WAL", "set journal_mode=WAL", NULL, mode, sizeof(mode)) < 0)
         return -1;
     if (strcmp(mode, "wal") != 0)
