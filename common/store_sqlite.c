@@ -910,8 +910,8 @@ static int configure(sq *s, const store_sqlite_opts *opts)
     if (exec1(s, sync, "set synchronous", NULL, NULL, 0) < 0 ||
         exec1(s, "PRAGMA foreign_keys = OFF", "set foreign_keys", NULL, NULL, 0) < 0 ||
         exec1(s, "PRAGMA cache_size = " CACHE_SIZE, "set cache_size", NULL, NULL, 0) < 0 ||
-        /* Reads through a mapping instead of a read() per page. */
-        exec1(s, "PRAGMA mmap_size = 268435456", "set mmap_size", NULL, NULL, 0) < 0 ||
+        /* A checkpoint (and its fsync) per 10000 WAL pages, not per 1000. */
+        exec1(s, "PRAGMA wal_autocheckpoint = 10000", "set wal_autocheckpoint", NULL, NULL, 0) < 0 ||
         exec1(s, "PRAGMA journal_size_limit = " WAL_SIZE_LIMIT, "set journal_size_limit", NULL,
               NULL, 0) < 0)
         return -1;
