@@ -321,7 +321,7 @@ def _mib(kib):
     return f"{kib / 1024:.1f} MiB" if kib is not None else "–"
 
 
-def report(records, meta):
+def report(records, meta, async_text=None):
     bench = [r for r in records if r.get("type") == "bench"]
     lines = []
     m = meta
@@ -430,7 +430,17 @@ def report(records, meta):
                      + f". Master: {_mib(master['master_kib'])}.")
 
     lines.append("")
-    lines.append("**Async jobs:** not benchmarked yet (issue: async jobs; see tests/bench/README.md).")
+    figures = []
+    if async_text and os.path.exists(async_text):
+        with open(async_text) as f:
+            keep = ("submitted:", "completed:", "latency", "server CPU:", "bottleneck:")
+            figures = [l.strip() for l in f if l.startswith(keep)]
+    if figures:
+        lines.append("**Async jobs** (`tests/bench/async_bench.py --wrk`: wrk -t2 -c16 posting "
+                     "`count {\"iterations\": 0}` to `/v1/jobs?wait=5`, a fresh SQLite store): "
+                     + "; ".join(figures) + ".")
+    else:
+        lines.append("**Async jobs:** not measured in this run.")
     return "\n".join(lines) + "\n"
 
 
@@ -441,7 +451,7 @@ def cmd_report(a):
             if line.strip():
                 records.append(json.loads(line))
     meta = dict(kv.split("=", 1) for kv in a.meta)
-    sys.stdout.write(report(records, meta))
+    sys.stdout.write(report(records, meta, a.async_text))
     return 0
 
 
@@ -505,6 +515,7 @@ def main(argv):
     s = sub.add_parser("report")
     s.add_argument("--results", required=True)
     s.add_argument("--meta", action="append", default=[], help="KEY=VALUE shown in the header")
+    s.add_argument("--async-text", help="output of async_bench.py to include")
     s.set_defaults(fn=cmd_report)
 
     a = p.parse_args(argv)

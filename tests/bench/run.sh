@@ -294,15 +294,19 @@ if [ -n "${pid[crunchd]:-}" ]; then
     bench rss --out "$results" --server crunchd --pid "${pid[crunchd]}" --label end || failures=$((failures + 1))
 fi
 
-# ---- async jobs (issue: async jobs) ----------------------------------------------
-# Reserved for the async jobs benchmark (POST /v1/jobs, GET /v1/jobs/{id}?wait=,
-# one client keeping every CPU busy over one connection), written with that
-# issue. It has crunchd's ${port[crunchd]} and ${pid[crunchd]}, $workers, $cpus,
-# $duration, $rounds, $smoke and $iterations, appends its records to $results
-# through bench.py (counting failures in $failures), and bench.py's report
-# prints them in place of its "Async jobs: not benchmarked yet" line.
+# ---- async jobs ------------------------------------------------------------------
+# async_bench.py starts a crunchd of its own (a fresh store) and loads it with
+# wrk posting count {"iterations": 0} jobs to /v1/jobs?wait=5; its figures go
+# to the report as they are.
 bench_async() {
-    :
+    local args=(--wrk --duration "$duration")
+    [ $smoke = 1 ] && args=(--wrk --smoke)
+    echo "== async jobs: tests/bench/async_bench.py ${args[*]}"
+    if ! CRUNCHD_BIN="$CRUNCHD_BIN" "$PY" "$here/async_bench.py" "${args[@]}" > "$tmp/async.txt" 2>&1; then
+        cat "$tmp/async.txt" >&2
+        failures=$((failures + 1))
+    fi
+    grep -E '^(submitted|completed|latency|server CPU|bottleneck):' "$tmp/async.txt" || true
 }
 [ -n "${pid[crunchd]:-}" ] && bench_async
 
@@ -318,7 +322,7 @@ if [ -n "$(git -C "$root" --no-optional-locks status --porcelain -- common serve
     commit+=" with uncommitted changes"
 fi
 report=$tmp/report.md
-bench report --results "$results" \
+bench report --results "$results" --async-text "$tmp/async.txt" \
     --meta "date=$(date -u +%Y-%m-%d)" \
     --meta "cpus=$cpus" \
     --meta "cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
