@@ -900,8 +900,17 @@ static int configure(sq *s, const store_sqlite_opts *opts)
     char sync[64];
     s->busy_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : DEFAULT_BUSY_MS;
     sqlite3_busy_handler(s->db, busy_wait, s);
-    if (exec1(s, "PRAGMA journal_mode = WAL", "set journal_mode=WAL", NULL, mode, sizeof(mode)) < 0)
-        return -1;
+    /* Switching a new file to WAL takes an exclusive lock and may report
+     * BUSY without waiting while another process does the same: retry. */
+    for (int waited_ms = 0;; waited_ms += 10) {
+        if (exec1(s, "PRAGMA journal_mode = WAL", "set journal_mode=WAL", NULL, mode,
+                  sizeof(mode)) == 0)
+            break;
+        if (sqlite3_errcode(s->db) != SQLITE_BUSY || waited_ms >= s->busy_ms)
+            return -1;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     if (strcmp(mode, "wal") != 0)
         return store_fail(&s->base, "%s: journal_mode is \"%s\", WAL is not available here",
                           s->path, mode);
