@@ -58,6 +58,8 @@ typedef struct shm_worker {
     atomic_int free_cpu;            /* idle cpu-lane threads: worth waking for a cpu job */
     atomic_int free_io;             /* idle io-pool threads: worth waking for an io job */
     atomic_int waiters;             /* long-polls held: worth telling about finished jobs */
+    atomic_int bell;                /* 1: a wake-up datagram is on its way; no need for another */
+    atomic_int claim_bits;          /* kinds (1 << fn_kind) someone asks this worker to claim */
 } shm_worker;
 
 #define SHM_DEAD_RING 64

@@ -21,9 +21,7 @@
 #define WAKE_MSG_MAX 128
 
 typedef enum wake_kind {
-    WAKE_CLAIM = 'q',  /* a job was queued: claim if you have a free lane */
-    WAKE_DONE = 'd',   /* read the notes: a job someone here waits on may be final */
-    WAKE_CANCEL = 'c', /* read the notes: a job of yours is to stop */
+    WAKE_BELL = 'b', /* look at your slot's claim bits and the notes (jobs.c) */
 } wake_kind;
 
 /* Binds this process's socket. Returns the fd (non-blocking, close-on-exec)

@@ -75,6 +75,7 @@ int jobs_running(const wctx *w) { return w->jobs ? w->jobs->nrunning : 0; }
 
 static void start_job(wctx *w, job *j);
 static void pump(wctx *w, fn_kind kind);
+static void answer_bell(wctx *w);
 
 static void claim_done(sq_op *op)
 {
@@ -141,6 +142,13 @@ static void pump(wctx *w, fn_kind kind)
     storeq_push(w->sq, op);
 }
 
+void jobs_start(wctx *w)
+{
+    atomic_store(&w->me->bell, 0); /* a bell an earlier incarnation never answered */
+    answer_bell(w);
+    jobs_lane_freed(w);
+}
+
 void jobs_lane_freed(wctx *w)
 {
     pump(w, FN_CPU);
@@ -161,6 +169,26 @@ bool jobs_other_free(const wctx *w, fn_kind kind)
     return false;
 }
 
+/*
+ * Rings the bell of the worker in slot s (pid), after what it should look at
+ * is in place (claim bits, notes). At most one datagram is on its way to a
+ * worker at a time: the receiver clears s->bell before it looks, so a ring
+ * that finds the bell already set is covered by the datagram in flight. That
+ * keeps its socket queue (10 datagrams by default) from ever filling.
+ * Returns false if the worker could not be reached.
+ */
+static bool ring(wctx *w, shm_worker *s, pid_t pid, int claim_bits)
+{
+    if (claim_bits)
+        atomic_fetch_or(&s->claim_bits, claim_bits);
+    if (atomic_exchange(&s->bell, 1) != 0)
+        return true;
+    if (wake_send(w->master_pid, pid, WAKE_BELL, NULL, 0) == 0)
+        return true;
+    atomic_store(&s->bell, 0); /* gone or not yet listening: let a later ring try */
+    return false;
+}
+
 /* Wakes one other worker that has a free lane of this kind, if any. */
 static void wake_idle_worker(wctx *w, fn_kind kind)
 {
@@ -168,14 +196,12 @@ static void wake_idle_worker(wctx *w, fn_kind kind)
     if (n <= 0)
         return;
     int start = rand() % n;
-    char k = kind == FN_CPU ? 'c' : 'i';
     for (int i = 0; i < n; i++) {
         shm_worker *s = &w->shm->w[(start + i) % n];
         pid_t pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
         int free_lanes = atomic_load_explicit(kind == FN_CPU ? &s->free_cpu : &s->free_io,
                                               memory_order_relaxed);
-        if (pid > 0 && pid != w->pid && free_lanes > 0 &&
-            wake_send(w->master_pid, pid, WAKE_CLAIM, &k, 1) == 0)
+        if (pid > 0 && pid != w->pid && free_lanes > 0 && ring(w, s, pid, 1 << kind))
             return;
     }
 }
@@ -433,7 +459,11 @@ void jobs_cancel_running(wctx *w, const char *id, pid_t owner)
         cancel_local(w, id);
     } else if (owner > 0) {
         shm_note_write(w->shm, owner, id);
-        wake_send(w->master_pid, owner, WAKE_CANCEL, NULL, 0);
+        int n = atomic_load(&w->shm->nslots);
+        for (int i = 0; i < n; i++) {
+            if (atomic_load_explicit(&w->shm->w[i].pid, memory_order_relaxed) == owner)
+                ring(w, &w->shm->w[i], owner, 0);
+        }
     }
 }
 
@@ -453,7 +483,7 @@ void jobs_final(wctx *w, const job *j, bool deliver)
             shm_note_write(w->shm, 0, j->id);
             noted = true;
         }
-        wake_send(w->master_pid, pid, WAKE_DONE, NULL, 0); /* a full queue rings anyway */
+        ring(w, s, pid, 0);
     }
     if (deliver && j->callback[0])
         callback_deliver(w, j);
@@ -487,29 +517,27 @@ static void read_notes(wctx *w)
     }
 }
 
-static void on_wake(evutil_socket_t fd, short what, void *arg)
+/* Someone rang: clear the bell first, then look (see ring()). */
+static void answer_bell(wctx *w)
 {
-    wctx *w = arg;
-    char payload[WAKE_MSG_MAX + 1];
-    bool claim[2] = {false, false};
-    for (int i = 0; i < 256; i++) {
-        int kind = wake_recv(fd, payload, sizeof(payload));
-        if (kind <= 0)
-            break;
-        if (kind == WAKE_CLAIM)
-            claim[payload[0] == 'i' ? FN_IO : FN_CPU] = true;
-    }
-    /* A claim bell may have been dropped behind others: any bell will do
-     * while jobs are queued. */
-    if (atomic_load(&w->shm->jobs.queued) > 0)
-        claim[FN_CPU] = claim[FN_IO] = true;
+    if (!shm_worker_mine(w->me, w->pid))
+        return;
+    atomic_store(&w->me->bell, 0);
+    int bits = atomic_exchange(&w->me->claim_bits, 0);
     for (int k = 0; k < 2; k++) {
-        if (claim[k]) {
+        if (bits & (1 << k)) {
             w->jobs->maybe_work[k] = true;
             pump(w, (fn_kind)k);
         }
     }
     read_notes(w);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    while (wake_recv(fd, NULL, 0) > 0)
+        ;
+    answer_bell(arg);
 }
 
 /* ---- reaping, resync, purge ------------------------------------------- */
@@ -606,7 +634,7 @@ void jobs_sweep(wctx *w)
     if (atomic_load(&w->shm->jobs.queued) > 0)
         js->maybe_work[FN_CPU] = js->maybe_work[FN_IO] = true;
     jobs_lane_freed(w);
-    read_notes(w);
+    answer_bell(w);
 }
 
 int jobs_retry_after_s(const wctx *w)

@@ -26,6 +26,10 @@
 int jobs_init(wctx *w);
 void jobs_release(wctx *w);
 
+/* The worker serves now (its pid is in its slot): takes over the slot's
+ * bell from an earlier incarnation, publishes free lanes, claims. */
+void jobs_start(wctx *w);
+
 /* A lane task (sync call or job) ended: publish free lanes, claim more. */
 void jobs_lane_freed(wctx *w);
 

@@ -255,7 +255,7 @@ int worker_run(const config *cfg, shm_region *shm, int slot, const int *fds, int
         atomic_store(&wk.w.me->pid, (int)getpid());
         atomic_store(&wk.w.me->heartbeat_ms, shm_mono_ms());
         atomic_store(&wk.w.me->state, SHM_W_RUNNING);
-        jobs_lane_freed(&wk.w); /* say our lanes are free; claim what waits */
+        jobs_start(&wk.w); /* say our lanes are free; claim what waits */
         event_base_dispatch(wk.w.base);
     }
     teardown(&wk);
