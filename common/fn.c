@@ -334,3 +334,20 @@ fn_status fn_fail(fn_ctx *ctx, const char *fmt, ...)
     va_end(ap);
     return FN_FAILED;
 }
+
+static int64_t thread_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+fn_status fn_run_timed(const fn_desc *fn, json_t *args, fn_ctx *ctx, json_t **result,
+                       int64_t *run_us, int64_t *cpu_us)
+{
+    int64_t t0 = fn_now_ns(), cpu0 = thread_cpu_us();
+    fn_status st = fn->run(args, ctx, result);
+    *run_us = (fn_now_ns() - t0) / 1000;
+    *cpu_us = thread_cpu_us() - cpu0;
+    return st;
+}

@@ -120,6 +120,14 @@ void fn_ctx_init(fn_ctx *ctx, int64_t deadline_ns, const char *data_dir);
  */
 fn_status fn_ctx_check(fn_ctx *ctx);
 
+/*
+ * Runs fn on the calling thread and measures it: *run_us the wall time,
+ * *cpu_us the calling thread's CPU time (a system call each side: for calls
+ * on a pool thread; the loop's tiny inline calls take run_us for both).
+ */
+fn_status fn_run_timed(const fn_desc *fn, json_t *args, fn_ctx *ctx, json_t **result,
+                       int64_t *run_us, int64_t *cpu_us);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t fn_now_ns(void);
 

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "fn.h"
+#include "job.h"
 #include "jobs.h"
 #include "jobs_http.h"
 #include "log.h"
@@ -120,15 +121,6 @@ static bool name_printable(http_slice s)
     return true;
 }
 
-static void format_time(char *out, size_t len, int64_t ms)
-{
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-}
-
 /* ---- simple routes ----------------------------------------------------- */
 
 static void handle_healthz(conn *c, const http_request *req, const char *body, size_t len)
@@ -165,8 +157,8 @@ static void handle_functions(conn *c, const http_request *req, const char *body,
 
 static json_t *worker_slot_json(const shm_worker *s, int slot)
 {
-    char started[80];
-    format_time(started, sizeof(started), atomic_load(&s->started_at_ms));
+    char started[32];
+    job_format_time(atomic_load(&s->started_at_ms) * 1000, started);
     int code = atomic_load(&s->last_exit_code), sig = atomic_load(&s->last_exit_signal);
     unsigned restarts = atomic_load(&s->restarts);
     json_t *last = (restarts == 0 && code <= 0 && sig == 0 && atomic_load(&s->state) != SHM_W_DEAD)
@@ -188,8 +180,8 @@ static void handle_workers(conn *c, const http_request *req, const char *body, s
     int n = atomic_load(&w->shm->nslots);
     for (int i = 0; i < n && i < SHM_MAX_WORKERS; i++)
         json_array_append_new(list, worker_slot_json(&w->shm->w[i], i));
-    char started[80];
-    format_time(started, sizeof(started), atomic_load(&w->shm->started_at_ms));
+    char started[32];
+    job_format_time(atomic_load(&w->shm->started_at_ms) * 1000, started);
     json_t *v = json_pack("{s:i, s:s, s:o}", "master_pid", atomic_load(&w->shm->master_pid),
                           "started_at", started, "workers", list);
     if (!v) {
@@ -218,20 +210,11 @@ typedef struct fn_call {
     struct event *deadline;   /* loop timer at timeout_ms */
 } fn_call;
 
-static int64_t thread_cpu_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void call_run(pool_task *t)
 {
     fn_call *call = (fn_call *)t;
-    int64_t t0 = fn_now_ns(), cpu0 = thread_cpu_us();
-    call->status = call->fn->run(call->args, &call->ctx, &call->result);
-    call->run_us = (fn_now_ns() - t0) / 1000;
-    call->cpu_us = thread_cpu_us() - cpu0;
+    call->status = fn_run_timed(call->fn, call->args, &call->ctx, &call->result, &call->run_us,
+                                &call->cpu_us);
 }
 
 /* The same on the loop thread, for a call of a few microseconds: the loop

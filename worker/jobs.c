@@ -224,13 +224,7 @@ void jobs_queued(wctx *w, fn_kind kind)
 static void jtask_run(pool_task *t)
 {
     jtask *jt = (jtask *)t;
-    struct timespec c0, c1;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-    int64_t t0 = fn_now_ns();
-    jt->status = jt->fn->run(jt->j.args, &jt->ctx, &jt->result);
-    jt->run_us = (fn_now_ns() - t0) / 1000;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-    jt->cpu_us = (c1.tv_sec - c0.tv_sec) * 1000000 + (c1.tv_nsec - c0.tv_nsec) / 1000;
+    jt->status = fn_run_timed(jt->fn, jt->j.args, &jt->ctx, &jt->result, &jt->run_us, &jt->cpu_us);
 }
 
 static void running_link(jobs *js, jtask *jt)

@@ -188,16 +188,6 @@ static void must_all_replaced(server *s, const pid_t *old, int n, int timeout_ms
                 must_wait_respawn(s, slot, old[i], timeout_ms);
 }
 
-static void must_gone(pid_t pid, int timeout_ms, const char *what)
-{
-    int64_t deadline = now_ms() + timeout_ms;
-    while (pid_alive(pid)) {
-        ck_assert_msg(now_ms() < deadline, "%s (pid %d) still alive after %d ms", what, (int)pid,
-                      timeout_ms);
-        sleep_ms(10);
-    }
-}
-
 static void must_fib(server *s)
 {
     resp r;

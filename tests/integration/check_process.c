@@ -24,16 +24,6 @@ static bool has_data(int fd)
     return poll(&p, 1, 0) > 0;
 }
 
-static void must_gone(pid_t pid, int timeout_ms, const char *what)
-{
-    int64_t deadline = now_ms() + timeout_ms;
-    while (pid_alive(pid)) {
-        ck_assert_msg(now_ms() < deadline, "%s (pid %d) still alive after %d ms", what, (int)pid,
-                      timeout_ms);
-        sleep_ms(10);
-    }
-}
-
 static void must_fib_ok(server *s)
 {
     resp r;

@@ -1286,3 +1286,13 @@ bool pid_alive(pid_t pid)
         return true;
     return p[2] != 'Z' && p[2] != 'X';
 }
+
+void(must_gone)(pid_t pid, int timeout_ms, const char *what)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    while (pid_alive(pid)) {
+        ck_assert_msg(now_ms() < deadline, "%s (pid %d) still alive after %d ms", what, (int)pid,
+                      timeout_ms);
+        sleep_ms(10);
+    }
+}

@@ -253,6 +253,9 @@ void must_wait_workers_running(server *s, int timeout_ms);
 /* True while pid exists and is not a zombie. */
 bool pid_alive(pid_t pid);
 
+/* Polls until pid is gone, up to timeout_ms; what names it in the failure. */
+void must_gone(pid_t pid, int timeout_ms, const char *what);
+
 /* ---- failure locations ---------------------------------------------------
  * The must_* helpers are wrapped so a failure names the test's file and line,
  * not the harness's. */
@@ -284,6 +287,7 @@ void harness_at(const char *file, int line);
 #define must_worker_slot(...) HARNESS_AT_((must_worker_slot)(__VA_ARGS__))
 #define must_worker_pid(...) HARNESS_AT_((must_worker_pid)(__VA_ARGS__))
 #define must_wait_respawn(...) HARNESS_AT_((must_wait_respawn)(__VA_ARGS__))
+#define must_gone(...) HARNESS_AT_((must_gone)(__VA_ARGS__))
 #define must_wait_workers_running(...) HARNESS_AT_((must_wait_workers_running)(__VA_ARGS__))
 #endif
 
