@@ -39,7 +39,7 @@ typedef enum job_state {
     JOB_CANCELLED = 4, /* final: error_code is "cancelled" */
 } job_state;
 
-#define JOB_ID_LEN 32 /* 128 random bits as lowercase hex */
+#define JOB_ID_LEN 32 /* 128 random bits as lowercase hex (job_new_id) */
 #define JOB_FN_MAX 63 /* longest function name stored */
 #define JOB_CALLBACK_MAX 1023
 #define JOB_IDEM_KEY_MAX 255
@@ -92,8 +92,10 @@ bool job_state_final(job_state s);
 
 /*
  * Writes a fresh id: 128 bits from getrandom() as 32 lowercase hex digits and
- * a NUL. Returns 0, or -1 with errno set if the kernel gives no randomness (out
- * is then ""). Never sequential, never derived from time or pid.
+ * a NUL; the first 32 bits are shared by the ids a thread makes in a row (see
+ * job.c), the other 96 are the id's own. Returns 0, or -1 with errno set if
+ * the kernel gives no randomness (out is then ""). Never sequential, never
+ * derived from time or pid.
  */
 int job_new_id(char out[JOB_ID_LEN + 1]);
 

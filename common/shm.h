@@ -12,16 +12,19 @@
 #ifndef CRUNCHD_SHM_H
 #define CRUNCHD_SHM_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "metrics.h"
 
 #define SHM_MAX_WORKERS 256
 #define SHM_JOB_ID 40 /* current_job: a job id and its NUL */
+#define SHM_WAIT_BINS 1024 /* shm_worker.wait_bins: a power of two */
 
 typedef enum shm_worker_state {
     SHM_W_EMPTY = 0,   /* slot never used */
@@ -60,6 +63,13 @@ typedef struct shm_worker {
     atomic_int waiters;             /* long-polls held: worth telling about finished jobs */
     atomic_int bell;                /* 1: a wake-up datagram is on its way; no need for another */
     atomic_int claim_bits;          /* kinds (1 << fn_kind) someone asks this worker to claim */
+    /* Long-polls held, counted by shm_wait_bin() of their job id: a worker
+     * that finishes job X rings this one only if wait_bins[bin(X)] > 0.
+     * The slot's current process adds before it reads the job from the
+     * store and subtracts when the long-poll ends; the finisher commits
+     * before it looks, so one of the two always sees the other. Cleared
+     * by a new process at its start (stale counts only cost a bell). */
+    atomic_uint wait_bins[SHM_WAIT_BINS];
 } shm_worker;
 
 #define SHM_DEAD_RING 64
@@ -92,6 +102,11 @@ typedef struct shm_note {
 /* Job queue figures shared by all workers (approximate between resyncs), and
  * the workers that died, whose running jobs some live worker must reap. */
 typedef struct shm_jobs {
+    /* Taken by every worker's store thread around a write transaction
+     * (store_set_gate): robust and process-shared, so a waiting writer is
+     * woken the moment the lock frees instead of napping in SQLite's busy
+     * handler, and a writer that dies holding it does not block the rest. */
+    pthread_mutex_t store_gate;
     atomic_int_fast64_t queued;      /* +1 submit, -1 claim or cancel; resynced from the store */
     atomic_int_fast64_t running;
     atomic_int_fast64_t run_ewma_us; /* recent job run time, for Retry-After */
@@ -127,7 +142,19 @@ typedef struct shm_region {
     shm_jobs jobs;                  /* asynchronous jobs */
 } shm_region;
 
-/* Maps a zeroed region. Returns NULL on failure (errno set). Master only. */
+/* The wait_bins index of a job id: from its last three hex digits (random
+ * in every id; the first ones are shared by ids made together, job.c). */
+static inline unsigned shm_wait_bin(const char *id)
+{
+    size_t n = strlen(id);
+    unsigned h = 0;
+    for (size_t i = n > 3 ? n - 3 : 0; i < n; i++)
+        h = h * 16 + (unsigned)(id[i] <= '9' ? id[i] - '0' : (id[i] | 0x20) - 'a' + 10);
+    return h & (SHM_WAIT_BINS - 1);
+}
+
+/* Maps a zeroed region and sets up its store gate. Returns NULL on failure
+ * (errno set). Master only. */
 shm_region *shm_create(void);
 
 /* Unmaps it. */

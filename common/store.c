@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int store_fail(store *st, const char *fmt, ...)
 {
@@ -34,6 +35,43 @@ static void enter(store *st)
 static int leave(store *st, int rc)
 {
     atomic_flag_clear(&st->in_use);
+    return rc;
+}
+
+#define GATE_TIMEOUT_MS 5000 /* as the SQLite busy timeout */
+
+void store_set_gate(store *st, pthread_mutex_t *gate)
+{
+    st->gate = gate;
+}
+
+/* Takes the write gate (if any) before a write; -1 after store_fail().
+ * Every write that took it (or would have) ends in gate_give(). */
+static int gate_take(store *st)
+{
+    if (!st->gate)
+        return 0;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += GATE_TIMEOUT_MS / 1000;
+    int rc = pthread_mutex_timedlock(st->gate, &until);
+    if (rc == EOWNERDEAD) { /* its holder died; SQLite rolls back what it left */
+        rc = pthread_mutex_consistent(st->gate);
+        if (rc != 0)
+            pthread_mutex_unlock(st->gate);
+    }
+    if (rc != 0)
+        return store_fail(st, "write gate: %s", rc == ETIMEDOUT ? "timed out" : strerror(rc));
+    return 0;
+}
+
+/* Releases the gate after a write, then lets the backend tidy up. */
+static int gate_give(store *st, int rc)
+{
+    if (st->gate)
+        pthread_mutex_unlock(st->gate);
+    if (st->ops->after_write)
+        st->ops->after_write(st);
     return rc;
 }
 
@@ -88,46 +126,6 @@ static int submit_prep(store *st, job *j, int64_t now_us)
     return 0;
 }
 
-int store_submit_many(store *st, job *jobs, int n, bool *existing)
-{
-    bool one, *ex = existing ? existing : n == 1 ? &one : NULL;
-    int rc = -1;
-    enter(st);
-    for (int i = 0; existing && i < n; i++)
-        existing[i] = false;
-    if (n <= 0)
-        return leave(st, 0);
-    if (!ex && !(ex = calloc((size_t)n, sizeof(*ex)))) {
-        store_fail(st, "submit: out of memory");
-        goto done;
-    }
-    int64_t now = job_now_us();
-    for (int i = 0; i < n; i++) {
-        if (submit_prep(st, &jobs[i], now) < 0)
-            goto done;
-    }
-    rc = st->ops->submit(st, jobs, n, ex);
-done:
-    if (ex != existing && ex != &one)
-        free(ex);
-    return leave(st, rc);
-}
-
-int store_submit(store *st, job *j, bool *existing)
-{
-    return store_submit_many(st, j, 1, existing);
-}
-
-int store_claim(store *st, fn_kind kind, int slot, unsigned incarnation, int pid, int max, job *out,
-                int *n)
-{
-    enter(st);
-    *n = 0;
-    if (max < 1 || slot < 0)
-        return leave(st, store_fail(st, "claim: max must be >= 1 and slot >= 0"));
-    return leave(st, st->ops->claim(st, kind, slot, incarnation, pid, job_now_us(), max, out, n));
-}
-
 /* Copies what complete reads into *dst, with finished_at filled in; args and
  * result stay borrowed (dst is never released). */
 static int complete_prep(store *st, const job *src, job *dst, int64_t now_us)
@@ -149,74 +147,125 @@ static int complete_prep(store *st, const job *src, job *dst, int64_t now_us)
     return 0;
 }
 
-int store_complete_many(store *st, const job *jobs, int n, bool *applied)
+/*
+ * store_write() once entered: checks and prepares every part, fills in the
+ * NULL flag arrays, and calls the backend. The flags and claims are cleared
+ * first, so they read "nothing happened" after any failure.
+ */
+static int write_entered(store *st, store_batch *b)
 {
+    bool *existing = b->existing, *applied = b->applied;
     job *prep = NULL;
-    bool *ok = applied;
     int rc = -1;
-    enter(st);
-    for (int i = 0; applied && i < n; i++)
+    for (int i = 0; existing && i < b->nsubmit; i++)
+        existing[i] = false;
+    for (int i = 0; applied && i < b->ncomplete; i++)
         applied[i] = false;
-    if (n <= 0)
-        return leave(st, 0);
-    prep = malloc((size_t)n * sizeof(*prep));
-    if (!applied)
-        ok = malloc((size_t)n * sizeof(*ok));
-    if (!prep || !ok) {
-        store_fail(st, "complete: out of memory");
+    b->nclaimed[0] = b->nclaimed[1] = 0;
+    for (int k = 0; k < 2; k++) {
+        if (b->claim_max[k] < 0 || (b->claim_max[k] > 0 && (!b->claimed[k] || b->slot < 0)))
+            return store_fail(st, "claim: max must be >= 0 with room for it, and slot >= 0");
+    }
+    if (b->nsubmit < 0 || b->ncomplete < 0)
+        return store_fail(st, "write: negative count");
+    if (b->nsubmit + b->ncomplete + b->claim_max[0] + b->claim_max[1] == 0)
+        return 0;
+    store_batch c = *b;
+    if ((!existing && !(c.existing = calloc((size_t)b->nsubmit + 1, sizeof(bool)))) ||
+        (!applied && !(c.applied = calloc((size_t)b->ncomplete + 1, sizeof(bool)))) ||
+        !(prep = malloc(((size_t)b->ncomplete + 1) * sizeof(*prep)))) {
+        store_fail(st, "write: out of memory");
         goto done;
     }
     int64_t now = job_now_us();
-    for (int i = 0; i < n; i++) {
-        if (complete_prep(st, &jobs[i], &prep[i], now) < 0)
+    for (int i = 0; i < b->nsubmit; i++) {
+        if (submit_prep(st, &b->submit[i], now) < 0)
             goto done;
     }
-    rc = st->ops->complete(st, prep, n, ok);
+    for (int i = 0; i < b->ncomplete; i++) {
+        if (complete_prep(st, &b->complete[i], &prep[i], now) < 0)
+            goto done;
+    }
+    c.complete = prep;
+    if (gate_take(st) < 0)
+        goto done;
+    rc = gate_give(st, st->ops->write(st, &c, now));
+    b->nclaimed[0] = c.nclaimed[0];
+    b->nclaimed[1] = c.nclaimed[1];
 done:
+    if (c.existing != existing)
+        free(c.existing);
+    if (c.applied != applied)
+        free(c.applied);
     free(prep);
-    if (ok != applied)
-        free(ok);
-    return leave(st, rc);
+    return rc;
+}
+
+int store_write(store *st, store_batch *b)
+{
+    enter(st);
+    return leave(st, write_entered(st, b));
+}
+
+int store_submit_many(store *st, job *jobs, int n, bool *existing)
+{
+    store_batch b = {.submit = jobs, .nsubmit = n, .existing = existing};
+    return n <= 0 ? 0 : store_write(st, &b);
+}
+
+int store_submit(store *st, job *j, bool *existing)
+{
+    return store_submit_many(st, j, 1, existing);
+}
+
+int store_claim(store *st, fn_kind kind, int slot, unsigned incarnation, int pid, int max, job *out,
+                int *n)
+{
+    store_batch b = {.slot = slot, .incarnation = incarnation, .pid = pid};
+    *n = 0;
+    if (max < 1 || (kind != FN_CPU && kind != FN_IO)) {
+        enter(st);
+        return leave(st, store_fail(st, "claim: max must be >= 1 and slot >= 0"));
+    }
+    b.claim_max[kind] = max;
+    b.claimed[kind] = out;
+    int rc = store_write(st, &b);
+    *n = b.nclaimed[kind];
+    return rc;
+}
+
+int store_complete_many(store *st, const job *jobs, int n, bool *applied)
+{
+    store_batch b = {.complete = jobs, .ncomplete = n, .applied = applied};
+    for (int i = 0; applied && i < n; i++)
+        applied[i] = false;
+    return n <= 0 ? 0 : store_write(st, &b);
 }
 
 int store_complete(store *st, const job *j, bool *applied)
 {
-    bool ok = false;
-    job prep;
-    enter(st);
-    if (applied)
-        *applied = false;
-    if (complete_prep(st, j, &prep, job_now_us()) < 0)
-        return leave(st, -1);
-    int rc = st->ops->complete(st, &prep, 1, &ok);
-    if (applied)
-        *applied = rc == 0 && ok;
-    return leave(st, rc);
+    return store_complete_many(st, j, 1, applied);
 }
 
 int store_abort(store *st, const char *id, int slot, unsigned incarnation, job_state state,
                 const char *code, const char *message, bool *applied)
 {
-    bool ok = false;
     job j;
-    enter(st);
     if (applied)
         *applied = false;
+    enter(st);
     if (state != JOB_FAILED && state != JOB_CANCELLED)
         return leave(st, store_fail(st, "abort: state must be failed or cancelled"));
     if (!id_ok(id))
         return leave(st, store_fail(st, "abort: bad job id"));
+    leave(st, 0);
     job_init(&j);
     snprintf(j.id, sizeof(j.id), "%s", id);
     j.state = state;
     j.owner_slot = slot;
     j.owner_incarnation = incarnation;
-    j.finished_at_us = job_now_us();
     job_set_error(&j, code, message);
-    int rc = st->ops->complete(st, &j, 1, &ok);
-    if (applied)
-        *applied = rc == 0 && ok;
-    return leave(st, rc);
+    return store_complete(st, &j, applied);
 }
 
 int store_get(store *st, const char *id, job *out, bool *found)
@@ -239,7 +288,9 @@ int store_cancel(store *st, const char *id, job *out, bool *found, job_state *be
         before = &dummy;
     if (!id_ok(id))
         return leave(st, 0);
-    return leave(st, st->ops->cancel(st, id, job_now_us(), out, found, before));
+    if (gate_take(st) < 0)
+        return leave(st, -1);
+    return leave(st, gate_give(st, st->ops->cancel(st, id, job_now_us(), out, found, before)));
 }
 
 int store_list(store *st, int state, const char *fn, int limit, job *out, int *n)
@@ -263,7 +314,10 @@ static int reap(store *st, bool all, int slot, unsigned incarnation, store_final
     if (failed)
         *failed = 0;
     enter(st);
-    int rc = st->ops->reap(st, all, slot, incarnation, job_now_us(), &final, &nfinal, &nreq);
+    int rc = gate_take(st);
+    if (rc == 0)
+        rc = gate_give(st, st->ops->reap(st, all, slot, incarnation, job_now_us(), &final,
+                                         &nfinal, &nreq));
     /* Leave before the callbacks: they may use st (store_get, ...). */
     leave(st, rc);
     if (rc < 0)
@@ -298,7 +352,9 @@ int store_purge(store *st, int64_t now_us, int64_t ttl_s, int *purged)
     enter(st);
     if (ttl_s < 0)
         return leave(st, store_fail(st, "purge: negative ttl"));
-    int rc = st->ops->purge(st, now_us - ttl_s * 1000000, &count);
+    int rc = gate_take(st);
+    if (rc == 0)
+        rc = gate_give(st, st->ops->purge(st, now_us - ttl_s * 1000000, &count));
     if (purged)
         *purged = count;
     return leave(st, rc);

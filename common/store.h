@@ -44,13 +44,13 @@
  * lock and wait for it up to 5 s (busy_timeout) before failing with
  * "database is locked".
  *
- * Cost (SQLite 3.40 on ext4, the 2-core VM; tests/bench/store_bench.c): a
- * write transaction costs 35-50 us whatever it holds (file locks, WAL
- * writes), a store_get 5 us. A job submitted, claimed and completed in three
- * one-job transactions costs ~130 us of one core; with claims and completions
- * 16 per transaction ~60 us; with submissions grouped too (store_submit_many)
- * ~35 us. So batch wherever work is waiting: claim up to the free lanes,
- * complete what has finished, submit what has queued up, in one call each.
+ * Cost (SQLite 3.40 on ext4, the 2-core VM): a write transaction costs
+ * 35-50 us in one process whatever it holds (file locks, WAL writes), a
+ * store_get 5 us (tests/bench/store_bench.c). With two processes writing
+ * in turn it is 100-140 us, because SQLite drops a connection's page cache
+ * whenever another connection wrote, and every page touched is read again.
+ * So batch wherever work is waiting: store_write() takes a worker's
+ * completions, submissions and claims together (worker/storeq.c).
  */
 #ifndef CRUNCHD_STORE_H
 #define CRUNCHD_STORE_H
@@ -58,6 +58,7 @@
 #include "config.h"
 #include "job.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -83,6 +84,17 @@ store *store_open(const config_store *cfg, char *err, size_t errlen);
 
 /* Closes the connection and frees st. NULL is a no-op. */
 void store_close(store *st);
+
+/*
+ * Makes every write of st (store_write and the calls built on it, cancel,
+ * reap, purge) take gate first and release it after the commit: a robust,
+ * process-shared mutex that all writers of the file share (the worker
+ * passes the one in shm.h). SQLite's own lock is then only ever waited for
+ * by writers without the gate; without a gate (NULL, the default) writers
+ * poll for SQLite's lock (50 us doubling to 2 ms). Taking the gate gives up
+ * after the store's busy timeout (5 s) with "write gate: ..." as the error.
+ */
+void store_set_gate(store *st, pthread_mutex_t *gate);
 
 /* The reason of the last failure on st ("" if none). Valid until the next
  * call on st. */
@@ -138,6 +150,34 @@ int store_complete(store *st, const job *j, bool *applied);
 /* The same for jobs[0..n-1] in one transaction (batching for throughput);
  * applied (may be NULL) has n entries. n may be 0. */
 int store_complete_many(store *st, const job *jobs, int n, bool *applied);
+
+/*
+ * Several writes of one worker in one transaction (group commit): first the
+ * completions, then the submissions, then a claim per kind. Each part
+ * behaves as its own call (store_complete_many, store_submit_many,
+ * store_claim), and a claim sees the jobs submitted just before it in the
+ * same batch: a worker with free lanes that submits into an empty queue gets
+ * its own jobs back, FIFO still holding, without a second transaction. All
+ * or nothing: on failure no part is applied, existing and applied are all
+ * false and nclaimed is 0. The store_*_many calls and store_claim are this
+ * call with one part.
+ */
+typedef struct store_batch {
+    job *submit;         /* nsubmit jobs to queue, in and out as store_submit_many */
+    int nsubmit;
+    bool *existing;      /* nsubmit entries, or NULL */
+    const job *complete; /* ncomplete final jobs, as store_complete_many */
+    int ncomplete;
+    bool *applied;       /* ncomplete entries, or NULL */
+    int slot;            /* the claimer, as store_claim */
+    unsigned incarnation;
+    int pid;
+    int claim_max[2];    /* by fn_kind: claim up to this many (0: no claim) */
+    job *claimed[2];     /* out: claim_max[k] jobs each, filled FIFO */
+    int nclaimed[2];
+} store_batch;
+
+int store_write(store *st, store_batch *b);
 
 /*
  * Ends a running job from outside its worker: running -> state (JOB_FAILED or

@@ -22,15 +22,14 @@
 typedef struct store_ops {
     const char *name;
     void (*close)(store *st);
-    /* jobs[0..n-1] are complete (id, created_at, state queued); one
-     * transaction. On an idempotency hit the op replaces jobs[i] (after the
-     * commit) and sets existing[i]; existing has n entries, always set. */
-    int (*submit)(store *st, job *jobs, int n, bool *existing);
-    int (*claim)(store *st, fn_kind kind, int slot, unsigned incarnation, int pid, int64_t now_us,
-                 int max, job *out, int *n);
-    /* jobs are checked (final state, id set, finished_at_us filled in);
-     * applied has n entries and is always set. */
-    int (*complete)(store *st, const job *jobs, int n, bool *applied);
+    /*
+     * store_write() with its arguments checked: submit[] are complete (id,
+     * created_at, state queued), complete[] are checked (final state, id,
+     * finished_at_us filled in), existing and applied are never NULL, and
+     * claimed[k] holds claim_max[k] jobs. One transaction. On an idempotency
+     * hit the op replaces submit[i] (after the commit) and sets existing[i].
+     */
+    int (*write)(store *st, store_batch *b, int64_t now_us);
     int (*get)(store *st, const char *id, job *out, bool *found);
     int (*cancel)(store *st, const char *id, int64_t now_us, job *out, bool *found,
                   job_state *before);
@@ -45,11 +44,15 @@ typedef struct store_ops {
     /* Deletes final jobs with finished_at < before_us. */
     int (*purge)(store *st, int64_t before_us, int *purged);
     int (*counts)(store *st, int64_t *queued, int64_t *running);
+    /* Housekeeping after a write, outside the write gate (may be NULL):
+     * SQLite checkpoints its WAL here. Failures are not reported. */
+    void (*after_write)(store *st);
 } store_ops;
 
 struct store {
     const store_ops *ops;
     atomic_flag in_use; /* set while a call runs: one thread at a time */
+    pthread_mutex_t *gate; /* store_set_gate(), or NULL */
     char errmsg[512];
 };
 

@@ -43,6 +43,7 @@ struct jobs {
     struct event *wake_ev;
     bool maybe_work[2];      /* by fn_kind: the queue may hold such jobs */
     bool claiming[2];        /* a claim is with the store */
+    sq_op *claim_op[2];      /* ...this one */
     int claim_max[2];        /* ...for this many jobs (0 when none) */
     bool reclaim[2];         /* woken while claiming: claim again after */
     bool cheap[2];           /* the last claim brought only cheap jobs: prefetch */
@@ -83,11 +84,13 @@ static void claim_done(sq_op *op)
     jobs *js = w->jobs;
     fn_kind kind = op->claim_kind;
     js->claiming[kind] = false;
+    js->claim_op[kind] = NULL;
     js->claim_max[kind] = 0;
     if (op->rc < 0) {
         log_error("claiming %s jobs failed: %s", kind == FN_CPU ? "cpu" : "io", op->err);
     } else {
-        atomic_fetch_sub(&w->shm->jobs.queued, op->n);
+        /* Jobs submitted in the same batch were never counted as queued. */
+        atomic_fetch_sub(&w->shm->jobs.queued, op->n - op->fresh);
         atomic_fetch_add(&w->shm->jobs.running, op->n);
         js->cheap[kind] = op->n > 0;
         for (int i = 0; i < op->n; i++) {
@@ -136,6 +139,7 @@ static void pump(wctx *w, fn_kind kind)
     op->incarnation = atomic_load(&w->me->incarnation);
     op->pid = w->pid;
     js->claiming[kind] = true;
+    js->claim_op[kind] = op;
     js->claim_max[kind] = max;
     js->reclaim[kind] = false;
     publish_free(w);
@@ -144,6 +148,7 @@ static void pump(wctx *w, fn_kind kind)
 
 void jobs_start(wctx *w)
 {
+    waiters_start(w);
     atomic_store(&w->me->bell, 0); /* a bell an earlier incarnation never answered */
     answer_bell(w);
     jobs_lane_freed(w);
@@ -204,6 +209,15 @@ static void wake_idle_worker(wctx *w, fn_kind kind)
         if (pid > 0 && pid != w->pid && free_lanes > 0 && ring(w, s, pid, 1 << kind))
             return;
     }
+}
+
+void jobs_submitting(wctx *w, fn_kind kind)
+{
+    jobs *js = w->jobs;
+    js->maybe_work[kind] = true;
+    if (js->claiming[kind] && !js->claim_op[kind]->sent)
+        return; /* that claim is in the same batch: it will see this job */
+    pump(w, kind);
 }
 
 void jobs_queued(wctx *w, fn_kind kind)
@@ -471,7 +485,8 @@ void jobs_final(wctx *w, const job *j, bool deliver)
     for (int i = 0; i < n; i++) {
         shm_worker *s = &w->shm->w[i];
         pid_t pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
-        if (pid <= 0 || pid == w->pid || atomic_load_explicit(&s->waiters, memory_order_relaxed) == 0)
+        if (pid <= 0 || pid == w->pid || atomic_load_explicit(&s->waiters, memory_order_relaxed) == 0 ||
+            atomic_load(&s->wait_bins[shm_wait_bin(j->id)]) == 0)
             continue;
         if (!noted) {
             shm_note_write(w->shm, 0, j->id);
@@ -658,7 +673,7 @@ int jobs_init(wctx *w)
     js->wake_ev = event_new(w->base, js->wake_fd, EV_READ | EV_PERSIST, on_wake, w);
     if (!js->wake_ev || event_add(js->wake_ev, NULL) < 0)
         return -1;
-    w->sq = storeq_new(w->cfg, 1, w->done);
+    w->sq = storeq_new(w->cfg, &w->shm->jobs.store_gate, w->base, 1, w->done);
     if (!w->sq) {
         log_error("starting the store threads failed: %s", strerror(errno));
         return -1;

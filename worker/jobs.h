@@ -37,8 +37,13 @@ void jobs_lane_freed(wctx *w);
  * figures, purge old jobs. */
 void jobs_sweep(wctx *w);
 
-/* A job was committed to the queue (by this worker): claim it here if a lane
- * is free, else wake an idle worker. */
+/* A job of this kind is about to be pushed to the store (SQ_SUBMIT): if a
+ * lane is free, a claim joins the same transaction, so the job can come
+ * back claimed (op->claimed) without a second one. */
+void jobs_submitting(wctx *w, fn_kind kind);
+
+/* A job was committed to the queue (by this worker) and no claim of its
+ * batch took it: claim it here if a lane is free, else wake an idle worker. */
 void jobs_queued(wctx *w, fn_kind kind);
 
 /* A job became final (here, or reaped): answer the long-polls on it, here

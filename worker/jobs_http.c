@@ -105,6 +105,29 @@ static void publish_waiters(wctx *w)
         atomic_store(&w->me->waiters, w->waiters->n);
 }
 
+/* Counts the long-poll on id in this slot's wait_bins (add +1 or -1). */
+static void publish_bin(wctx *w, const char *id, int add)
+{
+    if (shm_worker_mine(w->me, w->pid))
+        atomic_fetch_add(&w->me->wait_bins[shm_wait_bin(id)], (unsigned)add);
+}
+
+/* The long-poll waits on another job now (an Idempotency-Key hit). */
+static void waiter_set_id(waiter *wt, const char *id)
+{
+    publish_bin(wt->w, wt->id, -1);
+    snprintf(wt->id, sizeof(wt->id), "%s", id);
+    publish_bin(wt->w, wt->id, 1);
+}
+
+void waiters_start(wctx *w)
+{
+    if (!shm_worker_mine(w->me, w->pid))
+        return;
+    for (int i = 0; i < SHM_WAIT_BINS; i++)
+        atomic_store(&w->me->wait_bins[i], 0);
+}
+
 static void waiter_unlink(waiter *wt)
 {
     waiters *ws = wt->w->waiters;
@@ -116,6 +139,7 @@ static void waiter_unlink(waiter *wt)
         wt->next->prev = wt->prev;
     ws->n--;
     publish_waiters(wt->w);
+    publish_bin(wt->w, wt->id, -1);
 }
 
 /* Answers the long-poll with j and ends it (unless a fetch still refers to it:
@@ -232,6 +256,7 @@ static waiter *waiter_new(conn *c, const char *id, wait_mode mode, int64_t wait_
     w->waiters->head = wt;
     w->waiters->n++;
     publish_waiters(w);
+    publish_bin(w, wt->id, 1);
     conn_defer(c);
     return wt;
 }
@@ -376,8 +401,8 @@ static void submit_waited(submit_req *sr)
         return;
     }
     if (op->flag) /* Idempotency-Key seen before: wait on that job instead */
-        snprintf(wt->id, sizeof(wt->id), "%s", op->j.id);
-    else
+        waiter_set_id(wt, op->j.id);
+    else if (!op->claimed)
         jobs_queued(conn_worker(sr->c), op->j.kind);
     if (op->flag || wt->refetch || wt->expired)
         waiter_fetch(wt);
@@ -397,7 +422,8 @@ static void submit_done(sq_op *op)
         else
             reply_accepted(c, &op->j);
     } else {
-        jobs_queued(conn_worker(c), op->j.kind);
+        if (!op->claimed)
+            jobs_queued(conn_worker(c), op->j.kind);
         reply_accepted(c, &op->j);
     }
     sq_op_release(op);
@@ -561,6 +587,7 @@ static void handle_submit(conn *c, const http_request *req, const char *body, si
     } else {
         conn_defer(c);
     }
+    jobs_submitting(w, sr->op.j.kind);
     storeq_push(w->sq, &sr->op);
 }
 

@@ -34,6 +34,8 @@ void jobs_http_item(conn *c, const http_request *req, const char *body, size_t l
 void jobs_http_offload(conn *c, const fn_desc *fn, json_t *args, int64_t timeout_ms);
 
 int waiters_init(wctx *w);
+/* The worker serves now (its slot is its own): clears the slot's wait_bins. */
+void waiters_start(wctx *w);
 void waiters_release(wctx *w);
 
 /* j became final: answer every long-poll on it with j (borrowed). */

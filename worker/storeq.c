@@ -1,32 +1,38 @@
 #include "storeq.h"
 
 #include <assert.h>
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SQ_BATCH_MAX 256 /* ops per group commit */
 
-/* A group commit: several SQ_SUBMIT or SQ_COMPLETE ops, one transaction. */
+/* A group commit: SQ_SUBMIT, SQ_COMPLETE and SQ_CLAIM ops (at most one claim
+ * per kind), one store_write() transaction. */
 typedef struct sq_batch {
     pool_task task; /* first */
     storeq *q;
-    sq_kind kind;
     sq_op *ops;     /* linked through next, in push order */
     int n;
 } sq_batch;
 
-/* Ops of one batchable kind that wait for the batch in flight to end. */
-typedef struct sq_lane {
-    sq_op *head, *tail;
-    int n;
-    bool in_flight;
-} sq_lane;
-
+/*
+ * The write lane. Ops wait here while a batch is in its transaction; when
+ * it ends they all go in the next. A push does not dispatch at once: the
+ * kick event runs after the other callbacks of this loop iteration, so that
+ * what one iteration produces -- the requests of every connection that was
+ * readable, the claim that their submissions call for, the completions of
+ * jobs that ran -- shares one transaction.
+ */
 struct storeq {
     const config *cfg;
+    pthread_mutex_t *gate; /* shared by the writers of all workers */
     pool *threads;
-    sq_lane submit, complete;
+    struct event *kick;
+    bool kicked;       /* kick is active */
+    sq_op *head, *tail;
+    bool in_flight;    /* a batch is with the store thread */
     int pending;
 };
 
@@ -34,10 +40,10 @@ struct storeq {
  * by the process ending (a worker never outlives its store threads). */
 static __thread store *tls_store;
 
-static store *thread_store(const config *cfg, char *err, size_t errlen)
+static store *thread_store(const storeq *q, char *err, size_t errlen)
 {
-    if (!tls_store)
-        tls_store = store_open(&cfg->store, err, errlen);
+    if (!tls_store && (tls_store = store_open(&q->cfg->store, err, errlen)) != NULL)
+        store_set_gate(tls_store, q->gate);
     return tls_store;
 }
 
@@ -94,19 +100,13 @@ static void collect_final(const job *j, void *arg)
 }
 
 /* Store thread: one op that is not batched. */
-static int run_single(const config *cfg, sq_op *op)
+static int run_single(const storeq *q, sq_op *op)
 {
-    store *st = thread_store(cfg, op->err, sizeof(op->err));
+    store *st = thread_store(q, op->err, sizeof(op->err));
     if (!st)
         return -1;
     int rc = 0;
     switch (op->kind) {
-    case SQ_CLAIM:
-        if (alloc_jobs(op, op->max) < 0)
-            return -1;
-        rc = store_claim(st, op->claim_kind, op->slot, op->incarnation, op->pid, op->max, op->jobs,
-                         &op->n);
-        break;
     case SQ_GET: rc = store_get(st, op->id, &op->j, &op->flag); break;
     case SQ_CANCEL: rc = store_cancel(st, op->id, &op->j, &op->flag, &op->before); break;
     case SQ_LIST:
@@ -141,7 +141,7 @@ static sq_op *op_of(pool_task *t) { return (sq_op *)((char *)t - offsetof(sq_op,
 static void single_run(pool_task *t)
 {
     sq_op *op = op_of(t);
-    op->rc = run_single(op->q->cfg, op);
+    op->rc = run_single(op->q, op);
 }
 
 static void single_done(pool_task *t)
@@ -151,93 +151,180 @@ static void single_done(pool_task *t)
     op->done(op);
 }
 
-/* Store thread: a group commit. The jobs move into one array for the call
- * and back into their ops afterwards (a shallow move: references go along). */
+static bool batched(sq_kind kind)
+{
+    return kind == SQ_SUBMIT || kind == SQ_COMPLETE || kind == SQ_CLAIM;
+}
+
+/* Store thread: fills a store_batch from the ops, moving their jobs in (a
+ * shallow move: references go along). Claim ops get their output array. */
+static int batch_fill(sq_batch *b, store_batch *sb, char *err, size_t errlen)
+{
+    int nsub = 0, ncom = 0;
+    for (sq_op *op = b->ops; op; op = op->next) {
+        nsub += op->kind == SQ_SUBMIT;
+        ncom += op->kind == SQ_COMPLETE;
+    }
+    sb->submit = calloc((size_t)nsub + 1, sizeof(job));
+    sb->existing = calloc((size_t)nsub + 1, sizeof(bool));
+    job *com = calloc((size_t)ncom + 1, sizeof(job));
+    sb->complete = com;
+    sb->applied = calloc((size_t)ncom + 1, sizeof(bool));
+    if (!sb->submit || !sb->existing || !com || !sb->applied) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (sq_op *op = b->ops; op; op = op->next) {
+        if (op->kind == SQ_SUBMIT) {
+            sb->submit[sb->nsubmit++] = op->j;
+        } else if (op->kind == SQ_COMPLETE) {
+            com[sb->ncomplete++] = op->j;
+        } else {
+            if (alloc_jobs(op, op->max) < 0)
+                return -1;
+            sb->claim_max[op->claim_kind] = op->max;
+            sb->claimed[op->claim_kind] = op->jobs;
+            sb->slot = op->slot;
+            sb->incarnation = op->incarnation;
+            sb->pid = op->pid;
+        }
+    }
+    return 0;
+}
+
+/* Store thread: the outcome back into the ops. A claimed job that this
+ * batch submitted marks its submit op claimed (nobody need be told it is
+ * queued) and counts as fresh in its claim op. */
+static void batch_unfill(sq_batch *b, store_batch *sb)
+{
+    int is = 0, ic = 0;
+    for (sq_op *op = b->ops; op; op = op->next) {
+        if (op->kind == SQ_SUBMIT) {
+            op->j = sb->submit[is];
+            op->flag = sb->existing[is++];
+        } else if (op->kind == SQ_COMPLETE) {
+            op->flag = sb->applied[ic++];
+        } else {
+            op->n = sb->nclaimed[op->claim_kind];
+        }
+    }
+    for (sq_op *cl = b->ops; cl; cl = cl->next) {
+        for (int i = 0; cl->kind == SQ_CLAIM && i < cl->n; i++) {
+            for (sq_op *op = b->ops; op; op = op->next) {
+                if (op->kind == SQ_SUBMIT && !op->flag && strcmp(op->j.id, cl->jobs[i].id) == 0) {
+                    const job *r = &cl->jobs[i]; /* the reply shows it running */
+                    op->j.state = r->state;
+                    op->j.attempts = r->attempts;
+                    op->j.worker_pid = r->worker_pid;
+                    op->j.owner_slot = r->owner_slot;
+                    op->j.owner_incarnation = r->owner_incarnation;
+                    op->j.started_at_us = r->started_at_us;
+                    op->j.deadline_us = r->deadline_us;
+                    op->claimed = true;
+                    cl->fresh++;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/* Store thread: a group commit. */
 static void batch_run(pool_task *t)
 {
     sq_batch *b = (sq_batch *)t;
     char err[256] = "";
-    store *st = thread_store(b->q->cfg, err, sizeof(err));
-    job *jobs = calloc((size_t)b->n, sizeof(job));
-    bool *flags = calloc((size_t)b->n, sizeof(bool));
+    store_batch sb = {0};
+    store *st = thread_store(b->q, err, sizeof(err));
     int rc = -1;
-    if (st && jobs && flags) {
-        int i = 0;
-        for (sq_op *op = b->ops; op; op = op->next)
-            jobs[i++] = op->j;
-        rc = b->kind == SQ_SUBMIT ? store_submit_many(st, jobs, b->n, flags)
-                                  : store_complete_many(st, jobs, b->n, flags);
+    if (st && batch_fill(b, &sb, err, sizeof(err)) == 0) {
+        rc = store_write(st, &sb);
         if (rc < 0)
             snprintf(err, sizeof(err), "%s", store_errmsg(st));
-        i = 0;
-        for (sq_op *op = b->ops; op; op = op->next, i++) {
-            op->j = jobs[i];
-            op->flag = flags[i];
-        }
-    } else if (st) {
-        snprintf(err, sizeof(err), "out of memory");
+    }
+    if (sb.submit && sb.existing && sb.complete && sb.applied) {
+        if (rc < 0) /* a failed write leaves the jobs as they were: give them back */
+            memset(sb.existing, 0, (size_t)sb.nsubmit * sizeof(bool));
+        batch_unfill(b, &sb);
     }
     for (sq_op *op = b->ops; op; op = op->next) {
         op->rc = rc;
         snprintf(op->err, sizeof(op->err), "%s", err);
     }
-    free(jobs);
-    free(flags);
+    free(sb.submit);
+    free(sb.existing);
+    free((job *)sb.complete);
+    free(sb.applied);
 }
 
-static void lane_dispatch(storeq *q, sq_kind kind);
+static void lane_dispatch(storeq *q);
 
-static sq_lane *lane_of(storeq *q, sq_kind kind)
+/* Answers a list of ops, in push order. */
+static void answer(storeq *q, sq_op *ops)
 {
-    return kind == SQ_SUBMIT ? &q->submit : &q->complete;
+    for (sq_op *op = ops, *next; op; op = next) {
+        next = op->next;
+        q->pending--;
+        op->done(op); /* may free op */
+    }
 }
 
-/* Loop thread: the batch committed (or failed); answer every op in it, then
- * start the next batch if ops gathered meanwhile. */
+/* Loop thread: the batch committed (or failed). Completions are answered
+ * first (long-polls), then submissions, then claims (whose jobs start, and
+ * whose completions gather for the next batch). */
 static void batch_done(pool_task *t)
 {
     sq_batch *b = (sq_batch *)t;
     storeq *q = b->q;
-    sq_kind kind = b->kind;
-    lane_of(q, kind)->in_flight = false;
-    sq_op *op = b->ops;
+    sq_op *ops = b->ops;
     free(b);
-    while (op) {
-        sq_op *next = op->next;
-        q->pending--;
-        op->done(op); /* may free op */
-        op = next;
+    q->in_flight = false;
+    /* done() may free its op: unlink the kinds one pass at a time. */
+    sq_op *by_kind[3] = {NULL, NULL, NULL}, **tails[3] = {&by_kind[0], &by_kind[1], &by_kind[2]};
+    for (sq_op *op = ops, *next; op; op = next) {
+        next = op->next;
+        int k = op->kind == SQ_COMPLETE ? 0 : op->kind == SQ_SUBMIT ? 1 : 2;
+        op->next = NULL;
+        *tails[k] = op;
+        tails[k] = &op->next;
     }
-    lane_dispatch(q, kind);
+    for (int k = 0; k < 3; k++)
+        answer(q, by_kind[k]);
+    lane_dispatch(q);
 }
 
-static void lane_dispatch(storeq *q, sq_kind kind)
+static void lane_dispatch(storeq *q)
 {
-    sq_lane *l = lane_of(q, kind);
-    if (l->in_flight || !l->head)
+    if (q->in_flight || !q->head)
         return;
     sq_batch *b = calloc(1, sizeof(*b));
     if (!b)
         abort(); /* as buf.c: a worker that cannot allocate this is done */
     b->q = q;
-    b->kind = kind;
     b->task.run = batch_run;
     b->task.done = batch_done;
     /* Take up to SQ_BATCH_MAX ops off the lane. */
     sq_op **tail = &b->ops;
-    while (l->head && b->n < SQ_BATCH_MAX) {
-        sq_op *op = l->head;
-        l->head = op->next;
+    while (q->head && b->n < SQ_BATCH_MAX) {
+        sq_op *op = q->head;
+        q->head = op->next;
         op->next = NULL;
+        op->sent = true;
         *tail = op;
         tail = &op->next;
         b->n++;
-        l->n--;
     }
-    if (!l->head)
-        l->tail = NULL;
-    l->in_flight = true;
+    if (!q->head)
+        q->tail = NULL;
+    q->in_flight = true;
     pool_submit(q->threads, &b->task);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    storeq *q = arg;
+    q->kicked = false;
+    lane_dispatch(q);
 }
 
 void storeq_push(storeq *q, sq_op *op)
@@ -245,15 +332,16 @@ void storeq_push(storeq *q, sq_op *op)
     op->q = q;
     op->next = NULL;
     q->pending++;
-    if (op->kind == SQ_SUBMIT || op->kind == SQ_COMPLETE) {
-        sq_lane *l = lane_of(q, op->kind);
-        if (l->tail)
-            l->tail->next = op;
+    if (batched(op->kind)) {
+        if (q->tail)
+            q->tail->next = op;
         else
-            l->head = op;
-        l->tail = op;
-        l->n++;
-        lane_dispatch(q, op->kind);
+            q->head = op;
+        q->tail = op;
+        if (!q->in_flight && !q->kicked) {
+            q->kicked = true;
+            event_active(q->kick, EV_TIMEOUT, 0);
+        }
         return;
     }
     op->task.run = single_run;
@@ -263,14 +351,19 @@ void storeq_push(storeq *q, sq_op *op)
 
 int storeq_pending(const storeq *q) { return q->pending; }
 
-storeq *storeq_new(const config *cfg, int nthreads, pool_done *done)
+storeq *storeq_new(const config *cfg, pthread_mutex_t *gate, struct event_base *base, int nthreads,
+                   pool_done *done)
 {
     storeq *q = calloc(1, sizeof(*q));
     if (!q)
         return NULL;
     q->cfg = cfg;
-    q->threads = pool_new("crunchd-store", nthreads, done);
+    q->gate = gate;
+    q->kick = event_new(base, -1, 0, on_kick, q);
+    q->threads = q->kick ? pool_new("crunchd-store", nthreads, done) : NULL;
     if (!q->threads) {
+        if (q->kick)
+            event_free(q->kick);
         free(q);
         return NULL;
     }
@@ -282,5 +375,6 @@ void storeq_free(storeq *q)
     if (!q)
         return;
     pool_free(q->threads);
+    event_free(q->kick);
     free(q);
 }

@@ -3,10 +3,12 @@
  *
  * Store calls block (SQLite transactions), so the loop never makes them: it
  * fills an operation and pushes it; a store thread runs it; the op's done()
- * runs back on the loop thread. Submissions and completions are group
- * committed: while one batch is in its transaction, the next ones gather,
- * and go in one transaction when it ends (store_submit_many,
- * store_complete_many). Every other op runs alone.
+ * runs back on the loop thread. Submissions, completions and claims are
+ * group committed: what one loop iteration pushes goes in one transaction
+ * (store_write), and while a batch is in its transaction the next ones
+ * gather for the one after. A claim in the same batch as submissions sees
+ * them: the worker that queued a job into an empty queue, with a lane free,
+ * gets it back at once (op->claimed). Every other op runs alone.
  *
  * Each store thread opens its own store (store.h: one thread per store).
  * The store threads are their own pool, not the io pool, so io functions
@@ -27,8 +29,10 @@
 #include "store.h"
 
 typedef enum sq_kind {
-    SQ_SUBMIT,   /* in: j (fn, kind, args, timeout, retries, callback, idem_key); out: j, flag = existing */
-    SQ_CLAIM,    /* in: claim_kind, max, slot, incarnation, pid; out: jobs[0..n) (malloc'ed) */
+    SQ_SUBMIT,   /* in: j (fn, kind, args, timeout, retries, callback, idem_key);
+                    out: j, flag = existing, claimed = a claim of this batch took it */
+    SQ_CLAIM,    /* in: claim_kind, max, slot, incarnation, pid; out: jobs[0..n) (malloc'ed),
+                    fresh = how many of them this batch submitted; one per kind at a time */
     SQ_COMPLETE, /* in: j (final); out: flag = applied */
     SQ_GET,      /* in: id; out: j, flag = found */
     SQ_CANCEL,   /* in: id; out: j, flag = found, before */
@@ -51,6 +55,9 @@ struct sq_op {
     char err[256];
     job j;
     bool flag;
+    bool claimed;
+    int fresh;
+    bool sent;               /* internal: with the store thread (batched ops) */
     job_state before;
     char id[JOB_ID_LEN + 1];
     fn_kind claim_kind;
@@ -70,8 +77,13 @@ struct sq_op {
 
 typedef struct storeq storeq;
 
-/* Starts nthreads store threads for cfg (borrowed, must outlive the storeq). */
-storeq *storeq_new(const config *cfg, int nthreads, pool_done *done);
+struct event_base;
+
+/* Starts nthreads store threads for cfg (borrowed, must outlive the storeq);
+ * their stores take gate around writes (store_set_gate; may be NULL);
+ * batches are dispatched from base's loop. */
+storeq *storeq_new(const config *cfg, pthread_mutex_t *gate, struct event_base *base, int nthreads,
+                   pool_done *done);
 void storeq_free(storeq *q);
 
 /* Initialises an op of this kind (job_init'ed, rc 0). */

@@ -4,6 +4,7 @@
 #include <event2/event.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -248,6 +249,7 @@ int worker_run(const config *cfg, shm_region *shm, int slot, const int *fds, int
     wk.w.master_pid = (pid_t)atomic_load(&shm->master_pid);
     srand((unsigned)wk.w.pid);
     signal(SIGPIPE, SIG_IGN);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     http_resp_set_date(time(NULL));
     int rc = setup(&wk, fds, nfds);
     if (rc == 0) {
