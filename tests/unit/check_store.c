@@ -515,6 +515,11 @@ START_TEST(test_open_wal_and_version)
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
     ck_assert_int_eq(sqlite3_column_int(q, 0), STORE_SQLITE_SCHEMA_VERSION);
     sqlite3_finalize(q);
+    /* A new file has 2 KiB pages (fewer bytes per WAL frame; store_sqlite.c). */
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 2048);
+    sqlite3_finalize(q);
     sqlite3_close(db);
 }
 END_TEST
