@@ -180,8 +180,10 @@ static int batch_fill(sq_batch *b, store_batch *sb, char *err, size_t errlen)
         } else if (op->kind == SQ_COMPLETE) {
             com[sb->ncomplete++] = op->j;
         } else {
-            if (alloc_jobs(op, op->max) < 0)
+            if (alloc_jobs(op, op->max) < 0) {
+                snprintf(err, errlen, "%s", op->err);
                 return -1;
+            }
             sb->claim_max[op->claim_kind] = op->max;
             sb->claimed[op->claim_kind] = op->jobs;
             sb->slot = op->slot;
@@ -257,7 +259,7 @@ static void batch_run(pool_task *t)
     free(sb.applied);
 }
 
-static void lane_dispatch(storeq *q);
+static void lane_kick(storeq *q);
 
 /* Answers a list of ops, in push order. */
 static void answer(storeq *q, sq_op *ops)
@@ -290,7 +292,7 @@ static void batch_done(pool_task *t)
     }
     for (int k = 0; k < 3; k++)
         answer(q, by_kind[k]);
-    lane_dispatch(q);
+    lane_kick(q);
 }
 
 static void lane_dispatch(storeq *q)
@@ -327,6 +329,15 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
     lane_dispatch(q);
 }
 
+/* Dispatches what waits at the end of this loop turn (see struct storeq). */
+static void lane_kick(storeq *q)
+{
+    if (q->head && !q->in_flight && !q->kicked) {
+        q->kicked = true;
+        event_active(q->kick, EV_TIMEOUT, 0);
+    }
+}
+
 void storeq_push(storeq *q, sq_op *op)
 {
     op->q = q;
@@ -338,10 +349,7 @@ void storeq_push(storeq *q, sq_op *op)
         else
             q->head = op;
         q->tail = op;
-        if (!q->in_flight && !q->kicked) {
-            q->kicked = true;
-            event_active(q->kick, EV_TIMEOUT, 0);
-        }
+        lane_kick(q);
         return;
     }
     op->task.run = single_run;
