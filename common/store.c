@@ -147,6 +147,29 @@ static int complete_prep(store *st, const job *src, job *dst, int64_t now_us)
     return 0;
 }
 
+/* A submitted job (new, or an idempotency hit read before the claims ran)
+ * that the same batch claimed comes back as it was committed: running. */
+static void show_claims(store_batch *b)
+{
+    for (int i = 0; i < b->nsubmit; i++) {
+        job *j = &b->submit[i];
+        for (int k = 0; k < 2; k++) {
+            for (int c = 0; c < b->nclaimed[k]; c++) {
+                const job *r = &b->claimed[k][c];
+                if (strcmp(r->id, j->id) != 0)
+                    continue;
+                j->state = r->state;
+                j->attempts = r->attempts;
+                j->worker_pid = r->worker_pid;
+                j->owner_slot = r->owner_slot;
+                j->owner_incarnation = r->owner_incarnation;
+                j->started_at_us = r->started_at_us;
+                j->deadline_us = r->deadline_us;
+            }
+        }
+    }
+}
+
 /*
  * store_write() once entered: checks and prepares every part, fills in the
  * NULL flag arrays, and calls the backend. The flags and claims are cleared
@@ -192,6 +215,8 @@ static int write_entered(store *st, store_batch *b)
     rc = gate_give(st, st->ops->write(st, &c, now));
     b->nclaimed[0] = c.nclaimed[0];
     b->nclaimed[1] = c.nclaimed[1];
+    if (rc == 0)
+        show_claims(b);
 done:
     if (c.existing != existing)
         free(c.existing);

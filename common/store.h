@@ -159,7 +159,9 @@ int store_complete_many(store *st, const job *jobs, int n, bool *applied);
  * same batch: a worker with free lanes that submits into an empty queue gets
  * its own jobs back, FIFO still holding, without a second transaction. All
  * or nothing: on failure no part is applied, existing and applied are all
- * false and nclaimed is 0. The store_*_many calls and store_claim are this
+ * false and nclaimed is 0. A submitted job (new, or found by its
+ * idempotency key) that the batch's claim took comes back running, as
+ * committed. The store_*_many calls and store_claim are this
  * call with one part.
  */
 typedef struct store_batch {

@@ -214,14 +214,6 @@ static void batch_unfill(sq_batch *b, store_batch *sb)
         for (int i = 0; cl->kind == SQ_CLAIM && i < cl->n; i++) {
             for (sq_op *op = b->ops; op; op = op->next) {
                 if (op->kind == SQ_SUBMIT && !op->flag && strcmp(op->j.id, cl->jobs[i].id) == 0) {
-                    const job *r = &cl->jobs[i]; /* the reply shows it running */
-                    op->j.state = r->state;
-                    op->j.attempts = r->attempts;
-                    op->j.worker_pid = r->worker_pid;
-                    op->j.owner_slot = r->owner_slot;
-                    op->j.owner_incarnation = r->owner_incarnation;
-                    op->j.started_at_us = r->started_at_us;
-                    op->j.deadline_us = r->deadline_us;
                     op->claimed = true;
                     cl->fresh++;
                     break;

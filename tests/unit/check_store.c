@@ -2075,9 +2075,16 @@ START_TEST(test_write_idempotent_not_claimed)
     ck_assert_str_eq(s[0].id, prior.id);
     ck_assert_int_eq(s[0].state, JOB_RUNNING);
     ck_assert_str_eq(s[2].id, s[1].id);
-    /* One new job, claimed once. */
+    /* One new job, claimed once; it and the hit on it (read before the
+     * claim ran) both come back as committed: running on slot 5. */
     ck_assert_int_eq(wb.nclaimed[FN_CPU], 1);
     ck_assert_str_eq(c[0].id, s[1].id);
+    for (int i = 1; i <= 2; i++) {
+        ck_assert_int_eq(s[i].state, JOB_RUNNING);
+        ck_assert_int_eq(s[i].owner_slot, 5);
+        ck_assert_int_eq(s[i].attempts, 1);
+        ck_assert_int_eq(s[i].worker_pid, 55);
+    }
     /* prior still belongs to its first claimer. */
     must_get(prior.id, &b);
     ck_assert_int_eq(b.state, JOB_RUNNING);
