@@ -548,6 +548,66 @@ END_TEST
 
 /* ---- across workers ------------------------------------------------------------------- */
 
+/* A connection on the worker other than the one that has pid avoid (0: any
+ * worker); *pid gets its worker, from a sync call's "worker". -1 if 64
+ * connections all landed on avoid. */
+static int connect_on_other_worker(server *s, pid_t avoid, pid_t *pid)
+{
+    for (int tries = 0; tries < 64; tries++) {
+        int fd = must_connect(s);
+        set_recv_timeout(fd, 15000);
+        must_send_str(fd, http_request_text("POST", "/v1/fn/fib", "{\"n\":1}", NULL));
+        resp r;
+        ck_assert_int_eq(must_read_response(fd, &r), 200);
+        *pid = (pid_t)must_int(must_json(&r), "worker");
+        if (*pid != avoid)
+            return fd;
+        close(fd);
+    }
+    return -1;
+}
+
+/*
+ * A long-poll held by one worker on a job that runs on the other: the
+ * finisher rings it (it counts its long-polls by job id in the shared
+ * region, shm.h wait_bins), so the GET returns when the job ends, not when
+ * its wait runs out.
+ */
+START_TEST(test_longpoll_on_other_worker)
+{
+    server s;
+    must_start(&s, "{\"workers\": 2}");
+    must_wait_workers_running(&s, 5000);
+    pid_t runner, poller;
+    int fa = connect_on_other_worker(&s, 0, &runner);
+    int fb = connect_on_other_worker(&s, runner, &poller);
+    ck_assert_msg(fb >= 0, "64 connections all landed on worker %d", (int)runner);
+    /* Submitted on the runner's connection, with its io lane free: it runs there. */
+    must_send_str(fa, http_request_text("POST", "/v1/jobs", "{\"fn\":\"sleep\",\"args\":{\"ms\":500}}",
+                                        NULL));
+    resp r;
+    ck_assert_int_eq(must_read_response(fa, &r), 202);
+    char id[64];
+    snprintf(id, sizeof(id), "%s", job_id(AT_(must_accepted_(&r))));
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/jobs/%s?wait=10", id);
+    int64_t t0 = now_ms();
+    must_send_str(fb, http_request_text("GET", path, NULL, NULL));
+    ck_assert_int_eq(must_read_response(fb, &r), 200);
+    int64_t took = now_ms() - t0;
+    json_t *j = AT_(must_job_(&r));
+    must_state(j, "succeeded", NULL);
+    ck_assert_msg(must_int(j, "worker") == runner, "the job ran on %d, not on %d where it was queued",
+                  (int)must_int(j, "worker"), (int)runner);
+    ck_assert_msg(took < 2000, "a long-poll on worker %d for a job that ended on %d returned after %lld ms",
+                  (int)poller, (int)runner, (long long)took);
+    fprintf(stderr, "[info] long-poll on the other worker for a 500 ms sleep: %lld ms\n", (long long)took);
+    close(fa);
+    close(fb);
+}
+END_TEST
+
+
 START_TEST(test_cross_worker_one_connection)
 {
     server s;
@@ -1251,6 +1311,7 @@ static Suite *jobs_suite(void)
     tcase_add_test(tc, test_submit_wait);
     tcase_add_test(tc, test_longpoll_wakeups_under_load);
     tcase_add_test(tc, test_cross_worker_one_connection);
+    tcase_add_test(tc, test_longpoll_on_other_worker);
     suite_add_tcase(s, tc);
 
     tc = harness_tcase("cancel");
