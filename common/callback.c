@@ -29,7 +29,6 @@
 
 #define DEFAULT_PORT 80
 #define HOST_NAME_MAX_LEN 253
-#define LABEL_MAX_LEN 63
 #define HEAD_MAX (CALLBACK_URL_MAX + 1024)
 #define RESP_MAX 4096
 #define SHA256_LEN 32
@@ -44,35 +43,6 @@ _Static_assert(CALLBACK_SIG_SIZE == sizeof(CALLBACK_SIG_PREFIX) + 2 * SHA256_LEN
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
-}
-
-static bool is_alnum(char c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-/* RFC 1123 labels of letters, digits and inner '-'; at least one letter or
- * '-' somewhere, since an all-digit "name" is a bad IPv4 address. */
-static bool is_hostname(const char *s, size_t len)
-{
-    bool numeric = true;
-    size_t label = 0;
-    if (len == 0 || len > HOST_NAME_MAX_LEN)
-        return false;
-    for (size_t i = 0; i <= len; i++) {
-        char c = i < len ? s[i] : '.';
-        if (c == '.') {
-            if (label == 0 || label > LABEL_MAX_LEN || s[i - 1] == '-')
-                return false;
-            label = 0;
-        } else if (is_alnum(c) || (c == '-' && label > 0)) {
-            numeric = numeric && is_digit(c);
-            label++;
-        } else {
-            return false;
-        }
-    }
-    return !numeric;
 }
 
 /*
@@ -167,7 +137,7 @@ static int parse_host(const char *s, size_t len, bool ipv6, char *err, size_t er
             return errbuf_fail(err, errlen, "callback: host \"%s\" is not a dotted-quad IPv4 address",
                         buf);
     }
-    if (!is_hostname(s, len))
+    if (!config_is_hostname(s, len))
         return errbuf_fail(err, errlen, "callback: bad host \"%.*s\"", (int)len, s);
     return 0;
 }

@@ -190,8 +190,7 @@ static bool is_ipv6(const char *s, size_t len)
     return inet_pton(AF_INET6, buf, &a) == 1;
 }
 
-/* RFC 1123 host name: dot-separated labels of letters, digits and inner '-'. */
-static bool is_hostname(const char *s, size_t len)
+bool config_is_hostname(const char *s, size_t len)
 {
     bool numeric = true;
     size_t label = 0;
@@ -220,7 +219,7 @@ static bool is_host(const char *s, size_t len)
         return false;
     memcpy(buf, s, len);
     buf[len] = '\0';
-    return is_ipv4(buf) || is_hostname(s, len);
+    return is_ipv4(buf) || config_is_hostname(s, len);
 }
 
 /* Returns 1 for a valid port, 0 for bad syntax, -1 for digits out of range. */

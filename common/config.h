@@ -100,4 +100,9 @@ int config_load_file(config *cfg, const char *path, char *err, size_t errlen);
 /* Same, from a string (tests and the embedded default). */
 int config_load_string(config *cfg, const char *json, char *err, size_t errlen);
 
+/* RFC 1123 host name: dot-separated labels (1-63) of letters, digits and
+ * inner '-', 253 at most; not all digits ("300.1.1.1" is a bad IPv4
+ * address, not a name). For listen addresses and callback hosts. */
+bool config_is_hostname(const char *s, size_t len);
+
 #endif

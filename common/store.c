@@ -262,8 +262,6 @@ int store_claim(store *st, fn_kind kind, int slot, unsigned incarnation, int pid
 int store_complete_many(store *st, const job *jobs, int n, bool *applied)
 {
     store_batch b = {.complete = jobs, .ncomplete = n, .applied = applied};
-    for (int i = 0; applied && i < n; i++)
-        applied[i] = false;
     return n <= 0 ? 0 : store_write(st, &b);
 }
 

@@ -469,15 +469,16 @@ static int sq_insert(sq *s, const job *j)
     return run(s, q, "submit");
 }
 
-/* Looks the idempotency key up; *found is false if no job has it. */
-static int sq_by_idem(sq *s, const char *key, job *out, bool *found)
+/* The job that statement id (one text parameter: key) finds; *found is
+ * false if none. */
+static int get_by(sq *s, stmt_id id, const char *key, const char *what, job *out, bool *found)
 {
-    sqlite3_stmt *q = stmt(s, S_BY_IDEM);
+    sqlite3_stmt *q = stmt(s, id);
     int n = 0;
     if (!q)
         return -1;
     sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-    if (fill(s, q, "submit: idempotency key", 1, out, NULL, &n) < 0)
+    if (fill(s, q, what, 1, out, NULL, &n) < 0)
         return -1;
     *found = n == 1;
     return 0;
@@ -491,7 +492,7 @@ static int sq_by_idem(sq *s, const char *key, job *out, bool *found)
 static int submit_one(sq *s, const job *j, job *hit, bool *is_hit)
 {
     *is_hit = false;
-    if (j->idem_key[0] && sq_by_idem(s, j->idem_key, hit, is_hit) < 0)
+    if (j->idem_key[0] && get_by(s, S_BY_IDEM, j->idem_key, "submit: idempotency key", hit, is_hit) < 0)
         return -1;
     return *is_hit ? 0 : sq_insert(s, j);
 }
@@ -644,16 +645,7 @@ done:
 
 static int sq_get(store *st, const char *id, job *out, bool *found)
 {
-    sq *s = sq_of(st);
-    sqlite3_stmt *q = stmt(s, S_GET);
-    int n = 0;
-    if (!q)
-        return -1;
-    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-    if (fill(s, q, "get", 1, out, NULL, &n) < 0)
-        return -1;
-    *found = n == 1;
-    return 0;
+    return get_by(sq_of(st), S_GET, id, "get", out, found);
 }
 
 /* Inside the cancel transaction: applies the cancel to *j (read just before). */

@@ -42,8 +42,7 @@ struct jobs {
     int wake_fd;
     struct event *wake_ev;
     bool maybe_work[2];      /* by fn_kind: the queue may hold such jobs */
-    bool claiming[2];        /* a claim is with the store */
-    sq_op *claim_op[2];      /* ...this one */
+    sq_op *claim_op[2];      /* the claim with the store, NULL when none */
     int claim_max[2];        /* ...for this many jobs (0 when none) */
     bool reclaim[2];         /* woken while claiming: claim again after */
     bool cheap[2];           /* the last claim brought only cheap jobs: prefetch */
@@ -83,7 +82,6 @@ static void claim_done(sq_op *op)
     wctx *w = op->arg;
     jobs *js = w->jobs;
     fn_kind kind = op->claim_kind;
-    js->claiming[kind] = false;
     js->claim_op[kind] = NULL;
     js->claim_max[kind] = 0;
     if (op->rc < 0) {
@@ -116,7 +114,7 @@ static void pump(wctx *w, fn_kind kind)
     publish_free(w);
     if (w->draining || !js->maybe_work[kind])
         return;
-    if (js->claiming[kind]) {
+    if (js->claim_op[kind]) {
         js->reclaim[kind] = true; /* once it is back, look again */
         return;
     }
@@ -138,7 +136,6 @@ static void pump(wctx *w, fn_kind kind)
     op->slot = w->slot;
     op->incarnation = atomic_load(&w->me->incarnation);
     op->pid = w->pid;
-    js->claiming[kind] = true;
     js->claim_op[kind] = op;
     js->claim_max[kind] = max;
     js->reclaim[kind] = false;
@@ -215,7 +212,7 @@ void jobs_submitting(wctx *w, fn_kind kind)
 {
     jobs *js = w->jobs;
     js->maybe_work[kind] = true;
-    if (js->claiming[kind] && !js->claim_op[kind]->sent)
+    if (js->claim_op[kind] && !js->claim_op[kind]->sent)
         return; /* that claim is in the same batch: it will see this job */
     pump(w, kind);
 }
@@ -225,7 +222,7 @@ void jobs_queued(wctx *w, fn_kind kind)
     jobs *js = w->jobs;
     atomic_fetch_add(&w->shm->jobs.queued, 1);
     js->maybe_work[kind] = true;
-    if (js->claiming[kind])
+    if (js->claim_op[kind])
         js->reclaim[kind] = true; /* that claim may have looked too early */
     if (lanes_free(w, kind) > 0 && !w->draining)
         pump(w, kind);

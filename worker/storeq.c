@@ -194,31 +194,27 @@ static int batch_fill(sq_batch *b, store_batch *sb, char *err, size_t errlen)
     return 0;
 }
 
-/* Store thread: the outcome back into the ops. A claimed job that this
- * batch submitted marks its submit op claimed (nobody need be told it is
- * queued) and counts as fresh in its claim op. */
+/* Store thread: the outcome back into the ops. A new job comes back
+ * running only when this batch's claim took it (store_write): its submit op
+ * is marked claimed (nobody need be told it is queued) and it counts as
+ * fresh in the claim op of its kind. */
 static void batch_unfill(sq_batch *b, store_batch *sb)
 {
-    int is = 0, ic = 0;
+    int is = 0, ic = 0, fresh[2] = {0, 0};
     for (sq_op *op = b->ops; op; op = op->next) {
         if (op->kind == SQ_SUBMIT) {
             op->j = sb->submit[is];
             op->flag = sb->existing[is++];
+            op->claimed = !op->flag && op->j.state == JOB_RUNNING;
+            fresh[op->j.kind] += op->claimed;
         } else if (op->kind == SQ_COMPLETE) {
             op->flag = sb->applied[ic++];
-        } else {
-            op->n = sb->nclaimed[op->claim_kind];
         }
     }
-    for (sq_op *cl = b->ops; cl; cl = cl->next) {
-        for (int i = 0; cl->kind == SQ_CLAIM && i < cl->n; i++) {
-            for (sq_op *op = b->ops; op; op = op->next) {
-                if (op->kind == SQ_SUBMIT && !op->flag && strcmp(op->j.id, cl->jobs[i].id) == 0) {
-                    op->claimed = true;
-                    cl->fresh++;
-                    break;
-                }
-            }
+    for (sq_op *op = b->ops; op; op = op->next) {
+        if (op->kind == SQ_CLAIM) {
+            op->n = sb->nclaimed[op->claim_kind];
+            op->fresh = fresh[op->claim_kind];
         }
     }
 }
