@@ -3,6 +3,7 @@
  * and one blocking HTTP/1.1 POST (see callback.h for the contracts).
  */
 #include "callback.h"
+#include "callback_allow.h"
 #include "errbuf.h"
 
 #include "wire.h"
@@ -11,10 +12,12 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -38,47 +41,11 @@ _Static_assert(sizeof(((callback_url *)0)->hostport) >= HOST_NAME_MAX_LEN + size
 _Static_assert(CALLBACK_SIG_SIZE == sizeof(CALLBACK_SIG_PREFIX) + 2 * SHA256_LEN, "signature size");
 
 
-/* ---- host syntax and the allow list ---- */
+/* ---- host syntax ---- */
 
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
-}
-
-/*
- * Writes the comparable form of a host into out: brackets stripped, IPv6 in
- * inet_ntop()'s canonical text, names lowercased. Returns false when it does
- * not fit (such a host matches nothing).
- */
-static bool host_norm(const char *in, char *out, size_t outlen)
-{
-    char buf[CONFIG_STR];
-    struct in6_addr a6;
-    size_t len = strlen(in);
-    if (len >= 2 && in[0] == '[' && in[len - 1] == ']') {
-        in++;
-        len -= 2;
-    }
-    if (len >= sizeof(buf) || len >= outlen)
-        return false;
-    memcpy(buf, in, len);
-    buf[len] = '\0';
-    if (inet_pton(AF_INET6, buf, &a6) == 1)
-        return inet_ntop(AF_INET6, &a6, out, (socklen_t)outlen) != NULL;
-    for (size_t i = 0; i <= len; i++)
-        out[i] = (buf[i] >= 'A' && buf[i] <= 'Z') ? (char)(buf[i] - 'A' + 'a') : buf[i];
-    return true;
-}
-
-static bool host_allowed(const char *host, const char allow[][CONFIG_STR], int n_allow)
-{
-    char want[CONFIG_STR], have[CONFIG_STR];
-    if (!host_norm(host, want, sizeof(want)))
-        return false;
-    for (int i = 0; i < n_allow; i++)
-        if (host_norm(allow[i], have, sizeof(have)) && strcmp(want, have) == 0)
-            return true;
-    return false;
 }
 
 /* ---- URL parsing ---- */
@@ -215,40 +182,75 @@ int callback_parse(const char *url, callback_url *out, char *err, size_t errlen)
     return 0;
 }
 
+/* Returns 0 if an entry of allow lets u's host:port through, else -1 with err. */
+static int allow_check(const callback_url *u, const char allow[][CONFIG_STR], int n_allow,
+                       char *err, size_t errlen)
+{
+    callback_allow_entry e;
+    if (n_allow <= 0)
+        return errbuf_fail(err, errlen,
+                           "callback: callbacks.allow is empty, so this server sends no callbacks");
+    for (int i = 0; i < n_allow; i++)
+        if (!callback_allow_parse(allow[i], &e) && callback_allow_match(&e, u->host, u->port))
+            return 0;
+    return errbuf_fail(err, errlen,
+                       strchr(u->host, ':') ? "callback: callbacks.allow does not list [%s]:%d"
+                                            : "callback: callbacks.allow does not list %s:%d",
+                       u->host, u->port);
+}
+
 int callback_check(const char *url, const char allow[][CONFIG_STR], int n_allow, char *err,
                    size_t errlen)
 {
     callback_url u;
     if (callback_parse(url, &u, err, errlen) < 0)
         return -1;
-    if (!host_allowed(u.host, allow, n_allow))
-        return errbuf_fail(err, errlen, "callback: host \"%s\" is not in callbacks.allow", u.host);
-    return 0;
+    return allow_check(&u, allow, n_allow, err, errlen);
 }
 
 /* ---- signature ---- */
 
-void callback_sign(const char *secret, const char *body, size_t len, char *out, size_t outlen)
+/* HMAC-SHA256 of the n pieces under key into mac[SHA256_LEN]. Returns false on failure. */
+static bool hmac_sha256(const char *key, const struct iovec *piece, int n, unsigned char *mac)
+{
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    EVP_MAC *alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = alg ? EVP_MAC_CTX_new(alg) : NULL;
+    size_t maclen = 0;
+    bool ok = ctx && EVP_MAC_init(ctx, (const unsigned char *)key, strlen(key), params);
+    for (int i = 0; ok && i < n; i++)
+        ok = EVP_MAC_update(ctx, piece[i].iov_base, piece[i].iov_len);
+    ok = ok && EVP_MAC_final(ctx, mac, &maclen, SHA256_LEN) && maclen == SHA256_LEN;
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(alg);
+    return ok;
+}
+
+void callback_sign(const char *secret, int64_t timestamp, const char *body, size_t len, char *out,
+                   size_t outlen)
 {
     static const char digits[] = "0123456789abcdef";
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen = 0;
+    unsigned char mac[SHA256_LEN];
+    char ts[24];
     size_t pre = strlen(CALLBACK_SIG_PREFIX);
     if (outlen == 0)
         return;
     out[0] = '\0';
     if (!secret || !secret[0] || outlen < CALLBACK_SIG_SIZE)
         return;
-    if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)body, len, mac,
-              &maclen) ||
-        maclen != SHA256_LEN)
+    int tslen = snprintf(ts, sizeof(ts), "%" PRId64 ".", timestamp);
+    struct iovec piece[2] = {{.iov_base = ts, .iov_len = (size_t)tslen},
+                             {.iov_base = (void *)(body ? body : ""), .iov_len = len}};
+    if (!hmac_sha256(secret, piece, 2, mac))
         return;
     memcpy(out, CALLBACK_SIG_PREFIX, pre);
-    for (unsigned int i = 0; i < maclen; i++) {
+    for (size_t i = 0; i < SHA256_LEN; i++) {
         out[pre + 2 * i] = digits[mac[i] >> 4];
         out[pre + 2 * i + 1] = digits[mac[i] & 15];
     }
-    out[pre + 2 * maclen] = '\0';
+    out[pre + 2 * SHA256_LEN] = '\0';
 }
 
 /* ---- one delivery ---- */
@@ -471,45 +473,58 @@ static int read_status(int fd, int64_t deadline, const char *hostport, int timeo
     }
 }
 
+/* Writes the request head of m, stamped with timestamp, into head[HEAD_MAX].
+ * Returns its length or -1 with err. */
+static int format_head(const callback_url *u, const callback_msg *m, int64_t timestamp, char *head,
+                       char *err, size_t errlen)
+{
+    char sig[CALLBACK_SIG_SIZE];
+    const char *job_id = m->job_id ? m->job_id : "";
+    int n;
+    if (!token_ok(job_id, CALLBACK_JOB_ID_MAX))
+        return errbuf_fail(err, errlen, "callback: job id is not a header-safe token");
+    callback_sign(m->secret, timestamp, m->body, m->len, sig, sizeof(sig));
+    if (m->secret && m->secret[0] && !sig[0])
+        return errbuf_fail(err, errlen, "callback: computing the HMAC-SHA256 signature failed");
+    n = snprintf(head, HEAD_MAX,
+                 "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: " CT_JSON
+                 "\r\nContent-Length: %zu\r\nUser-Agent: " SERVER_NAME
+                 "\r\nConnection: close\r\n" CALLBACK_HDR_TIMESTAMP ": %" PRId64
+                 "\r\n%s%s%s%s%s%s\r\n",
+                 u->path, u->hostport, m->len, timestamp, sig[0] ? CALLBACK_HDR_SIGNATURE ": " : "",
+                 sig, sig[0] ? "\r\n" : "", job_id[0] ? CALLBACK_HDR_JOB ": " : "", job_id,
+                 job_id[0] ? "\r\n" : "");
+    if (n < 0 || n >= HEAD_MAX)
+        return errbuf_fail(err, errlen, "callback: request head too long");
+    return n;
+}
+
 int callback_post(const callback_url *u, const char allow[][CONFIG_STR], int n_allow,
-                  const char *body, size_t len, const char *signature, const char *job_id,
-                  int timeout_ms, char *err, size_t errlen)
+                  const callback_msg *m, int timeout_ms, char *err, size_t errlen)
 {
     char head[HEAD_MAX];
     struct iovec iov[2];
     int64_t deadline;
     int fd = -1, n, st = -1;
-    assert(u && (body || len == 0));
-    if (!host_allowed(u->host, allow, n_allow))
-        return errbuf_fail(err, errlen, "callback: host \"%s\" is not in callbacks.allow", u->host);
+    assert(u && m && (m->body || m->len == 0));
+    if (allow_check(u, allow, n_allow, err, errlen) < 0)
+        return -1;
     if (timeout_ms <= 0)
         return errbuf_fail(err, errlen, "callback: timeout must be positive");
     if (!token_ok(u->path, CALLBACK_URL_MAX) || !token_ok(u->hostport, sizeof(u->hostport) - 1) ||
         u->path[0] != '/' || u->port < 1 || u->port > 65535)
         return errbuf_fail(err, errlen, "callback: URL does not come from callback_parse()");
-    signature = signature ? signature : "";
-    job_id = job_id ? job_id : "";
-    if (!token_ok(signature, CALLBACK_SIG_SIZE - 1))
-        return errbuf_fail(err, errlen, "callback: signature is not a header-safe token");
-    if (!token_ok(job_id, CALLBACK_JOB_ID_MAX))
-        return errbuf_fail(err, errlen, "callback: job id is not a header-safe token");
-    n = snprintf(head, sizeof(head),
-                 "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: " CT_JSON
-                 "\r\nContent-Length: %zu\r\nUser-Agent: " SERVER_NAME
-                 "\r\nConnection: close\r\n%s%s%s%s%s%s\r\n",
-                 u->path, u->hostport, len, signature[0] ? CALLBACK_HDR_SIGNATURE ": " : "",
-                 signature, signature[0] ? "\r\n" : "", job_id[0] ? CALLBACK_HDR_JOB ": " : "",
-                 job_id, job_id[0] ? "\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof(head))
-        return errbuf_fail(err, errlen, "callback: request head too long");
+    /* Stamped when the attempt starts: a retry is signed afresh. */
+    if ((n = format_head(u, m, (int64_t)time(NULL), head, err, errlen)) < 0)
+        return -1;
 
     deadline = now_ms() + timeout_ms;
     fd = connect_any(u, deadline, err, errlen);
     if (fd < 0)
         goto done;
     iov[0] = (struct iovec){.iov_base = head, .iov_len = (size_t)n};
-    iov[1] = (struct iovec){.iov_base = (void *)body, .iov_len = len};
-    if (send_all(fd, iov, len ? 2 : 1, deadline, u->hostport, err, errlen) < 0)
+    iov[1] = (struct iovec){.iov_base = (void *)m->body, .iov_len = m->len};
+    if (send_all(fd, iov, m->len ? 2 : 1, deadline, u->hostport, err, errlen) < 0)
         goto done;
     st = read_status(fd, deadline, u->hostport, timeout_ms, err, errlen);
 done:

@@ -2,27 +2,27 @@
  * callback.h - delivery of job callbacks (DESIGN.md section 4).
  *
  * When a job with a "callback" URL becomes final, its job object (JSON text)
- * is POSTed to that URL, with retries and back-off. With callbacks.secret set,
- * the request carries
- *     X-Crunchd-Signature: sha256=<lowercase hex HMAC-SHA256(secret, body)>
- * so the receiver can check the body came from us.
+ * is POSTed to that URL, with retries and back-off. Every attempt carries
+ *     X-Crunchd-Timestamp: <unix seconds when the attempt started>
+ * and, with callbacks.secret set,
+ *     X-Crunchd-Signature: sha256=<lowercase hex HMAC-SHA256(secret, "<timestamp>.<body>")>
+ * so the receiver can check the body came from us and is recent: a captured
+ * request replayed later carries an old timestamp, and changing the timestamp
+ * breaks the signature. Each attempt is signed afresh (a retry has a new
+ * timestamp). README.md says how a receiver verifies it.
  *
- * Only hosts in callbacks.allow may be called, so the server cannot be used to
- * reach other networks. The check is textual: the URL's host must equal an
- * allow entry, case-insensitively for names; IP literals are compared in
- * canonical form ("[::1]", "::1" and "0:0:0:0:0:0:0:1" are equal; IPv4 only
- * has one accepted spelling, the dotted quad). Callers check at submission
- * (callback_check) and callback_post checks again before it connects, so a
- * reload that narrows the list also stops deliveries already queued. A name
- * in the allow list is trusted to resolve wherever DNS says.
+ * Only host:port pairs listed in callbacks.allow may be called
+ * (callback_allow.h), so the server cannot be used to reach other services.
+ * Callers check at submission (callback_check) and callback_post checks
+ * again before it connects.
  *
  * Only http:// is supported: there is no TLS client; https:// URLs are
  * rejected with a message saying so.
  *
  * Nothing here logs: errors are -1 with one line in the caller's err buffer
  * (err may be NULL; the text is truncated to errlen). Every function is
- * thread-safe; callback_post blocks and must run on an io-pool thread, never
- * on the loop thread.
+ * thread-safe; callback_post blocks and must run on a pool thread, never on
+ * the loop thread (worker/callback_deliver.c runs it on its own threads).
  */
 #ifndef CRUNCHD_CALLBACK_H
 #define CRUNCHD_CALLBACK_H
@@ -34,6 +34,7 @@
 
 /* Wire names of the request headers the receiver sees. */
 #define CALLBACK_HDR_SIGNATURE "X-Crunchd-Signature"
+#define CALLBACK_HDR_TIMESTAMP "X-Crunchd-Timestamp"
 #define CALLBACK_HDR_JOB "X-Crunchd-Job"
 #define CALLBACK_SIG_PREFIX "sha256="
 
@@ -69,45 +70,56 @@ typedef struct callback_url {
 int callback_parse(const char *url, callback_url *out, char *err, size_t errlen);
 
 /*
- * Returns 0 if url parses and its host is in allow[0 .. n_allow), else -1
- * with the parse error or 'callback: host "10.0.0.1" is not in
- * callbacks.allow'. allow is config's callbacks.allow, borrowed.
+ * Returns 0 if url parses and callbacks.allow lets it reach its host:port
+ * (allow[0 .. n_allow), config's list, borrowed), else -1 with the parse
+ * error, 'callback: callbacks.allow is empty, so this server sends no
+ * callbacks', or 'callback: callbacks.allow does not list 10.0.0.1:80'.
+ * Entries that do not parse (callback_allow_parse) match nothing.
  */
 int callback_check(const char *url, const char allow[][CONFIG_STR], int n_allow, char *err,
                    size_t errlen);
 
 /*
- * Writes the signature header value "sha256=<64 lowercase hex>" of body[0 ..
- * len) keyed by secret into out, or "" when secret is NULL or empty. outlen
- * should be at least CALLBACK_SIG_SIZE; a smaller buffer gets "" (never a
- * truncated signature).
+ * Writes the signature header value "sha256=<64 lowercase hex>" of
+ * HMAC-SHA256(secret, "<timestamp>.<body[0 .. len)>") into out, or "" when
+ * secret is NULL or empty. timestamp is in decimal without padding, as in the
+ * X-Crunchd-Timestamp header. outlen should be at least CALLBACK_SIG_SIZE; a
+ * smaller buffer gets "" (never a truncated signature).
  */
-void callback_sign(const char *secret, const char *body, size_t len, char *out, size_t outlen);
+void callback_sign(const char *secret, int64_t timestamp, const char *body, size_t len, char *out,
+                   size_t outlen);
+
+/* What one attempt sends; every pointer is borrowed for the call. */
+typedef struct callback_msg {
+    const char *body;   /* len bytes (may be NULL when len is 0) */
+    size_t len;
+    const char *secret; /* NULL or "": no X-Crunchd-Signature */
+    const char *job_id; /* NULL or "": no X-Crunchd-Job */
+} callback_msg;
 
 /*
- * One delivery attempt, BLOCKING: re-checks u->host against allow, resolves
- * it, connects to each address in getaddrinfo() order until one accepts, then
- * sends
+ * One delivery attempt, BLOCKING: re-checks u's host:port against allow,
+ * resolves the host, connects to each address in getaddrinfo() order until
+ * one accepts, then sends
  *     POST <path> HTTP/1.1, Host, Content-Type: application/json,
  *     Content-Length, User-Agent: crunchd, Connection: close,
- *     [X-Crunchd-Signature: <signature>], [X-Crunchd-Job: <job_id>]
- * and body[0 .. len), and reads the response's status line (interim 1xx
- * responses other than 101 are skipped). The rest of the response is not
- * read. signature and job_id may be NULL or "" to leave their header out;
- * they must be printable ASCII without spaces (job_id at most
- * CALLBACK_JOB_ID_MAX bytes), else -1.
+ *     X-Crunchd-Timestamp: <now>, [X-Crunchd-Signature: <callback_sign of now>],
+ *     [X-Crunchd-Job: <job_id>]
+ * and the body, and reads the response's status line (interim 1xx responses
+ * other than 101 are skipped). The rest of the response is not read. job_id
+ * must be printable ASCII without spaces, at most CALLBACK_JOB_ID_MAX bytes,
+ * else -1.
  *
- * timeout_ms (> 0) bounds connecting, sending and reading together; name
- * resolution is not bounded by it (use IP literals or /etc/hosts names in
- * callbacks.allow when that matters).
+ * timeout_ms (> 0) bounds connecting, sending and reading together. Name
+ * resolution is NOT bounded by it (getaddrinfo() has no timeout): use IP
+ * literals or /etc/hosts names in callbacks.allow when that matters.
  *
  * Returns the HTTP status (100 .. 599; 2xx means delivered), or -1 with err
- * set when the host is not allowed, nothing accepted the connection, the
+ * set when the host:port is not allowed, nothing accepted the connection, the
  * time ran out, or the reply was not HTTP. Never raises SIGPIPE.
  */
 int callback_post(const callback_url *u, const char allow[][CONFIG_STR], int n_allow,
-                  const char *body, size_t len, const char *signature, const char *job_id,
-                  int timeout_ms, char *err, size_t errlen);
+                  const callback_msg *m, int timeout_ms, char *err, size_t errlen);
 
 /*
  * The delay before retry number attempt (1 = the first retry): a base of

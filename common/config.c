@@ -13,6 +13,7 @@
  * Nothing here logs or exits.
  */
 #include "config.h"
+#include "callback_allow.h"
 #include "errbuf.h"
 
 #include <arpa/inet.h>
@@ -42,7 +43,6 @@
 #define KEY_PATH 256 /* longer (unknown) key paths are cut in messages */
 
 #define MSG_LISTEN "expected host:port, [v6]:port or unix:/path"
-#define MSG_HOST "expected a host name or IP address"
 
 typedef enum key_type {
     KT_INT,     /* JSON integer in [min, max]; stored as int or int64_t by size */
@@ -86,7 +86,7 @@ typedef struct key_spec {
 #define K_END { .name = NULL }
 
 static const char *check_listen(const char *s);
-static const char *check_host(const char *s);
+static const char *check_allow(const char *s);
 static const char *check_nonempty(const char *s);
 
 static const char *const store_kinds[] = {"sqlite", "redis", NULL};
@@ -119,9 +119,13 @@ static const key_spec store_keys[] = {
 };
 
 static const key_spec callbacks_keys[] = {
-    K_LIST("allow", callbacks.allow, callbacks.n_allow, 0, false, check_host),
+    K_LIST("allow", callbacks.allow, callbacks.n_allow, 0, false, check_allow),
     K_STR("secret", callbacks.secret, NULL),
     K_INT("retries", callbacks.retries, 0, 100),
+    K_INT("timeout_ms", callbacks.timeout_ms, 10, 600000),
+    K_INT("threads", callbacks.threads, 1, 64),
+    K_INT("max_pending", callbacks.max_pending, 1, 1000000),
+    K_INT("max_pending_bytes", callbacks.max_pending_bytes, 1, GIB),
     K_END,
 };
 
@@ -271,10 +275,10 @@ static const char *check_listen(const char *s)
     return p < 0 ? "port must be from 0 to 65535" : NULL;
 }
 
-static const char *check_host(const char *s)
+static const char *check_allow(const char *s)
 {
-    size_t len = strlen(s);
-    return is_host(s, len) || is_ipv6(s, len) ? NULL : MSG_HOST;
+    callback_allow_entry e;
+    return callback_allow_parse(s, &e);
 }
 
 static const char *check_nonempty(const char *s) { return s[0] ? NULL : "must not be empty"; }
@@ -488,7 +492,6 @@ static int config_apply(config *cfg, json_t *root, const char *name, const json_
 
 void config_defaults(config *cfg)
 {
-    static const char *const allow[] = {"127.0.0.1", "::1", "localhost"};
     memset(cfg, 0, sizeof(*cfg));
     snprintf(cfg->listen[0], sizeof(cfg->listen[0]), "127.0.0.1:8080");
     cfg->n_listen = 1;
@@ -513,10 +516,14 @@ void config_defaults(config *cfg)
     };
     snprintf(cfg->store.kind, sizeof(cfg->store.kind), "sqlite");
     snprintf(cfg->store.path, sizeof(cfg->store.path), "./var/crunchd.db");
-    for (size_t i = 0; i < sizeof(allow) / sizeof(allow[0]); i++)
-        snprintf(cfg->callbacks.allow[i], sizeof(cfg->callbacks.allow[i]), "%s", allow[i]);
-    cfg->callbacks.n_allow = (int)(sizeof(allow) / sizeof(allow[0]));
-    cfg->callbacks.retries = 3;
+    cfg->callbacks = (config_callbacks){
+        .n_allow = 0, /* callbacks go nowhere until the operator lists host:port pairs */
+        .retries = 3,
+        .timeout_ms = 5000,
+        .threads = 2,
+        .max_pending = 1000,
+        .max_pending_bytes = 16 * MIB,
+    };
     snprintf(cfg->log.level, sizeof(cfg->log.level), "info");
     snprintf(cfg->log.format, sizeof(cfg->log.format), "text");
     cfg->shutdown_timeout_s = 30;

@@ -45,10 +45,14 @@ typedef struct config_store {
 } config_store;
 
 typedef struct config_callbacks {
-    char allow[CONFIG_MAX_ALLOW][CONFIG_STR]; /* default: loopback names */
-    int n_allow;
+    char allow[CONFIG_MAX_ALLOW][CONFIG_STR]; /* "host:port" entries (callback_allow.h) */
+    int n_allow;              /* default 0: no callback may be sent */
     char secret[CONFIG_STR];  /* "" = unsigned */
     int retries;              /* default 3 */
+    int timeout_ms;           /* one attempt: connect + send + read; default 5000 */
+    int threads;              /* delivery threads per worker (not the io pool); default 2 */
+    int max_pending;          /* deliveries per worker not yet done; default 1000 */
+    int64_t max_pending_bytes; /* their bodies together; default 16 MiB */
 } config_callbacks;
 
 typedef struct config_log {

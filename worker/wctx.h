@@ -22,6 +22,7 @@ typedef struct conn conn;
 typedef struct storeq storeq;
 typedef struct jobs jobs;
 typedef struct waiters waiters;
+typedef struct callback_deliveries callback_deliveries;
 
 typedef struct wctx {
     const config *cfg;        /* borrowed from the master's copy; read-only */
@@ -31,11 +32,12 @@ typedef struct wctx {
     struct event_base *base;
     pool_done *done;          /* where pool results come home */
     pool *cpu;                /* cpu lane: cpu-kind functions */
-    pool *io;                 /* io pool: io-kind functions, callback delivery */
+    pool *io;                 /* io pool: io-kind functions */
     int busy_cpu, busy_io;    /* tasks queued or running on cpu / io (sync calls and jobs) */
     storeq *sq;               /* the job store, through store threads */
     jobs *jobs;               /* asynchronous job engine (jobs.c) */
     waiters *waiters;         /* long-polls (jobs_http.c) */
+    callback_deliveries *cbd; /* callback delivery and its threads (callback_deliver.c) */
     pid_t pid;                /* getpid(), cached */
     pid_t master_pid;
     conn *conns;              /* every open connection (doubly linked), for the sweep */

@@ -41,7 +41,7 @@ static worker *self; /* the one worker of this process; loop thread only */
 static bool drained(const wctx *w)
 {
     return w->nconns == 0 && jobs_running(w) == 0 && (!w->sq || storeq_pending(w->sq) == 0) &&
-           callback_pending() == 0;
+           callback_deliver_pending(w) == 0;
 }
 
 void worker_conn_closed(wctx *w)
@@ -180,7 +180,8 @@ static int setup(worker *wk, const int *fds, int nfds)
     }
     if (!(w->done = pool_done_new(w->base)) ||
         !(w->cpu = pool_new("crunchd-cpu", w->cfg->cpu_threads, w->done)) ||
-        !(w->io = pool_new("crunchd-io", w->cfg->io_threads, w->done))) {
+        !(w->io = pool_new("crunchd-io", w->cfg->io_threads, w->done)) ||
+        callback_deliver_init(w) < 0) {
         log_error("starting thread pools failed: %s", strerror(errno));
         return -1;
     }
@@ -221,10 +222,11 @@ static void teardown(worker *wk)
             event_free(evs[i]);
     /* Joining waits for running tasks: only when none is left behind. */
     if ((w->cpu && pool_load(w->cpu) > 0) || (w->io && pool_load(w->io) > 0) ||
-        (w->sq && storeq_pending(w->sq) > 0))
+        (w->sq && storeq_pending(w->sq) > 0) || callback_deliver_pending(w) > 0)
         _exit(0);
     pool_free(w->cpu);
     pool_free(w->io);
+    callback_deliver_release(w);
     jobs_release(w);
     waiters_release(w);
     pool_done_free(w->done);

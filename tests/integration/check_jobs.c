@@ -5,8 +5,8 @@
  * their wake-ups under load), execution across workers from one connection,
  * cancel (queued, running, ignoring cancel, final), time limits, lost
  * workers (crash, kill -9, retries), a fast restart on the same store,
- * Idempotency-Key, callbacks (signature, retries, refused hosts),
- * backpressure (queue_full) and listing.
+ * Idempotency-Key, backpressure (queue_full) and listing. Callbacks are in
+ * check_callbacks.c.
  *
  * Every wait is bounded; timing bounds carry slack for a loaded 2-CPU
  * machine, and the figures that are only informative are printed as [info].
@@ -21,7 +21,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "callback_receiver.h"
 #include "harness.h"
 
 /* "Within ~2 s" of the contract, plus scheduling slack. */
@@ -930,221 +929,6 @@ START_TEST(test_idempotency_key)
 }
 END_TEST
 
-/* ---- callbacks
- * ------------------------------------------------------------------------------------- */
-
-/* The receiver of the running test: freed by the teardown if a test fails
- * before it frees it (under CK_FORK=no the process goes on). */
-static callback_receiver *receiver;
-
-static callback_receiver *must_receiver(const int *statuses, int n)
-{
-    char err[256];
-    receiver = callback_receiver_start(statuses, n, err, sizeof(err));
-    ck_assert_msg(receiver != NULL, "%s", err);
-    return receiver;
-}
-
-static void jobs_teardown(void)
-{
-    callback_receiver_free(receiver);
-    receiver = NULL;
-}
-
-static const char *header_of(const callback_request *rq, const char *name)
-{
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    return callback_request_header(rq, name, buf[k], sizeof(buf[k]));
-}
-
-/* Checks one callback request: a POST of the final job object to path, with
- * the headers of the contract; secret NULL: no signature expected. Returns
- * the job it carried (new reference owned by the caller... kept: leaked into
- * the test's end is fine, so it is simply returned). */
-static json_t *must_callback_(const callback_request *rq, const char *path, const char *id,
-                              const char *secret)
-{
-    if (strcmp(rq->method, "POST") != 0)
-        jfail("callback method %s, expected POST", rq->method);
-    if (strcmp(rq->path, path) != 0)
-        jfail("callback to %s, expected %s", rq->path, path);
-    const char *ua = header_of(rq, "User-Agent");
-    if (!ua || strncmp(ua, "crunchd", 7) != 0)
-        jfail("callback User-Agent %s, expected crunchd", ua ? ua : "(none)");
-    const char *ct = header_of(rq, "Content-Type");
-    if (!ct || strncasecmp(ct, "application/json", 16) != 0)
-        jfail("callback Content-Type %s, expected application/json", ct ? ct : "(none)");
-    const char *jid = header_of(rq, "X-Crunchd-Job");
-    if (!jid || strcmp(jid, id) != 0)
-        jfail("callback X-Crunchd-Job %s, expected %s", jid ? jid : "(none)", id);
-    const char *sig = header_of(rq, "X-Crunchd-Signature");
-    if (secret) {
-        char hex[65], want[80];
-        hmac_sha256_hex(secret, strlen(secret), rq->body, rq->body_len, hex);
-        snprintf(want, sizeof(want), "sha256=%s", hex);
-        if (!sig || strcmp(sig, want) != 0)
-            jfail("callback X-Crunchd-Signature %s, expected %s (HMAC-SHA256 of the %zu-byte "
-                  "body %.300s)",
-                  sig ? sig : "(none)", want, rq->body_len, rq->body);
-    } else if (sig) {
-        jfail("callback signed (%s) without callbacks.secret", sig);
-    }
-    json_error_t jerr;
-    json_t *j = json_loadb(rq->body, rq->body_len, 0, &jerr);
-    if (!j)
-        jfail("callback body is not JSON (%s): %.500s", jerr.text, rq->body);
-    must_job_obj_(j, NULL);
-    if (strcmp(job_id(j), id) != 0 || !state_final(job_state(j)))
-        jfail("callback body is not the final job %s: %s", id, dump(j));
-    return j;
-}
-#define must_callback(...) AT_(must_callback_(__VA_ARGS__))
-
-START_TEST(test_hmac_self_check)
-{
-    /* RFC 4231 test case 2: the test's own HMAC must be right first. */
-    char hex[65];
-    const char *data = "what do ya want for nothing?";
-    hmac_sha256_hex("Jefe", 4, data, strlen(data), hex);
-    ck_assert_str_eq(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-    /* RFC 4231 test case 6: a key longer than the block. */
-    char key[131];
-    memset(key, 0xaa, sizeof(key));
-    const char *d6 = "Test Using Larger Than Block-Size Key - Hash Key First";
-    hmac_sha256_hex(key, sizeof(key), d6, strlen(d6), hex);
-    ck_assert_str_eq(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
-}
-END_TEST
-
-START_TEST(test_callback_signed)
-{
-    callback_receiver *cr = must_receiver(NULL, 0);
-    server s;
-    must_start(&s, "{\"workers\": 1, \"callbacks\": {\"secret\": \"t0p-s3cret\"}}");
-    char body[256];
-    snprintf(body, sizeof(body),
-             "{\"fn\":\"fib\",\"args\":{\"n\":12},\"callback\":\"http://127.0.0.1:%d/hooks/done\"}",
-             callback_receiver_port(cr));
-    const char *id = must_submit(&s, body);
-    json_t *final = must_final(&s, id, 5000);
-    must_state(final, "succeeded", NULL);
-    ck_assert_msg(callback_receiver_wait(cr, 1, 5000) >= 1, "no callback within 5 s of job %s", id);
-    const callback_request *rq = callback_receiver_get(cr, 0);
-    json_t *j = must_callback(rq, "/hooks/done", id, "t0p-s3cret");
-    must_state(j, "succeeded", NULL);
-    ck_assert_int_eq(must_int(j, "result"), 144);
-    /* The body is the job as GET shows it once final. */
-    ck_assert_str_eq(must_str(j, "finished_at"), must_str(final, "finished_at"));
-    ck_assert_int_eq(must_int(j, "attempts"), must_int(final, "attempts"));
-    ck_assert_int_eq(must_int(j, "worker"), must_int(final, "worker"));
-    json_decref(j);
-    /* Delivered once: a 200 is not retried. */
-    sleep_ms(800);
-    ck_assert_int_eq(callback_receiver_count(cr), 1);
-
-    /* "localhost" is allowed by default too; a failed job calls back as well. */
-    snprintf(body, sizeof(body),
-             "{\"fn\":\"sleep\",\"args\":{\"ms\":5000},\"timeout_ms\":100,"
-             "\"callback\":\"http://localhost:%d/h2?job=1\"}",
-             callback_receiver_port(cr));
-    id = must_submit(&s, body);
-    must_state(must_final(&s, id, 5000), "failed", "timeout");
-    ck_assert_msg(callback_receiver_wait(cr, 2, 5000) >= 2, "no callback for the failed job %s",
-                  id);
-    j = must_callback(callback_receiver_get(cr, 1), "/h2?job=1", id, "t0p-s3cret");
-    must_state(j, "failed", "timeout");
-    json_decref(j);
-}
-END_TEST
-
-START_TEST(test_callback_retried)
-{
-    static const int statuses[] = {500, 503, 200};
-    callback_receiver *cr = must_receiver(statuses, 3);
-    server s;
-    must_start(&s, "{\"workers\": 1, \"callbacks\": {\"retries\": 3}}");
-    char body[256];
-    snprintf(body, sizeof(body),
-             "{\"fn\":\"fib\",\"args\":{\"n\":7},\"callback\":\"http://127.0.0.1:%d/cb\"}",
-             callback_receiver_port(cr));
-    const char *id = must_submit(&s, body);
-    must_state(must_final(&s, id, 5000), "succeeded", NULL);
-    int got = callback_receiver_wait(cr, 3, 6000);
-    ck_assert_msg(got >= 3, "%d callback request(s) within 6 s; expected 500, 503, then 200", got);
-    const callback_request *r0 = callback_receiver_get(cr, 0), *r1 = callback_receiver_get(cr, 1),
-                           *r2 = callback_receiver_get(cr, 2);
-    for (int i = 0; i < 3; i++)
-        json_decref(must_callback(callback_receiver_get(cr, i), "/cb", id, NULL));
-    ck_assert_msg(r0->body_len == r1->body_len && memcmp(r0->body, r1->body, r0->body_len) == 0 &&
-                      r1->body_len == r2->body_len && memcmp(r1->body, r2->body, r1->body_len) == 0,
-                  "retried callbacks carry different bodies");
-    int64_t gap1 = r1->at_ms - r0->at_ms, gap2 = r2->at_ms - r1->at_ms;
-    fprintf(stderr, "[info] callback back-off: %lld ms, then %lld ms\n", (long long)gap1,
-            (long long)gap2);
-    ck_assert_msg(gap1 >= 350 && gap1 < 3000, "first retry after %lld ms (back-off 0.5 s)",
-                  (long long)gap1);
-    ck_assert_msg(gap2 >= 700 && gap2 < 4000, "second retry after %lld ms (back-off 1 s)",
-                  (long long)gap2);
-    /* Delivered: no more. */
-    sleep_ms(1500);
-    ck_assert_int_eq(callback_receiver_count(cr), 3);
-}
-END_TEST
-
-START_TEST(test_callback_gives_up)
-{
-    static const int statuses[] = {500, 500, 500, 500, 500, 500};
-    callback_receiver *cr = must_receiver(statuses, 6);
-    server s;
-    must_start(&s, "{\"workers\": 1, \"callbacks\": {\"retries\": 2}}");
-    char body[256];
-    snprintf(body, sizeof(body),
-             "{\"fn\":\"fib\",\"callback\":\"http://127.0.0.1:%d/always-fails\"}",
-             callback_receiver_port(cr));
-    const char *id = must_submit(&s, body);
-    must_state(must_final(&s, id, 5000), "succeeded", NULL);
-    /* One attempt and 2 retries (about 0.5 + 1 s apart), then nothing. */
-    int got = callback_receiver_wait(cr, 3, 6000);
-    ck_assert_msg(got == 3, "%d callback request(s) within 6 s, expected 3 (retries 2)", got);
-    sleep_ms(3000);
-    got = callback_receiver_count(cr);
-    ck_assert_msg(got == 3, "%d callback requests with callbacks.retries 2, expected 3", got);
-}
-END_TEST
-
-START_TEST(test_callback_host_refused)
-{
-    server s;
-    must_start(&s, "{\"workers\": 1}");
-    resp r;
-    /* Refused at submission: nothing is ever sent to 10.0.0.1. */
-    static const char *const bad[] = {
-        "http://10.0.0.1:8080/hook",
-        "http://169.254.169.254/latest/meta-data",
-        "https://127.0.0.1:8443/hook",
-        "ftp://127.0.0.1/x",
-        "not a url",
-        "http://127.0.0.1.evil.example/x",
-    };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char body[256];
-        snprintf(body, sizeof(body), "{\"fn\":\"fib\",\"callback\":\"%s\"}", bad[i]);
-        submit(&s, NULL, body, NULL, &r);
-        if (r.status != 400)
-            fprintf(stderr, "[jobs] callback %s was not refused\n", bad[i]);
-        must_error(&r, 400, "invalid_args", "callback");
-    }
-    submit(&s, NULL, "{\"fn\":\"fib\",\"callback\":42}", NULL, &r);
-    must_error(&r, 400, "invalid_args", "callback");
-    http_call(&s, "GET", "/v1/jobs", NULL, &r);
-    must_status(&r, 200);
-    ck_assert_msg(json_array_size(must_get(must_json(&r), "jobs")) == 0,
-                  "refused callbacks left jobs:\n%s", resp_describe(&r));
-}
-END_TEST
-
 /* ---- backpressure
  * -------------------------------------------------------------------------------------- */
 
@@ -1296,7 +1080,6 @@ static Suite *jobs_suite(void)
 {
     Suite *s = suite_create("integration_jobs");
     TCase *tc = harness_tcase("submit");
-    tcase_add_checked_fixture(tc, NULL, jobs_teardown);
     tcase_add_test(tc, test_submit_202);
     tcase_add_test(tc, test_submit_refused);
     tcase_add_test(tc, test_idempotency_key);
@@ -1329,14 +1112,6 @@ static Suite *jobs_suite(void)
     tcase_add_test(tc, test_restart_same_store);
     suite_add_tcase(s, tc);
 
-    tc = harness_tcase("callbacks");
-    tcase_add_checked_fixture(tc, NULL, jobs_teardown);
-    tcase_add_test(tc, test_hmac_self_check);
-    tcase_add_test(tc, test_callback_signed);
-    tcase_add_test(tc, test_callback_retried);
-    tcase_add_test(tc, test_callback_gives_up);
-    tcase_add_test(tc, test_callback_host_refused);
-    suite_add_tcase(s, tc);
     return s;
 }
 

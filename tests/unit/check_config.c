@@ -90,12 +90,13 @@ static void assert_defaults(const config *c)
     ck_assert_str_eq(c->store.kind, "sqlite");
     ck_assert_str_eq(c->store.path, "./var/crunchd.db");
     ck_assert_str_eq(c->store.url, "");
-    ck_assert_int_eq(c->callbacks.n_allow, 3);
-    ck_assert_str_eq(c->callbacks.allow[0], "127.0.0.1");
-    ck_assert_str_eq(c->callbacks.allow[1], "::1");
-    ck_assert_str_eq(c->callbacks.allow[2], "localhost");
+    ck_assert_int_eq(c->callbacks.n_allow, 0); /* no callback host at all */
     ck_assert_str_eq(c->callbacks.secret, "");
     ck_assert_int_eq(c->callbacks.retries, 3);
+    ck_assert_int_eq(c->callbacks.timeout_ms, 5000);
+    ck_assert_int_eq(c->callbacks.threads, 2);
+    ck_assert_int_eq(c->callbacks.max_pending, 1000);
+    ck_assert_int_eq(c->callbacks.max_pending_bytes, 16777216);
     ck_assert_str_eq(c->log.level, "info");
     ck_assert_str_eq(c->log.access_log, "");
     ck_assert_str_eq(c->log.format, "text");
@@ -154,8 +155,9 @@ static const char full_json[] =
     "  \"jobs\": {\"default_timeout_ms\": 2592000000, \"max_timeout_ms\": 2592000000,\n"
     "           \"cancel_grace_ms\": 0, \"result_ttl_s\": 31536000},\n"
     "  \"store\": {\"kind\": \"redis\", \"path\": \"\", \"url\": \"redis://127.0.0.1:6379/0\"},\n"
-    "  \"callbacks\": {\"allow\": [\"10.1.2.3\", \"hooks.example.com\", \"fe80::1\"],\n"
-    "                \"secret\": \"s3cret\", \"retries\": 100},\n"
+    "  \"callbacks\": {\"allow\": [\"10.1.2.3:80\", \"hooks.example.com\", \"[fe80::1]:9\"],\n"
+    "                \"secret\": \"s3cret\", \"retries\": 100, \"timeout_ms\": 600000,\n"
+    "                \"threads\": 64, \"max_pending\": 1000000, \"max_pending_bytes\": 1073741824},\n"
     "  \"log\": {\"level\": \"debug\", \"access_log\": \"-\", \"format\": \"json\"},\n"
     "  \"shutdown_timeout_s\": 0,\n"
     "  \"heartbeat_timeout_s\": 3600,\n"
@@ -191,11 +193,15 @@ START_TEST(test_full_config)
     ck_assert_str_eq(c.store.path, "");
     ck_assert_str_eq(c.store.url, "redis://127.0.0.1:6379/0");
     ck_assert_int_eq(c.callbacks.n_allow, 3);
-    ck_assert_str_eq(c.callbacks.allow[0], "10.1.2.3");
+    ck_assert_str_eq(c.callbacks.allow[0], "10.1.2.3:80");
     ck_assert_str_eq(c.callbacks.allow[1], "hooks.example.com");
-    ck_assert_str_eq(c.callbacks.allow[2], "fe80::1");
+    ck_assert_str_eq(c.callbacks.allow[2], "[fe80::1]:9");
     ck_assert_str_eq(c.callbacks.secret, "s3cret");
     ck_assert_int_eq(c.callbacks.retries, 100);
+    ck_assert_int_eq(c.callbacks.timeout_ms, 600000);
+    ck_assert_int_eq(c.callbacks.threads, 64);
+    ck_assert_int_eq(c.callbacks.max_pending, 1000000);
+    ck_assert_int_eq(c.callbacks.max_pending_bytes, 1073741824);
     ck_assert_str_eq(c.log.level, "debug");
     ck_assert_str_eq(c.log.access_log, "-");
     ck_assert_str_eq(c.log.format, "json");
@@ -381,19 +387,24 @@ END_TEST
 START_TEST(test_allow)
 {
     static config c;
-    must_load(&c, "{\"callbacks\": {\"allow\": [\"hooks.example.com\", \"10.0.0.5\", \"::1\"]}}");
-    ck_assert_int_eq(c.callbacks.n_allow, 3);
-    ck_assert_str_eq(c.callbacks.allow[0], "hooks.example.com");
+    must_load(&c, "{\"callbacks\": {\"allow\": [\"hooks.example.com:8080\", \"10.0.0.5\", "
+                  "\"[::1]:9000\", \"localhost:9000\"]}}");
+    ck_assert_int_eq(c.callbacks.n_allow, 4);
+    ck_assert_str_eq(c.callbacks.allow[0], "hooks.example.com:8080");
     ck_assert_str_eq(c.callbacks.allow[1], "10.0.0.5");
-    ck_assert_str_eq(c.callbacks.allow[2], "::1");
+    ck_assert_str_eq(c.callbacks.allow[2], "[::1]:9000");
+    ck_assert_str_eq(c.callbacks.allow[3], "localhost:9000");
     must_load(&c, "{\"callbacks\": {\"allow\": []}}");
     ck_assert_int_eq(c.callbacks.n_allow, 0);
-    must_fail("{\"callbacks\": {\"allow\": [\"localhost\", \"a b\"]}}",
-              "callbacks.allow[1]: expected a host name or IP address");
-    must_fail("{\"callbacks\": {\"allow\": [\"\"]}}",
-              "callbacks.allow[0]: expected a host name or IP address");
-    must_fail("{\"callbacks\": {\"allow\": [\"http://x\"]}}",
-              "callbacks.allow[0]: expected a host name or IP address");
+    /* Bad entries name their path; callback_allow.c's tests have every message. */
+    must_fail("{\"callbacks\": {\"allow\": [\"localhost:9000\", \"127.0.0.1:1\", \"a b:80\"]}}",
+              "callbacks.allow[2]: expected host:port, [v6]:port or a bare host (which allows "
+              "ports 80 and 443)");
+    must_fail("{\"callbacks\": {\"allow\": [\"localhost:0\"]}}",
+              "callbacks.allow[0]: port must be from 1 to 65535");
+    must_fail("{\"callbacks\": {\"allow\": [\"::1\"]}}",
+              "callbacks.allow[0]: an IPv6 address goes in brackets: [::1]:9000, or [::1] for "
+              "ports 80 and 443");
     must_fail("{\"callbacks\": {\"allow\": \"localhost\"}}",
               "callbacks.allow: expected array of strings");
 }
@@ -473,6 +484,11 @@ static const err_case errors[] = {
     {"{\"jobs\": {\"cancel_grace_ms\": 600001}}", "jobs.cancel_grace_ms: must be from 0 to 600000"},
     {"{\"jobs\": {\"result_ttl_s\": 31536001}}", "jobs.result_ttl_s: must be from 1 to 31536000"},
     {"{\"callbacks\": {\"retries\": 101}}", "callbacks.retries: must be from 0 to 100"},
+    {"{\"callbacks\": {\"timeout_ms\": 9}}", "callbacks.timeout_ms: must be from 10 to 600000"},
+    {"{\"callbacks\": {\"threads\": 0}}", "callbacks.threads: must be from 1 to 64"},
+    {"{\"callbacks\": {\"max_pending\": 0}}", "callbacks.max_pending: must be from 1 to 1000000"},
+    {"{\"callbacks\": {\"max_pending_bytes\": 0}}",
+     "callbacks.max_pending_bytes: must be from 1 to 1073741824"},
     {"{\"shutdown_timeout_s\": 3601}", "shutdown_timeout_s: must be from 0 to 3600"},
     {"{\"heartbeat_timeout_s\": 0}", "heartbeat_timeout_s: must be from 1 to 3600"},
     {"{\"limits\": {\"max_queue\": 9223372036854775807}}",
@@ -572,6 +588,11 @@ START_TEST(test_file_dev)
     char path[PATH_MAX], err[512] = "";
     snprintf(path, sizeof(path), "%s/conf/crunchd.json", source_root());
     ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+    /* The one difference from the built-in defaults: the README's callback port. */
+    ck_assert_int_eq(c.callbacks.n_allow, 1);
+    ck_assert_str_eq(c.callbacks.allow[0], "127.0.0.1:9000");
+    memset(c.callbacks.allow, 0, sizeof(c.callbacks.allow));
+    c.callbacks.n_allow = 0;
     assert_defaults(&c);
 }
 END_TEST
@@ -591,6 +612,7 @@ START_TEST(test_file_prod)
     ck_assert_str_eq(c.store.path, "/var/lib/crunchd/crunchd.db");
     ck_assert_str_eq(c.log.access_log, "/var/log/crunchd/access.log");
     ck_assert_str_eq(c.log.format, "text");
+    ck_assert_int_eq(c.callbacks.n_allow, 0); /* no callback host in production */
     ck_assert(!c.debug_functions);
 }
 END_TEST
