@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,6 +78,17 @@ static int silent_take_all(void)
         n++;
     }
     return n;
+}
+
+/* Connections waiting in the silent receiver's accept queue (Linux reports
+ * it as tcpi_unacked of a listening socket); none is accepted. */
+static int silent_queued(void)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    ck_assert_msg(getsockopt(silent_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0,
+                  "getsockopt(TCP_INFO) failed: %s", strerror(errno));
+    return (int)ti.tcpi_unacked;
 }
 
 /* Starts one worker whose callbacks.allow lists exactly port, on the names
@@ -536,6 +548,20 @@ START_TEST(test_callback_max_pending_bytes)
 }
 END_TEST
 
+START_TEST(test_callback_threads)
+{
+    /* Five deliveries that never end: callbacks.threads (3) of them connect,
+     * the other two wait for a thread. */
+    server s;
+    must_start_silent(&s, "\"threads\": 3, \"timeout_ms\": 30000, \"retries\": 0", "/c", 5, NULL);
+    int64_t deadline = now_ms() + 5000;
+    while (silent_queued() < 3 && now_ms() < deadline)
+        sleep_ms(20);
+    sleep_ms(500);
+    ck_assert_int_eq(silent_queued(), 3);
+}
+END_TEST
+
 /* ---- draining ---------------------------------------------------------------- */
 
 START_TEST(test_callback_drain_waits_for_delivery)
@@ -609,6 +635,7 @@ static Suite *callbacks_suite(void)
     tcase_add_test(tc, test_callback_attempt_times_out);
     tcase_add_test(tc, test_callback_max_pending);
     tcase_add_test(tc, test_callback_max_pending_bytes);
+    tcase_add_test(tc, test_callback_threads);
     tcase_add_test(tc, test_callback_drain_waits_for_delivery);
     tcase_add_test(tc, test_callback_drain_bounded);
     suite_add_tcase(s, tc);
