@@ -327,7 +327,7 @@ static const char *parse_error_message(int status)
     switch (status) {
     case 431: return "request head larger than limits.max_header_bytes";
     case 501: return "only the chunked transfer coding is supported";
-    case 505: return "only HTTP/1.0 and HTTP/1.1 are supported";
+    case 505: return "only HTTP/1.x is supported";
     default: return "malformed request head";
     }
 }

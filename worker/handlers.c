@@ -606,7 +606,8 @@ void handlers_dispatch(conn *c, const http_request *req, const char *body, size_
         reply_options(c, req, METHODS_ANY, cors_lines != NULL);
         return;
     }
-    if ((memchr(req->path.p, '%', req->path.n) || memchr(req->query.p, '%', req->query.n)) &&
+    if ((memchr(req->path.p, '%', req->path.n) ||
+         (req->query.n && memchr(req->query.p, '%', req->query.n))) &&
         decode_target(c, &req, &decoded, path_buf) < 0)
         return;
     const route *r = route_find(req->path);

@@ -11,8 +11,9 @@
 #include "http_parser.h"
 
 /*
- * Whether the field value v is the media type `type` (lowercase "type/subtype",
- * compared ignoring case) with well-formed parameters (RFC 9110 8.3.1, 5.6.6):
+ * Whether the field value v is the media type `type` (a valid "type/subtype"
+ * in lower case; compared ignoring case) with well-formed parameters
+ * (RFC 9110 8.3.1, 5.6.6):
  *   type "/" subtype *( OWS ";" OWS [ token "=" ( token / quoted-string ) ] )
  * "application/json; charset=utf-8" is application/json; "application/json x",
  * "application/jsonx" and "application/json; charset" are not.

@@ -58,6 +58,16 @@ START_TEST(test_path_segments_decoded)
     http_call(&s, "POST", "/v1/fn/f%C3%A9%FF", "{}", &r);
     must_error(&r, 404, "unknown_function", NULL);
     ck_assert_str_eq(error_message(&r), "no function named \"f\xc3\xa9?\"");
+    /* A long name is cut on a character boundary: the message stays UTF-8. */
+    char name[1024] = "/v1/fn/x";
+    for (int i = 0; i < 100; i++)
+        strcat(name, "%C3%A9");
+    http_call(&s, "POST", name, "{}", &r);
+    must_error(&r, 404, "unknown_function", NULL); /* must_json: valid UTF-8 */
+    const char *msg = error_message(&r);
+    ck_assert_msg(strlen(msg) < 160 && strstr(msg, "\"x\xc3\xa9\xc3\xa9") &&
+                      strstr(msg, "\xc3\xa9...\""),
+                  "%s", msg);
 }
 END_TEST
 
@@ -108,6 +118,17 @@ START_TEST(test_query_values_decoded)
     must_error(&r, 400, "invalid_args", "timeout_ms");
     http_call(&s, "GET", "/v1/jobs?fn=fi%00b", NULL, &r);
     must_error(&r, 400, "invalid_args", "fn");
+    /* A value may decode to 256 bytes at most (then it is checked as usual). */
+    char q[1024] = "/v1/jobs?fn=";
+    for (int i = 0; i < 256; i++)
+        strcat(q, i % 2 ? "%61" : "a");
+    http_call(&s, "GET", q, NULL, &r);
+    must_error(&r, 400, "invalid_args", "fn");
+    ck_assert_str_eq(error_message(&r), "fn: a function name");
+    strcat(q, "+");
+    http_call(&s, "GET", q, NULL, &r);
+    must_error(&r, 400, "invalid_args", "fn");
+    ck_assert_str_eq(error_message(&r), "fn: must decode to at most 256 bytes, none of them NUL");
     const char *id = must_submit_fib(&s);
     char path[128];
     snprintf(path, sizeof(path), "/v1/jobs/%s?wait=%%31", id);
@@ -241,10 +262,17 @@ START_TEST(test_cors_allowed_origin)
     http_call_hdr(&s, "POST", "/v1/fn/sleep", "{\"ms\":20}", o, &r);
     must_status(&r, 200);
     must_cors(&r, ORIGIN);
-    http_call_hdr(&s, "POST", "/v1/jobs", "{\"fn\":\"sleep\",\"args\":{\"ms\":1000}}", o, &r);
+    http_call_hdr(&s, "POST", "/v1/jobs", "{\"fn\":\"sleep\",\"args\":{\"ms\":300}}", o, &r);
     must_status(&r, 202);
     must_cors(&r, ORIGIN);
-    ck_assert_ptr_nonnull(resp_header(&r, "Location"));
+    const char *location = resp_header(&r, "Location");
+    ck_assert_ptr_nonnull(location);
+    char path[256];
+    snprintf(path, sizeof(path), "%s?wait=10", location); /* answered by a long-poll */
+    http_call_hdr(&s, "GET", path, NULL, o, &r);
+    must_status(&r, 200);
+    ck_assert_str_eq(must_str(must_json(&r), "state"), "succeeded");
+    must_cors(&r, ORIGIN);
     http_call_hdr(&s, "GET", "/healthz", NULL, "Origin: http://LOCALHOST:3000\r\n", &r);
     must_cors(&r, "http://localhost:3000"); /* as browsers serialise it */
     /* another origin, or none: nothing */
