@@ -29,6 +29,15 @@ static const char *must_submit_fib(server *s)
     return must_str(must_json(&r), "id");
 }
 
+/* Sends two requests back to back (pipelined) on a new connection; returns it. */
+static int must_send_two(server *s, const char *first, const char *second)
+{
+    int fd = must_connect(s);
+    must_send_str(fd, first);
+    must_send_str(fd, second);
+    return fd;
+}
+
 /* ---- item 12: percent-decoding ------------------------------------------ */
 
 START_TEST(test_path_segments_decoded)
@@ -201,11 +210,8 @@ START_TEST(test_options_every_route)
     must_error(&r, 405, "method_not_allowed", NULL);
     must_header(&r, "Allow", "GET, HEAD, OPTIONS");
     /* A 204 has no body: the next request on the connection is read right. */
-    int fd = must_connect(&s);
-    char all[512];
-    snprintf(all, sizeof(all), "%s%s", http_request_text("OPTIONS", "/v1/fn/fib", NULL, NULL),
-             http_request_text("GET", "/healthz", NULL, NULL));
-    must_send_str(fd, all);
+    int fd = must_send_two(&s, http_request_text("OPTIONS", "/v1/fn/fib", NULL, NULL),
+                           http_request_text("GET", "/healthz", NULL, NULL));
     must_read_response(fd, &r);
     must_status(&r, 204);
     must_read_response(fd, &r);
@@ -285,11 +291,8 @@ START_TEST(test_cors_allowed_origin)
     http_call(&s, "GET", "/healthz", NULL, &r);
     must_no_cors(&r);
     /* The lines of one request do not stick to the next on the connection. */
-    int fd = must_connect(&s);
-    char all[1024];
-    snprintf(all, sizeof(all), "%s%s", http_request_text("GET", "/healthz", NULL, o),
-             http_request_text("GET", "/healthz", NULL, NULL));
-    must_send_str(fd, all);
+    int fd = must_send_two(&s, http_request_text("GET", "/healthz", NULL, o),
+                           http_request_text("GET", "/healthz", NULL, NULL));
     must_read_response(fd, &r);
     must_cors(&r, ORIGIN);
     must_read_response(fd, &r);
