@@ -25,6 +25,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -43,6 +44,7 @@
 #define KEY_PATH 256 /* longer (unknown) key paths are cut in messages */
 
 #define MSG_LISTEN "expected host:port, [v6]:port or unix:/path"
+#define MSG_ORIGIN "expected \"*\" or an origin such as \"https://app.example.com\""
 
 typedef enum key_type {
     KT_INT,     /* JSON integer in [min, max]; stored as int or int64_t by size */
@@ -88,6 +90,7 @@ typedef struct key_spec {
 static const char *check_listen(const char *s);
 static const char *check_allow(const char *s);
 static const char *check_nonempty(const char *s);
+static const char *check_origin(const char *s);
 
 static const char *const store_kinds[] = {"sqlite", "redis", NULL};
 static const char *const log_levels[] = {"error", "warn", "notice", "info", "debug", NULL};
@@ -129,6 +132,11 @@ static const key_spec callbacks_keys[] = {
     K_END,
 };
 
+static const key_spec http_keys[] = {
+    K_LIST("cors_origins", http.cors_origins, http.n_cors_origins, 0, true, check_origin),
+    K_END,
+};
+
 static const key_spec log_keys[] = {
     K_ENUM("level", log.level, log_levels),
     K_STR("access_log", log.access_log, NULL),
@@ -149,6 +157,7 @@ static const key_spec top_keys[] = {
     K_OBJ("jobs", jobs_keys),
     K_OBJ("store", store_keys),
     K_OBJ("callbacks", callbacks_keys),
+    K_OBJ("http", http_keys),
     K_OBJ("log", log_keys),
     K_INT("shutdown_timeout_s", shutdown_timeout_s, 0, 3600),
     K_INT("heartbeat_timeout_s", heartbeat_timeout_s, 1, 3600),
@@ -282,6 +291,43 @@ static const char *check_allow(const char *s)
 }
 
 static const char *check_nonempty(const char *s) { return s[0] ? NULL : "must not be empty"; }
+
+bool config_is_origin(const char *s, size_t len)
+{
+    const char *end = s + len, *h, *hend;
+    char port[8];
+    if (len > 7 && strncmp(s, "http://", 7) == 0)
+        h = s + 7;
+    else if (len > 8 && strncmp(s, "https://", 8) == 0)
+        h = s + 8;
+    else
+        return false;
+    if (*h == '[') {
+        const char *close = memchr(h, ']', (size_t)(end - h));
+        /* no zone: a browser never sends one in an Origin */
+        if (!close || memchr(h, '%', (size_t)(close - h)) || !is_ipv6(h + 1, (size_t)(close - h - 1)))
+            return false;
+        hend = close + 1;
+    } else {
+        hend = memchr(h, ':', (size_t)(end - h));
+        if (!hend)
+            hend = end;
+        if (!is_host(h, (size_t)(hend - h)))
+            return false;
+    }
+    if (hend == end)
+        return true;
+    if (*hend != ':' || (size_t)(end - hend) > sizeof(port))
+        return false;
+    memcpy(port, hend + 1, (size_t)(end - hend - 1));
+    port[end - hend - 1] = '\0';
+    return port_ok(port) == 1 && strtol(port, NULL, 10) > 0;
+}
+
+static const char *check_origin(const char *s)
+{
+    return strcmp(s, "*") == 0 || config_is_origin(s, strlen(s)) ? NULL : MSG_ORIGIN;
+}
 
 /* ---- setters: one per key_type; each writes only after its checks pass ---- */
 
@@ -469,6 +515,10 @@ static int config_check(const config *cfg, char *err, size_t errlen)
         return errbuf_fail(err, errlen, "store.url: required for kind redis");
     if (strcmp(cfg->store.kind, "sqlite") == 0 && cfg->store.path[0] == '\0')
         return errbuf_fail(err, errlen, "store.path: required for kind sqlite");
+    for (int i = 0; cfg->http.n_cors_origins > 1 && i < cfg->http.n_cors_origins; i++)
+        if (strcmp(cfg->http.cors_origins[i], "*") == 0)
+            return errbuf_fail(err, errlen,
+                               "http.cors_origins[%d]: \"*\" allows every origin; list it alone", i);
     return 0;
 }
 

@@ -21,6 +21,7 @@
 #define CONFIG_STR 256
 #define CONFIG_PATH 1024
 #define CONFIG_MAX_WORKERS 256
+#define CONFIG_MAX_CORS 32
 
 typedef struct config_limits {
     int64_t max_body_bytes;   /* default 1 MiB */
@@ -55,6 +56,13 @@ typedef struct config_callbacks {
     int64_t max_pending_bytes; /* their bodies together; default 16 MiB */
 } config_callbacks;
 
+typedef struct config_http {
+    /* Origins whose browser scripts may read our replies (CORS): "*", or
+     * "http[s]://host[:port]" (no path). Default none: no CORS header ever. */
+    char cors_origins[CONFIG_MAX_CORS][CONFIG_STR];
+    int n_cors_origins;
+} config_http;
+
 typedef struct config_log {
     char level[16];               /* debug|info|notice|warn|error; default info */
     char access_log[CONFIG_PATH]; /* path, "-" for stdout, "" for off (default) */
@@ -75,6 +83,7 @@ typedef struct config {
     config_jobs jobs;
     config_store store;
     config_callbacks callbacks;
+    config_http http;
     config_log log;
     int shutdown_timeout_s;       /* default 30 */
     int heartbeat_timeout_s;      /* default 10 */
@@ -103,6 +112,11 @@ int config_load_file(config *cfg, const char *path, char *err, size_t errlen);
 
 /* Same, from a string (tests and the embedded default). */
 int config_load_string(config *cfg, const char *json, char *err, size_t errlen);
+
+/* Whether s is an origin as http.cors_origins takes it: "scheme://host[:port]"
+ * with scheme http or https, host a name, an IPv4 address or a [v6] literal,
+ * port 1..65535, nothing after it (RFC 6454 serialisation). */
+bool config_is_origin(const char *s, size_t len);
 
 /* RFC 1123 host name: dot-separated labels (1-63) of letters, digits and
  * inner '-', 253 at most; not all digits ("300.1.1.1" is a bad IPv4

@@ -38,6 +38,23 @@
 #define ERR_VERSION "http_version_not_supported"
 #define ERR_REQUEST_TIMEOUT "request_timeout"
 
+/* Header names. */
+#define HDR_ALLOW "Allow"
+#define HDR_ORIGIN "Origin"
+#define HDR_VARY "Vary"
+#define HDR_LOCATION "Location"
+#define HDR_RETRY_AFTER "Retry-After"
+#define HDR_CONTENT_TYPE "Content-Type"
+#define HDR_AUTHORIZATION "Authorization"
+#define HDR_IDEMPOTENCY_KEY "Idempotency-Key"
+#define HDR_PREFER "Prefer"
+#define HDR_AC_ALLOW_ORIGIN "Access-Control-Allow-Origin"
+#define HDR_AC_ALLOW_METHODS "Access-Control-Allow-Methods"
+#define HDR_AC_ALLOW_HEADERS "Access-Control-Allow-Headers"
+#define HDR_AC_EXPOSE_HEADERS "Access-Control-Expose-Headers"
+#define HDR_AC_MAX_AGE "Access-Control-Max-Age"
+#define HDR_AC_REQUEST_METHOD "Access-Control-Request-Method"
+
 /* Content types. */
 #define CT_JSON "application/json"
 #define CT_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "handlers.h"
+#include "http_chunked.h"
 #include "http_resp.h"
 #include "job.h"
 #include "log.h"
@@ -63,6 +64,7 @@ struct conn {
     int64_t t0_us;             /* first byte of the current request (CLOCK_MONOTONIC) */
     char remote[64];           /* peer address for the access log ("-" if off) */
     char job_id[JOB_ID_LEN + 1]; /* the job the current request is about ("" if none) */
+    const char *reply_headers; /* lines for every reply to the current request, or NULL */
 };
 
 static int64_t now_us(void)
@@ -325,7 +327,7 @@ static const char *parse_error_message(int status)
     switch (status) {
     case 431: return "request head larger than limits.max_header_bytes";
     case 501: return "only the chunked transfer coding is supported";
-    case 505: return "only HTTP/1.0 and HTTP/1.1 are supported";
+    case 505: return "only HTTP/1.x is supported";
     default: return "malformed request head";
     }
 }
@@ -469,6 +471,7 @@ static void conn_finish(conn *c)
     c->head_len = c->raw_body = c->body_len = 0;
     c->served_one = true;
     c->job_id[0] = '\0';
+    c->reply_headers = NULL;
     c->since_ms = shm_mono_ms();
     c->t0_us = now_us(); /* a pipelined request already waiting starts now */
     if (!c->keep_alive)
@@ -489,6 +492,7 @@ static http_resp conn_resp(conn *c, int status, const char *content_type, const 
         .http10 = c->req.version_minor == 0 && c->req.method != HTTP_OTHER,
         .head_only = c->req.method == HTTP_HEAD,
         .extra = extra,
+        .req_extra = c->reply_headers,
     };
     return r;
 }
@@ -540,6 +544,8 @@ void conn_reply_error(conn *c, int status, const char *code, const char *message
 }
 
 void conn_defer(conn *c) { assert(c->state == CONN_HANDLER); }
+
+void conn_set_reply_headers(conn *c, const char *lines) { c->reply_headers = lines; }
 
 void conn_set_job_id(conn *c, const char *id)
 {

@@ -35,6 +35,11 @@ void conn_reply_error(conn *c, int status, const char *code, const char *message
  * conn_reply()/conn_reply_error() from the loop thread ends it. */
 void conn_defer(conn *c);
 
+/* Header lines (each ending in CRLF) that every reply to the current request
+ * carries, whichever handler sends it (CORS). lines must outlive the request
+ * (static, or owned by the worker). */
+void conn_set_reply_headers(conn *c, const char *lines);
+
 /* Names the job the current request is about, for the access log. */
 void conn_set_job_id(conn *c, const char *id);
 

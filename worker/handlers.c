@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cors.h"
 #include "fn.h"
+#include "http_media.h"
+#include "http_url.h"
 #include "job.h"
 #include "jobs.h"
 #include "jobs_http.h"
@@ -17,6 +20,11 @@
 #include "wire.h"
 
 #define JSON_MAX_DEPTH 64
+/* Longest name or path echoed in a message, in bytes (then cut, with "..."). */
+#define NAME_QUOTE_MAX 128
+/* Longest request path that is decoded: routes are far shorter, so a longer
+ * one with a '%' in it is no route (404) without being decoded. */
+#define PATH_DECODE_MAX 1024
 
 static const char BODY_HEALTHY[] = "{\"status\":\"ok\"}";
 static const char BODY_READY[] = "{\"status\":\"ready\"}";
@@ -24,6 +32,9 @@ static const char BODY_READY[] = "{\"status\":\"ready\"}";
 /* Response bodies are built here, then copied into the connection's buffer.
  * Loop thread only. */
 static buf scratch;
+
+/* CORS header lines of this worker (http.cors_origins). Loop thread only. */
+static cors *cors_conf;
 
 typedef void (*handler_fn)(conn *c, const http_request *req, const char *body, size_t len);
 
@@ -51,17 +62,10 @@ static void append_json_value(buf *b, json_t *v)
     b->len += json_dumpb(v, b->p + b->len, need, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-/* "application/json", optionally with parameters; absent is accepted. */
+/* application/json with well-formed parameters; absent is taken as JSON. */
 bool handlers_content_type_ok(const http_request *req)
 {
-    static const char json[] = "application/json";
-    const http_slice *ct = &req->content_type;
-    if (ct->n == 0)
-        return true;
-    if (ct->n < sizeof(json) - 1 || strncasecmp(ct->p, json, sizeof(json) - 1) != 0)
-        return false;
-    return ct->n == sizeof(json) - 1 || ct->p[sizeof(json) - 1] == ';' ||
-           ct->p[sizeof(json) - 1] == ' ';
+    return !req->content_type.p || http_media_type_is(req->content_type, CT_JSON);
 }
 
 /* Nesting depth of a JSON text, counted outside strings; jansson would accept
@@ -107,18 +111,57 @@ json_t *handlers_parse_body(conn *c, const char *body, size_t len)
     return v;
 }
 
-/* Only names made of [A-Za-z0-9_.-] are echoed back in messages. */
-static bool name_printable(http_slice s)
+/* Length of the valid UTF-8 character at p[0..n) (n > 0), or 0 if none is. */
+static size_t utf8_len(const unsigned char *p, size_t n)
 {
-    if (s.n == 0 || s.n > 64)
-        return false;
-    for (size_t i = 0; i < s.n; i++) {
-        char ch = s.p[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '-' || ch == '.'))
-            return false;
+    unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range (RFC 3629 4) */
+    size_t len;
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        len = 2;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        len = 3, lo = p[0] == 0xe0 ? 0xa0 : lo, hi = p[0] == 0xed ? 0x9f : hi;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        len = 4, lo = p[0] == 0xf0 ? 0x90 : lo, hi = p[0] == 0xf4 ? 0x8f : hi;
+    else
+        return 0;
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t k = 2; k < len; k++)
+        if ((p[k] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+/*
+ * Writes s into out (cap bytes, NUL-terminated) fit for a message: a byte
+ * that is a control byte or not part of valid UTF-8 becomes '?', and a longer
+ * s is cut on a character boundary and ends in "...". cap is at least 4.
+ */
+static void quote_for_message(http_slice s, char *out, size_t cap)
+{
+    /* Each byte out stands for one byte in: s fits whole or is cut. */
+    size_t limit = s.n < cap ? s.n : cap - 4, i = 0;
+    while (i < s.n) {
+        const unsigned char *p = (const unsigned char *)s.p + i;
+        size_t n = utf8_len(p, s.n - i);
+        bool ok = n > 1 || (n == 1 && p[0] >= 0x20 && p[0] != 0x7f);
+        if (!ok)
+            n = 1;
+        if (i + n > limit)
+            break;
+        if (ok)
+            memcpy(out + i, p, n);
+        else
+            out[i] = '?';
+        i += n;
     }
-    return true;
+    if (i < s.n) {
+        memcpy(out + i, "...", 3);
+        i += 3;
+    }
+    out[i] = '\0';
 }
 
 /* ---- simple routes ----------------------------------------------------- */
@@ -317,11 +360,12 @@ static void call_on_deadline(evutil_socket_t fd, short what, void *arg)
 static int query_timeout(conn *c, const http_request *req, int64_t *out)
 {
     const config_jobs *limits = &conn_worker(c)->cfg->jobs;
-    bool found = false;
-    http_slice v = http_query_get(req->query, "timeout_ms", &found);
+    char vbuf[HANDLERS_QUERY_MAX];
+    http_slice v;
+    int found = handlers_query(c, req, "timeout_ms", vbuf, &v);
     *out = limits->default_timeout_ms;
-    if (!found)
-        return 0;
+    if (found <= 0)
+        return found;
     int64_t ms = 0;
     bool ok = v.n > 0 && v.n <= 12;
     for (size_t i = 0; ok && i < v.n; i++) {
@@ -357,12 +401,13 @@ static json_t *call_args(conn *c, const fn_desc *fn, const char *body, size_t le
 static void handle_fn(conn *c, const http_request *req, const char *body, size_t len)
 {
     wctx *w = conn_worker(c);
+    /* The route holds one segment after the prefix, decoded: the name. */
     http_slice name = {req->path.p + strlen(ROUTE_FN_PREFIX), req->path.n - strlen(ROUTE_FN_PREFIX)};
     const fn_desc *fn = fn_find(name.p, name.n, w->cfg->debug_functions);
     if (!fn) {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "no function named \"%.*s\"", name_printable(name) ? (int)name.n : 0,
-                 name.p);
+        char quoted[NAME_QUOTE_MAX], msg[NAME_QUOTE_MAX + 32];
+        quote_for_message(name, quoted, sizeof(quoted));
+        snprintf(msg, sizeof(msg), "no function named \"%s\"", quoted);
         conn_reply_error(c, 404, ERR_UNKNOWN_FUNCTION, msg, NULL);
         return;
     }
@@ -419,34 +464,57 @@ static void handle_fn(conn *c, const http_request *req, const char *body, size_t
     pool_submit(fn->kind == FN_IO ? w->io : w->cpu, &call->task);
 }
 
+/* ---- query parameters -------------------------------------------------- */
+
+int handlers_query(conn *c, const http_request *req, const char *key, char *vbuf, http_slice *v)
+{
+    int rc = http_url_query(req->query, key, vbuf, HANDLERS_QUERY_MAX, v);
+    if (rc < 0) {
+        /* handlers_dispatch refused malformed escapes: this is a NUL or length */
+        char msg[128];
+        snprintf(msg, sizeof(msg), "%s: must decode to at most %d bytes, none of them NUL", key,
+                 HANDLERS_QUERY_MAX);
+        conn_reply_error(c, 400, ERR_INVALID_ARGS, msg, key);
+    }
+    return rc;
+}
+
 /* ---- routing ----------------------------------------------------------- */
 
 enum { M_GET = 1, M_POST = 2, M_DELETE = 4 };
 
+#define METHODS_GET "GET, HEAD, OPTIONS"
+#define METHODS_FN "POST, OPTIONS"
+#define METHODS_JOBS "GET, HEAD, POST, OPTIONS"
+#define METHODS_JOB "GET, HEAD, DELETE, OPTIONS"
+#define METHODS_ANY "GET, HEAD, POST, DELETE, OPTIONS" /* OPTIONS * */
+
 typedef struct route {
     const char *path;
-    bool prefix;
+    bool prefix;         /* path is a prefix followed by exactly one segment */
     unsigned methods;
-    const char *allow;   /* the Allow header for 405 */
+    const char *allow;   /* the methods, for Allow (405, OPTIONS) and preflights */
     handler_fn fn;
 } route;
 
 static const route routes[] = {
-    {ROUTE_HEALTHZ, false, M_GET, "Allow: GET, HEAD\r\n", handle_healthz},
-    {ROUTE_READYZ, false, M_GET, "Allow: GET, HEAD\r\n", handle_readyz},
-    {ROUTE_METRICS, false, M_GET, "Allow: GET, HEAD\r\n", handle_metrics},
-    {ROUTE_FUNCTIONS, false, M_GET, "Allow: GET, HEAD\r\n", handle_functions},
-    {ROUTE_WORKERS, false, M_GET, "Allow: GET, HEAD\r\n", handle_workers},
-    {ROUTE_FN_PREFIX, true, M_POST, "Allow: POST\r\n", handle_fn},
-    {ROUTE_JOBS, false, M_GET | M_POST, "Allow: GET, HEAD, POST\r\n", jobs_http_collection},
-    {ROUTE_JOBS_PREFIX, true, M_GET | M_DELETE, "Allow: GET, HEAD, DELETE\r\n", jobs_http_item},
+    {ROUTE_HEALTHZ, false, M_GET, METHODS_GET, handle_healthz},
+    {ROUTE_READYZ, false, M_GET, METHODS_GET, handle_readyz},
+    {ROUTE_METRICS, false, M_GET, METHODS_GET, handle_metrics},
+    {ROUTE_FUNCTIONS, false, M_GET, METHODS_GET, handle_functions},
+    {ROUTE_WORKERS, false, M_GET, METHODS_GET, handle_workers},
+    {ROUTE_FN_PREFIX, true, M_POST, METHODS_FN, handle_fn},
+    {ROUTE_JOBS, false, M_GET | M_POST, METHODS_JOBS, jobs_http_collection},
+    {ROUTE_JOBS_PREFIX, true, M_GET | M_DELETE, METHODS_JOB, jobs_http_item},
 };
 
+/* path is decoded: its '/' are the segment boundaries as sent. */
 static const route *route_find(http_slice path)
 {
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         size_t n = strlen(routes[i].path);
-        if (routes[i].prefix ? (path.n > n && memcmp(path.p, routes[i].path, n) == 0)
+        if (routes[i].prefix ? (path.n > n && memcmp(path.p, routes[i].path, n) == 0 &&
+                                !memchr(path.p + n, '/', path.n - n))
                              : (path.n == n && memcmp(path.p, routes[i].path, n) == 0))
             return &routes[i];
     }
@@ -464,24 +532,100 @@ static unsigned method_bit(http_method m)
     }
 }
 
+/* 404 naming the path as the client sent it. */
+static void reply_no_route(conn *c, http_slice raw_path)
+{
+    char quoted[NAME_QUOTE_MAX], msg[NAME_QUOTE_MAX + 32];
+    quote_for_message(raw_path, quoted, sizeof(quoted));
+    snprintf(msg, sizeof(msg), "no route for \"%s\"", quoted);
+    conn_reply_error(c, 404, ERR_NOT_FOUND, msg, NULL);
+}
+
+static void reply_405(conn *c, const char *methods)
+{
+    static const char body405[] =
+        "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"method not allowed on this route\"}}";
+    char allow[128];
+    snprintf(allow, sizeof(allow), HDR_ALLOW ": %s\r\n", methods);
+    conn_reply(c, 405, CT_JSON, body405, sizeof(body405) - 1, allow);
+}
+
+/* OPTIONS: 204 with Allow, and for a CORS preflight from an allowed origin
+ * what the browser asks (the request's CORS lines are already set). */
+static void reply_options(conn *c, const http_request *req, const char *methods, bool cors_ok)
+{
+    char extra[512];
+    int n = snprintf(extra, sizeof(extra), HDR_ALLOW ": %s\r\n", methods);
+    if (cors_ok && cors_is_preflight(req))
+        cors_preflight(methods, extra + n, sizeof(extra) - (size_t)n);
+    conn_reply(c, 204, NULL, "", 0, extra);
+}
+
+/*
+ * Percent-decoding (only when the target has a '%'): malformed escapes
+ * anywhere are 400; *req_io becomes a copy of the request whose path is the
+ * decoded one in path_buf (PATH_DECODE_MAX bytes). Returns -1 after replying.
+ */
+static int decode_target(conn *c, const http_request **req_io, http_request *copy, char *path_buf)
+{
+    const http_request *req = *req_io;
+    static const char bad[] = "malformed percent-encoding in the request target, or an encoded "
+                              "'/' or NUL byte in a path segment";
+    bool path_pct = memchr(req->path.p, '%', req->path.n) != NULL;
+    size_t n;
+    if (!http_url_valid(req->query) || (path_pct && !http_url_valid(req->path))) {
+        conn_reply_error(c, 400, ERR_BAD_REQUEST, bad, NULL);
+        return -1;
+    }
+    if (!path_pct)
+        return 0;
+    if (req->path.n > PATH_DECODE_MAX) {
+        reply_no_route(c, req->path);
+        return -1;
+    }
+    if (http_url_decode_path(req->path, path_buf, &n) < 0) {
+        conn_reply_error(c, 400, ERR_BAD_REQUEST, bad, NULL);
+        return -1;
+    }
+    *copy = *req; /* only here: a request is some 2 KiB */
+    copy->path = (http_slice){path_buf, n};
+    *req_io = copy;
+    return 0;
+}
+
 void handlers_dispatch(conn *c, const http_request *req, const char *body, size_t len)
 {
+    const char *cors_lines = cors_headers(cors_conf, req);
+    http_request decoded;
+    char path_buf[PATH_DECODE_MAX];
+    const http_slice raw_path = req->path;
+
+    if (cors_lines)
+        conn_set_reply_headers(c, cors_lines);
+    if (raw_path.n == 1 && raw_path.p[0] == '*') { /* OPTIONS *: the parser allows no other */
+        reply_options(c, req, METHODS_ANY, cors_lines != NULL);
+        return;
+    }
+    if ((memchr(req->path.p, '%', req->path.n) ||
+         (req->query.n && memchr(req->query.p, '%', req->query.n))) &&
+        decode_target(c, &req, &decoded, path_buf) < 0)
+        return;
     const route *r = route_find(req->path);
-    if (!r) {
-        conn_reply_error(c, 404, ERR_NOT_FOUND, "no such route", NULL);
-        return;
-    }
-    if (!(method_bit(req->method) & r->methods)) {
-        static const char body405[] =
-            "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"method not allowed on this route\"}}";
-        conn_reply(c, 405, CT_JSON, body405, sizeof(body405) - 1, r->allow);
-        return;
-    }
-    r->fn(c, req, body, len);
+    if (!r)
+        reply_no_route(c, raw_path);
+    else if (req->method == HTTP_OPTIONS)
+        reply_options(c, req, r->allow, cors_lines != NULL);
+    else if (!(method_bit(req->method) & r->methods))
+        reply_405(c, r->allow);
+    else
+        r->fn(c, req, body, len);
 }
 
 int handlers_init(wctx *w)
 {
+    cors_conf = cors_new(&w->cfg->http);
+    if (!cors_conf)
+        return -1;
     json_t *v = fn_list_json(w->cfg->debug_functions);
     if (!v)
         return -1;
@@ -498,4 +642,6 @@ void handlers_release(wctx *w)
     free(w->functions_json);
     w->functions_json = NULL;
     buf_release(&scratch);
+    cors_free(cors_conf);
+    cors_conf = NULL;
 }

@@ -16,11 +16,33 @@
 #include "fn.h"
 #include "http_parser.h"
 
-/* Loop thread only. req and body stay valid until the reply is sent. */
+/*
+ * Loop thread only. req and body stay valid until the reply is sent.
+ *
+ * Routing is on the percent-decoded path: a route handler gets a request
+ * whose path is decoded (into a buffer of handlers_dispatch(), so valid only
+ * until the handler returns: a handler copies what it needs before it
+ * defers), and whose query has only well-formed escapes (decode its values
+ * with handlers_query()). {name} and {id} are exactly one non-empty segment.
+ * OPTIONS is answered here for every route (204 with Allow), and so are
+ * CORS headers (cors.h).
+ */
 void handlers_dispatch(conn *c, const http_request *req, const char *body, size_t len);
 
-/* Whether the request's Content-Type is JSON (or absent, taken as JSON). */
+/* Whether the request's Content-Type is application/json with well-formed
+ * parameters (http_media_type_is of http_media.h), or absent (taken as JSON). */
 bool handlers_content_type_ok(const http_request *req);
+
+/* Longest decoded query value, in bytes: every parameter we take is shorter. */
+#define HANDLERS_QUERY_MAX 256
+
+/*
+ * The decoded value of query parameter key (see http_url_query): 1 with *v
+ * (into the query, or into vbuf of HANDLERS_QUERY_MAX bytes), 0 if absent, -1
+ * after replying 400 invalid_args (the value decodes to a NUL byte or to
+ * more than HANDLERS_QUERY_MAX bytes).
+ */
+int handlers_query(conn *c, const http_request *req, const char *key, char *vbuf, http_slice *v);
 
 /* Parses a request body as JSON (depth-limited); NULL after replying 400
  * bad_json. Returns a new reference. */

@@ -1,5 +1,5 @@
 /*
- * http_parser.c - HTTP/1.x request heads and chunked bodies (see http_parser.h).
+ * http_parser.c - HTTP/1.x request heads (see http_parser.h).
  *
  * The head parser looks only at buf[0 .. min(len, max_head)) and checks the
  * lines strictly in order, reporting the first problem it meets. A head that
@@ -9,92 +9,17 @@
  * fuzz target asserts this).
  *
  * Nothing here allocates, copies head bytes or calls through a pointer; lines
- * are found with memchr() and checked with byte-class tables.
+ * are found with memchr() and checked with the byte classes of http_bytes.h.
  */
 #include "http_parser.h"
 
 #include <string.h>
 
-/* Byte classes, one bit each, in one table. */
-enum {
-    C_TCHAR = 1 << 0,  /* RFC 9110 token character */
-    C_VCHAR = 1 << 1,  /* field-value byte: HTAB, SP..'~', obs-text */
-    C_TARGET = 1 << 2, /* request-target byte: visible ASCII except '#' */
-    C_HOST = 1 << 3,   /* Host byte: unreserved, sub-delims, ':', '[', ']', '%' */
-    C_HEX = 1 << 4,
-};
-
-#define V C_VCHAR
-#define VG (C_VCHAR | C_TARGET)
-#define VGH (C_VCHAR | C_TARGET | C_HOST)
-#define TV (C_TCHAR | C_VCHAR)
-#define TVG (C_TCHAR | C_VCHAR | C_TARGET)
-#define TVGH (C_TCHAR | C_VCHAR | C_TARGET | C_HOST)
-
-/* One byte class per line; every byte not listed is 0 (control bytes, DEL). */
-/* clang-format off */
-static const unsigned char cls[256] = {
-    ['\t'] = V,
-    [' '] = V,
-    ['!'] = TVGH,
-    ['"'] = VG,
-    ['#'] = TV,
-    ['$'] = TVGH,
-    ['%'] = TVGH,
-    ['&'] = TVGH,
-    ['\''] = TVGH,
-    ['('] = VGH,
-    [')'] = VGH,
-    ['*'] = TVGH,
-    ['+'] = TVGH,
-    [','] = VGH,
-    ['-'] = TVGH,
-    ['.'] = TVGH,
-    ['/'] = VG,
-    ['0' ... '9'] = TVGH | C_HEX,
-    [':'] = VGH,
-    [';'] = VGH,
-    ['<'] = VG,
-    ['='] = VGH,
-    ['>'] = VG,
-    ['?'] = VG,
-    ['@'] = VG,
-    ['A' ... 'F'] = TVGH | C_HEX,
-    ['G' ... 'Z'] = TVGH,
-    ['['] = VGH,
-    ['\\'] = VG,
-    [']'] = VGH,
-    ['^'] = TVG,
-    ['_'] = TVGH,
-    ['`'] = TVG,
-    ['a' ... 'f'] = TVGH | C_HEX,
-    ['g' ... 'z'] = TVGH,
-    ['{'] = VG,
-    ['|'] = TVG,
-    ['}'] = VG,
-    ['~'] = TVGH,
-    [0x80 ... 0xff] = V,
-};
-/* clang-format on */
-
-#undef V
-#undef VG
-#undef VGH
-#undef TV
-#undef TVG
-#undef TVGH
-
-#define IS(c, f) (cls[(unsigned char)(c)] & (f))
+#include "http_bytes.h"
 
 static inline unsigned char lower(unsigned char c)
 {
     return (unsigned char)(c - 'A') < 26 ? c | 0x20 : c;
-}
-
-/* Value of a byte known to be C_HEX. */
-static inline unsigned hexval(unsigned char c)
-{
-    return (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
 }
 
 /*
@@ -151,12 +76,12 @@ static bool has_ctl(const char *p, size_t n)
         y = x ^ (ones * 0x7f);
         if (((x - ones * 0x20) & ~x & highs) | ((y - ones) & ~y & highs)) {
             for (size_t j = i; j < i + 8; j++)
-                if (!IS(p[j], C_VCHAR))
+                if (!HB_IS(p[j], HB_VCHAR))
                     return true;
         }
     }
     for (; i < n; i++)
-        if (!IS(p[i], C_VCHAR))
+        if (!HB_IS(p[i], HB_VCHAR))
             return true;
     return false;
 }
@@ -193,12 +118,11 @@ static http_method method_lookup(const char *m, size_t n)
 }
 
 /*
- * Reduces an absolute-form target ("http://host/path?q") to its origin form.
- * Returns false if it is not one we accept. "http://host" alone becomes "/".
+ * Reduces an absolute-form target ("http://host/path?q") to what follows its
+ * authority: "/path?q", "?q" or "". Returns false if it is not one we accept.
  */
 static bool target_absolute(http_slice *t)
 {
-    static const char root[] = "/";
     const char *p = t->p, *end = t->p + t->n;
     size_t skip;
 
@@ -210,22 +134,30 @@ static bool target_absolute(http_slice *t)
         return false;
     const char *host = p + skip, *q = host;
     while (q < end && *q != '/' && *q != '?') {
-        if (!IS(*q, C_HOST) || *q == '@')
+        if (!HB_IS(*q, HB_HOST) || *q == '@')
             return false; /* no userinfo: it only serves to mislead */
         q++;
     }
     if (q == host)
         return false;
-    if (q == end) {
-        t->p = root;
-        t->n = 1;
-        return true;
-    }
-    if (*q != '/')
-        return false; /* "http://host?q" has no path we could point at */
     t->n = (size_t)(end - q);
     t->p = q;
     return true;
+}
+
+/* Splits what is left of the target at the first '?'. An absolute form
+ * without a path ("http://h", "http://h?q") has the path "/" (RFC 9112 3.2.2). */
+static void target_split(http_slice origin, http_request *req)
+{
+    static const char root[] = "/";
+    const char *qm = memchr(origin.p, '?', origin.n);
+    size_t pn = qm ? (size_t)(qm - origin.p) : origin.n;
+
+    req->path = pn ? (http_slice){origin.p, pn} : (http_slice){root, 1};
+    if (qm)
+        req->query = (http_slice){qm + 1, origin.n - pn - 1};
+    else
+        req->query = (http_slice){origin.p + origin.n, 0};
 }
 
 /* Parses the request line p[0..n) (without its line end); 0 or an HTTP status. */
@@ -233,7 +165,7 @@ static int parse_request_line(const char *p, size_t n, http_request *req)
 {
     const char *end = p + n, *q = p;
 
-    while (q < end && IS(*q, C_TCHAR))
+    while (q < end && HB_IS(*q, HB_TCHAR))
         q++;
     if (q == p || q == end || *q != ' ')
         return 400;
@@ -242,7 +174,7 @@ static int parse_request_line(const char *p, size_t n, http_request *req)
     req->method = method_lookup(p, req->method_name.n);
 
     const char *t = ++q;
-    while (q < end && IS(*q, C_TARGET))
+    while (q < end && HB_IS(*q, HB_TARGET))
         q++;
     if (q == t || q == end || *q != ' ')
         return 400;
@@ -252,10 +184,13 @@ static int parse_request_line(const char *p, size_t n, http_request *req)
     if (end - q != 8 || memcmp(q, "HTTP/", 5) || q[5] < '0' || q[5] > '9' || q[6] != '.' ||
         q[7] < '0' || q[7] > '9')
         return 400;
-    if (q[5] != '1' || (q[7] != '0' && q[7] != '1'))
+    if (q[5] != '1')
         return 505;
-    req->version_minor = q[7] - '0';
+    /* HTTP/1.2 .. 1.9 are later minor versions of 1.x: we speak 1.1 to them
+     * (RFC 9110 2.5), so they get everything 1.1 requires and allows. */
+    req->version_minor = q[7] == '0' ? 0 : 1;
 
+    req->target = target;
     if (target.p[0] == '/') {
         /* origin-form */
     } else if (target.n == 1 && target.p[0] == '*') {
@@ -264,16 +199,7 @@ static int parse_request_line(const char *p, size_t n, http_request *req)
     } else if (!target_absolute(&target)) {
         return 400;
     }
-    req->target = target;
-    req->path = target;
-    req->query.p = target.p + target.n;
-    req->query.n = 0;
-    const char *qm = memchr(target.p, '?', target.n);
-    if (qm) {
-        req->path.n = (size_t)(qm - target.p);
-        req->query.p = qm + 1;
-        req->query.n = target.n - req->path.n - 1;
-    }
+    target_split(target, req);
     return 0;
 }
 
@@ -318,7 +244,7 @@ static void parse_connection(http_slice v, head_state *hs)
 static bool host_valid(http_slice v)
 {
     for (size_t i = 0; i < v.n; i++)
-        if (!IS(v.p[i], C_HOST))
+        if (!HB_IS(v.p[i], HB_HOST))
             return false;
     return true;
 }
@@ -346,8 +272,11 @@ static int header_semantics(const http_header *h, http_request *req, head_state 
             parse_connection(v, hs);
         break;
     case 12:
-        if (SLICE_IS(name, "content-type") && !req->content_type.p)
+        if (SLICE_IS(name, "content-type")) {
+            if (req->content_type.p)
+                return 400; /* two media types: which one would a proxy pass on? */
             req->content_type = v;
+        }
         break;
     case 14:
         if (SLICE_IS(name, "content-length")) {
@@ -376,7 +305,7 @@ static int parse_header_line(const char *p, size_t n, http_request *req, head_st
 
     if (*p == ' ' || *p == '\t')
         return 400; /* obs-fold, or whitespace before the first header */
-    while (q < end && IS(*q, C_TCHAR))
+    while (q < end && HB_IS(*q, HB_TCHAR))
         q++;
     if (q == p || q == end || *q != ':')
         return 400; /* also whitespace before the colon */
@@ -426,7 +355,7 @@ static int head_finish(http_request *req, const head_state *hs)
 static int partial_request_line(const char *p, const char *end)
 {
     const char *q = p;
-    while (q < end && IS(*q, C_TCHAR))
+    while (q < end && HB_IS(*q, HB_TCHAR))
         q++;
     if (q < end && (q == p || *q != ' '))
         return 400;
@@ -453,15 +382,9 @@ static int parse_head(const char *buf, size_t len, http_request *req, int *statu
     head_state hs = {0};
     int rc;
 
-    /* Leading empty lines (RFC 9112 2.2). */
-    for (;;) {
-        if (p < end && *p == '\n')
-            p++;
-        else if (p + 1 < end && p[0] == '\r' && p[1] == '\n')
-            p += 2;
-        else
-            break;
-    }
+    /* Leading empty lines (RFC 9112 2.2), CRLF only like every other line. */
+    while (p + 1 < end && p[0] == '\r' && p[1] == '\n')
+        p += 2;
     if (p == end || (p + 1 == end && *p == '\r'))
         return NEED_MORE;
 
@@ -473,8 +396,11 @@ static int parse_head(const char *buf, size_t len, http_request *req, int *statu
                 goto refuse;
             return NEED_MORE;
         }
-        const char *eol = (nl > p && nl[-1] == '\r') ? nl - 1 : nl;
-        size_t n = (size_t)(eol - p);
+        if (nl == p || nl[-1] != '\r') {
+            rc = 400; /* a bare LF: a proxy may not have seen a line end here */
+            goto refuse;
+        }
+        size_t n = (size_t)(nl - 1 - p);
         if (first) {
             rc = parse_request_line(p, n, req);
             first = false;
@@ -524,158 +450,4 @@ const http_slice *http_request_header(const http_request *req, const char *name)
             return &req->headers[i].value;
     }
     return NULL;
-}
-
-http_slice http_query_get(http_slice query, const char *key, bool *found)
-{
-    const char *p = query.p, *end = query.n ? query.p + query.n : query.p;
-    size_t kn = strlen(key);
-
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *e = amp ? amp : end;
-        const char *eq = memchr(p, '=', (size_t)(e - p));
-        const char *ke = eq ? eq : e;
-        if (e > p && (size_t)(ke - p) == kn && !memcmp(p, key, kn)) {
-            if (found)
-                *found = true;
-            if (!eq)
-                return (http_slice){e, 0};
-            return (http_slice){eq + 1, (size_t)(e - eq - 1)};
-        }
-        p = amp ? amp + 1 : end;
-    }
-    if (found)
-        *found = false;
-    return (http_slice){NULL, 0};
-}
-
-/* ------------------------------------------------------------- chunked */
-
-enum chunked_state {
-    CS_SIZE_START = 0, /* first hex digit of a size line (the zeroed state) */
-    CS_SIZE,           /* more hex digits */
-    CS_SIZE_WS,        /* whitespace after the size: only ';' or a line end may follow */
-    CS_EXT,            /* chunk extension, skipped to the line end */
-    CS_SIZE_LF,        /* CR seen on the size line, LF must follow */
-    CS_DATA,           /* chunk_left data bytes to copy */
-    CS_DATA_END,       /* CRLF or LF after the data */
-    CS_DATA_LF,        /* CR seen after the data, LF must follow */
-    CS_TRAILER_START,  /* start of a trailer line, or the final empty line */
-    CS_TRAILER,        /* inside a trailer line */
-    CS_TRAILER_LF,     /* CR seen in a trailer line, LF must follow */
-    CS_END_LF,         /* CR of the final empty line seen, LF must follow */
-    CS_DONE,
-    CS_ERROR,
-};
-
-#define CHUNK_SIZE_BITS 60
-
-void http_chunked_init(http_chunked *c)
-{
-    memset(c, 0, sizeof *c);
-}
-
-/* Counts a size or trailer line byte; false if the line is too long. */
-static inline bool line_byte(http_chunked *c)
-{
-    return ++c->line_len <= HTTP_CHUNKED_LINE_MAX;
-}
-
-/*
- * Handles one non-data byte; returns the next state (CS_ERROR on a bad byte).
- * Data bytes are copied in bulk by the caller.
- */
-static int chunked_step(http_chunked *c, unsigned char b)
-{
-    switch (c->state) {
-    case CS_SIZE_START:
-    case CS_SIZE:
-        if (IS(b, C_HEX)) {
-            if (c->chunk_left >> (CHUNK_SIZE_BITS - 4))
-                return CS_ERROR;
-            c->chunk_left = (c->chunk_left << 4) | hexval(b);
-            return line_byte(c) ? CS_SIZE : CS_ERROR;
-        }
-        if (c->state == CS_SIZE_START)
-            return CS_ERROR;
-        /* fall through */
-    case CS_SIZE_WS:
-        if (b == ' ' || b == '\t')
-            return line_byte(c) ? CS_SIZE_WS : CS_ERROR;
-        if (b == ';')
-            return line_byte(c) ? CS_EXT : CS_ERROR;
-        /* fall through */
-    case CS_EXT:
-        if (b == '\r')
-            return CS_SIZE_LF;
-        /* fall through */
-    case CS_SIZE_LF:
-        if (b == '\n') {
-            c->line_len = 0;
-            return c->chunk_left ? CS_DATA : CS_TRAILER_START;
-        }
-        if (c->state != CS_EXT || !IS(b, C_VCHAR))
-            return CS_ERROR;
-        return line_byte(c) ? CS_EXT : CS_ERROR;
-    case CS_DATA_END:
-        if (b == '\r')
-            return CS_DATA_LF;
-        /* fall through */
-    case CS_DATA_LF: return b == '\n' ? CS_SIZE_START : CS_ERROR;
-    case CS_TRAILER_START:
-        if (b == '\r')
-            return CS_END_LF;
-        if (b == '\n')
-            return CS_DONE;
-        /* fall through */
-    case CS_TRAILER:
-        if (b == '\r')
-            return CS_TRAILER_LF;
-        if (b == '\n') {
-            c->line_len = 0;
-            return CS_TRAILER_START;
-        }
-        if (!IS(b, C_VCHAR))
-            return CS_ERROR;
-        return line_byte(c) ? CS_TRAILER : CS_ERROR;
-    case CS_TRAILER_LF:
-        if (b != '\n')
-            return CS_ERROR;
-        c->line_len = 0;
-        return CS_TRAILER_START;
-    case CS_END_LF: return b == '\n' ? CS_DONE : CS_ERROR;
-    default: return CS_ERROR;
-    }
-}
-
-int http_chunked_decode(http_chunked *c, const char *in, size_t len, char *out, size_t *consumed,
-                        size_t *produced)
-{
-    size_t i = 0, o = 0;
-
-    while (i < len && c->state != CS_DONE && c->state != CS_ERROR) {
-        if (c->state == CS_DATA) {
-            size_t n = len - i;
-            if (n > c->chunk_left)
-                n = (size_t)c->chunk_left;
-            /* o <= i always holds, so with out == in this moves data down. */
-            memmove(out + o, in + i, n);
-            i += n;
-            o += n;
-            c->chunk_left -= n;
-            if (!c->chunk_left)
-                c->state = CS_DATA_END;
-            continue;
-        }
-        c->state = chunked_step(c, (unsigned char)in[i]);
-        if (c->state != CS_ERROR)
-            i++;
-    }
-    c->total += o;
-    *consumed = i;
-    *produced = o;
-    if (c->state == CS_ERROR)
-        return -1;
-    return c->state == CS_DONE ? 1 : 0;
 }

@@ -74,17 +74,21 @@ void http_resp_write(buf *out, const http_resp *r, const char *body, size_t len)
         buf_append_str(out, r->content_type);
         buf_append(out, "\r\n", 2);
     }
-    buf_append(out, "Content-Length: ", 16);
-    buf_append_u64(out, len);
-    buf_append(out, "\r\n", 2);
+    if (r->status != 204) {
+        buf_append(out, "Content-Length: ", 16);
+        buf_append_u64(out, len);
+        buf_append(out, "\r\n", 2);
+    }
     if (!r->keep_alive)
         buf_append(out, "Connection: close\r\n", 19);
     else if (r->http10)
         buf_append(out, "Connection: keep-alive\r\n", 24);
     if (r->extra)
         buf_append_str(out, r->extra);
+    if (r->req_extra)
+        buf_append_str(out, r->req_extra);
     buf_append(out, "\r\n", 2);
-    if (!r->head_only)
+    if (!r->head_only && r->status != 204)
         buf_append(out, body, len);
 }
 

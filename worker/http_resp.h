@@ -26,9 +26,12 @@ typedef struct http_resp {
     bool http10;              /* request was HTTP/1.0: keep-alive must be explicit */
     bool head_only;           /* HEAD request: headers say the length, no body follows */
     const char *extra;        /* preformatted header lines, each ending in CRLF; may be NULL */
+    const char *req_extra;    /* more such lines, the same for every reply to the request
+                                 (CORS); may be NULL */
 } http_resp;
 
-/* Appends the whole response: head plus body[0..len) (body omitted for HEAD). */
+/* Appends the whole response: head plus body[0..len) (body omitted for HEAD).
+ * A 204 has neither Content-Length nor body (RFC 9110 8.6, 15.3.5). */
 void http_resp_write(buf *out, const http_resp *r, const char *body, size_t len);
 
 /*

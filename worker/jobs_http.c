@@ -340,8 +340,11 @@ static int64_t parse_uint(http_slice v, int64_t max)
  * after replying 400. */
 static int64_t wait_ms_of(conn *c, const http_request *req, bool prefer_ok)
 {
-    bool found = false;
-    http_slice v = http_query_get(req->query, "wait", &found);
+    char vbuf[HANDLERS_QUERY_MAX];
+    http_slice v;
+    int found = handlers_query(c, req, "wait", vbuf, &v);
+    if (found < 0)
+        return -1;
     if (found) {
         int64_t s = parse_uint(v, 1000000);
         if (s < 0) {
@@ -657,8 +660,9 @@ static void list_done(sq_op *op)
 
 static void handle_list(conn *c, const http_request *req)
 {
-    bool found;
-    char msg[160];
+    int found;
+    char msg[160], vbuf[HANDLERS_QUERY_MAX];
+    http_slice v;
     conn_op *co = calloc(1, sizeof(*co));
     if (!co) {
         conn_reply_error(c, 500, ERR_INTERNAL, "out of memory", NULL);
@@ -667,7 +671,8 @@ static void handle_list(conn *c, const http_request *req)
     sq_op_init(&co->op, SQ_LIST, list_done, co);
     co->c = c;
     co->op.max = LIST_DEFAULT;
-    http_slice v = http_query_get(req->query, "state", &found);
+    if ((found = handlers_query(c, req, "state", vbuf, &v)) < 0)
+        goto refused;
     if (found) {
         char name[16] = "";
         job_state st;
@@ -680,7 +685,8 @@ static void handle_list(conn *c, const http_request *req)
         }
         co->op.list_state = (int)st;
     }
-    v = http_query_get(req->query, "fn", &found);
+    if ((found = handlers_query(c, req, "fn", vbuf, &v)) < 0)
+        goto refused;
     if (found) {
         if (v.n == 0 || v.n > JOB_FN_MAX) {
             conn_reply_error(c, 400, ERR_INVALID_ARGS, "fn: a function name", "fn");
@@ -688,7 +694,8 @@ static void handle_list(conn *c, const http_request *req)
         }
         memcpy(co->op.list_fn, v.p, v.n);
     }
-    v = http_query_get(req->query, "limit", &found);
+    if ((found = handlers_query(c, req, "limit", vbuf, &v)) < 0)
+        goto refused;
     if (found) {
         int64_t limit = parse_uint(v, LIST_MAX);
         if (limit < 1) {

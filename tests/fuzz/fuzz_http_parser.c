@@ -1,17 +1,25 @@
 /*
- * fuzz_http_parser.c - libFuzzer target for worker/http_parser.c.
+ * fuzz_http_parser.c - libFuzzer target for worker/http_parser.c,
+ * worker/http_chunked.c, worker/http_url.c and worker/http_media.c.
  *
  * For a few max_head values the input is parsed in one piece and as prefixes
  * (bytes arriving in pieces). A prefix may only say "need more" (0), or give
  * exactly the answer the whole input gives: the same head length and request,
- * or the same refusal status. The bytes after the head (or the whole input if
- * there is no head) then go through the chunked decoder in one call, in place
- * byte by byte, and in three pieces; all must agree. Any disagreement or
- * out-of-bounds slice is a crash (__builtin_trap).
+ * or the same refusal status. An accepted head has CRLF line ends only. Its
+ * path and query go through the URL decoder and its Content-Type through the
+ * media-type check, with their invariants. The bytes after the head (or the
+ * whole input if there is no head) then go through the chunked decoder in one
+ * call, in place byte by byte, and in three pieces; all must agree, and an
+ * accepted body must pass a plain re-reading of its framing (CRLF everywhere,
+ * hex sizes, data lengths). Any disagreement or out-of-bounds slice is a
+ * crash (__builtin_trap).
  *
  * Build and run: tests/fuzz/run_fuzz.sh [seconds]
  */
+#include "http_chunked.h"
+#include "http_media.h"
 #include "http_parser.h"
+#include "http_url.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -72,6 +80,14 @@ static void check_result(int rc, int status, size_t len, size_t max_head, const 
         return;
     }
     CHECK((size_t)rc <= len && (size_t)rc <= max_head);
+    /* CRLF only: every LF of the head follows a CR, every CR precedes an LF. */
+    for (size_t j = 0; j < (size_t)rc; j++) {
+        if (g_buf[j] == '\n')
+            CHECK(j > 0 && g_buf[j - 1] == '\r');
+        if (g_buf[j] == '\r')
+            CHECK(j + 1 < (size_t)rc && g_buf[j + 1] == '\n');
+    }
+    CHECK(rc >= 4 && !memcmp(g_buf + rc - 4, "\r\n\r\n", 4));
     CHECK(r->n_headers >= 0 && r->n_headers <= HTTP_MAX_HEADERS);
     CHECK(r->version_minor == 0 || r->version_minor == 1);
     CHECK(!(r->chunked && r->has_content_length));
@@ -111,11 +127,50 @@ static void slice_cstr(http_slice s, char *out, size_t cap)
     out[n] = 0;
 }
 
+/* The URL decoder on the request's path: decoded bytes are never more, the
+ * '/' are the same, no NUL comes out, and nothing to decode is a copy. */
+static void check_path_decode(http_slice path)
+{
+    char out[16384];
+    size_t n = 0;
+    if (path.n > sizeof(out))
+        return;
+    int rc = http_url_decode_path(path, out, &n);
+    CHECK(rc == 0 || rc == -1);
+    CHECK(rc == 0 || memchr(path.p, '%', path.n));
+    if (rc < 0)
+        return;
+    CHECK(http_url_valid(path) && n <= path.n);
+    CHECK(!memchr(out, 0, n));
+    size_t slashes_in = 0, slashes_out = 0;
+    for (size_t j = 0; j < path.n; j++)
+        slashes_in += path.p[j] == '/';
+    for (size_t j = 0; j < n; j++)
+        slashes_out += out[j] == '/';
+    CHECK(slashes_in == slashes_out);
+    if (!memchr(path.p, '%', path.n))
+        CHECK(n == path.n && !memcmp(out, path.p, n));
+}
+
+/* A query lookup: found values are inside the query or in out, bounded, no NUL. */
+static int query_lookup(http_slice query, const char *key, http_slice *v)
+{
+    char out[64];
+    int rc = http_url_query(query, key, out, sizeof(out), v);
+    CHECK(rc >= -1 && rc <= 1);
+    if (rc == 1) {
+        bool in_query = v->n == 0 || (v->p >= query.p && v->p + v->n <= query.p + query.n);
+        CHECK(in_query || (v->p == out && v->n <= sizeof(out)));
+        CHECK(v->n <= sizeof(out) && !memchr(v->p, 0, v->n));
+    }
+    return rc;
+}
+
 /* Exercises the lookup helpers on an accepted request. */
 static void check_lookups(const http_request *r)
 {
     char key[128];
-    bool found;
+    http_slice v;
 
     const http_slice *h = http_request_header(r, "host");
     if (h)
@@ -130,20 +185,29 @@ static void check_lookups(const http_request *r)
     }
     (void)http_slice_eq(r->method_name, "get");
 
-    http_slice v = http_query_get(r->query, "wait", &found);
-    CHECK(found || v.n == 0);
-    check_slice(v);
-    /* The first key of the query must be found, with a value inside the query. */
+    CHECK(query_lookup(r->query, "wait", &v) != 0 || v.n == 0);
+    /* The first key of the query, if it has nothing to decode, must be found. */
     const char *q = r->query.p, *end = r->query.p + r->query.n;
     size_t kn = 0;
     while (q && q + kn < end && q[kn] != '=' && q[kn] != '&')
         kn++;
-    if (kn > 0 && kn < sizeof key) {
+    if (kn > 0 && kn < sizeof key && !memchr(q, '%', kn) && !memchr(q, '+', kn)) {
         memcpy(key, q, kn);
         key[kn] = 0;
-        v = http_query_get(r->query, key, &found);
-        CHECK(found);
-        CHECK(v.n == 0 || (v.p >= r->query.p && v.p + v.n <= end));
+        CHECK(query_lookup(r->query, key, &v) != 0);
+    }
+    check_path_decode(r->path);
+
+    /* A JSON media type starts with its type, and adding a parameter keeps it JSON. */
+    if (r->content_type.p && http_media_type_is(r->content_type, "application/json")) {
+        CHECK(r->content_type.n >= 16 && http_slice_eq((http_slice){r->content_type.p, 16},
+                                                       "application/json"));
+        char ct[16384 + 16];
+        if (r->content_type.n + 8 < sizeof ct) {
+            memcpy(ct, r->content_type.p, r->content_type.n);
+            memcpy(ct + r->content_type.n, "; a=b", 5);
+            CHECK(http_media_type_is((http_slice){ct, r->content_type.n + 5}, "application/json"));
+        }
     }
 }
 
@@ -208,6 +272,47 @@ static int decode_pieces(char *in, size_t len, const size_t *cuts, size_t ncuts,
     return rc;
 }
 
+/*
+ * Re-reads the framing of a body the decoder accepted, plainly: size lines
+ * of hex digits then ';' or CRLF, data of that size then CRLF, trailer lines
+ * "name:..." then CRLF, the empty line; no other LF or CR outside data.
+ * data[0..dlen) must be the data.
+ */
+static void check_strict_body(const char *in, size_t len, const char *data, size_t dlen)
+{
+    size_t i = 0, o = 0;
+    for (;;) {
+        const char *cr = memchr(in + i, '\r', len - i);
+        CHECK(cr && (size_t)(cr - in) + 1 < len && cr[1] == '\n');
+        size_t line_end = (size_t)(cr - in);
+        CHECK(!memchr(in + i, '\n', line_end - i));
+        uint64_t size = 0;
+        size_t d = i;
+        for (; d < line_end && in[d] && strchr("0123456789abcdefABCDEF", in[d]); d++)
+            size = size * 16 + (uint64_t)(in[d] <= '9' ? in[d] - '0' : (in[d] | 0x20) - 'a' + 10);
+        CHECK(d > i && (d == line_end || in[d] == ';'));
+        i = line_end + 2;
+        if (size == 0)
+            break;
+        CHECK(size <= len - i && size <= dlen - o && !memcmp(in + i, data + o, size));
+        i += size;
+        o += size;
+        CHECK(i + 2 <= len && in[i] == '\r' && in[i + 1] == '\n');
+        i += 2;
+    }
+    for (;;) { /* trailers, then the empty line */
+        const char *cr = memchr(in + i, '\r', len - i);
+        CHECK(cr && (size_t)(cr - in) + 1 < len && cr[1] == '\n');
+        size_t line_end = (size_t)(cr - in);
+        CHECK(!memchr(in + i, '\n', line_end - i));
+        if (line_end == i)
+            break;
+        CHECK(in[i] != ' ' && in[i] != '\t' && in[i] != ':' && memchr(in + i, ':', line_end - i));
+        i = line_end + 2;
+    }
+    CHECK(i + 2 == len && o == dlen);
+}
+
 static void fuzz_chunked(const uint8_t *body, size_t len)
 {
     char *once = malloc(len + 1), *bytes = malloc(len + 1), *three = malloc(len + 1);
@@ -227,6 +332,8 @@ static void fuzz_chunked(const uint8_t *body, size_t len)
     CHECK(r1 != 0 || c1 == len);
     CHECK(r1 == -1 || c.total == p1);
     CHECK(!memcmp(once, body, len)); /* input untouched when out is elsewhere */
+    if (r1 == 1)
+        check_strict_body(once, c1, out, p1);
 
     /* Byte by byte, in place, in a separate copy. */
     size_t c2 = 0, p2 = 0;

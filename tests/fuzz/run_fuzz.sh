@@ -23,7 +23,9 @@ mkdir -p "$OUT"
 
 # UBSan reports are fatal so that libFuzzer sees them as crashes.
 "$CC" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -Iworker worker/http_parser.c tests/fuzz/fuzz_http_parser.c \
+    -Iworker worker/http_bytes.c worker/http_chunked.c worker/http_media.c worker/http_parser.c \
+    worker/http_url.c \
+    tests/fuzz/fuzz_http_parser.c \
     -o "$OUT/fuzz_http_parser"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/crunchd-fuzz-corpus.XXXXXX")
@@ -56,6 +58,10 @@ cat >"$work/http.dict" <<'DICT'
 "100-continue"
 "Content-Type: "
 ";ext=1"
+";e=\"q\""
+"%2F"
+"%00"
+"+"
 "0\x0d\x0a\x0d\x0a"
 "fffffffffffffff"
 DICT

@@ -463,13 +463,13 @@ START_TEST(test_method_not_allowed)
 {
     server s;
     must_start(&s, NULL);
-    must_405(&s, "POST", "/healthz", "GET, HEAD");
-    must_405(&s, "POST", "/readyz", "GET, HEAD");
-    must_405(&s, "DELETE", "/v1/workers", "GET, HEAD");
-    must_405(&s, "PUT", "/v1/functions", "GET, HEAD");
-    must_405(&s, "GET", "/v1/fn/fib", "POST");
-    must_405(&s, "DELETE", "/v1/fn/fib", "POST");
-    must_405(&s, "HEAD", "/v1/fn/fib", "POST");
+    must_405(&s, "POST", "/healthz", "GET, HEAD, OPTIONS");
+    must_405(&s, "POST", "/readyz", "GET, HEAD, OPTIONS");
+    must_405(&s, "DELETE", "/v1/workers", "GET, HEAD, OPTIONS");
+    must_405(&s, "PUT", "/v1/functions", "GET, HEAD, OPTIONS");
+    must_405(&s, "GET", "/v1/fn/fib", "POST, OPTIONS");
+    must_405(&s, "DELETE", "/v1/fn/fib", "POST, OPTIONS");
+    must_405(&s, "HEAD", "/v1/fn/fib", "POST, OPTIONS");
 }
 END_TEST
 

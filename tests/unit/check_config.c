@@ -7,6 +7,7 @@
  * "../.." that holds conf/crunchd.json.
  */
 #include "config.h"
+#include "config_test.h"
 
 #include <check.h>
 #include <limits.h>
@@ -15,31 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
 typedef struct err_case {
     const char *json;
     const char *want;
 } err_case;
-
-/* Loads json into *cfg and fails the test with the loader's message if it errs. */
-static void must_load(config *cfg, const char *json)
-{
-    char err[512] = "";
-    int rc = config_load_string(cfg, json, err, sizeof(err));
-    ck_assert_msg(rc == 0, "config_load_string(%s) failed: %s", json, err);
-}
-
-/* Loads json and fails the test unless it errs with exactly want. */
-static void must_fail(const char *json, const char *want)
-{
-    static config cfg;
-    char err[512] = "";
-    int rc = config_load_string(&cfg, json, err, sizeof(err));
-    ck_assert_msg(rc == -1, "config_load_string(%s) succeeded, want \"%s\"", json, want);
-    ck_assert_msg(strcmp(err, want) == 0, "config_load_string(%s):\n got \"%s\"\nwant \"%s\"",
-                  json, err, want);
-}
 
 static const char *source_root(void)
 {
@@ -97,6 +77,7 @@ static void assert_defaults(const config *c)
     ck_assert_int_eq(c->callbacks.threads, 2);
     ck_assert_int_eq(c->callbacks.max_pending, 1000);
     ck_assert_int_eq(c->callbacks.max_pending_bytes, 16777216);
+    ck_assert_int_eq(c->http.n_cors_origins, 0);
     ck_assert_str_eq(c->log.level, "info");
     ck_assert_str_eq(c->log.access_log, "");
     ck_assert_str_eq(c->log.format, "text");
@@ -158,6 +139,9 @@ static const char full_json[] =
     "  \"callbacks\": {\"allow\": [\"10.1.2.3:80\", \"hooks.example.com\", \"[fe80::1]:9\"],\n"
     "                \"secret\": \"s3cret\", \"retries\": 100, \"timeout_ms\": 600000,\n"
     "                \"threads\": 64, \"max_pending\": 1000000, \"max_pending_bytes\": 1073741824},\n"
+    "  \"callbacks\": {\"allow\": [\"10.1.2.3\", \"hooks.example.com\", \"fe80::1\"],\n"
+    "                \"secret\": \"s3cret\", \"retries\": 100},\n"
+    "  \"http\": {\"cors_origins\": [\"https://app.example.com\", \"http://127.0.0.1:3000\"]},\n"
     "  \"log\": {\"level\": \"debug\", \"access_log\": \"-\", \"format\": \"json\"},\n"
     "  \"shutdown_timeout_s\": 0,\n"
     "  \"heartbeat_timeout_s\": 3600,\n"
@@ -202,6 +186,9 @@ START_TEST(test_full_config)
     ck_assert_int_eq(c.callbacks.threads, 64);
     ck_assert_int_eq(c.callbacks.max_pending, 1000000);
     ck_assert_int_eq(c.callbacks.max_pending_bytes, 1073741824);
+    ck_assert_int_eq(c.http.n_cors_origins, 2);
+    ck_assert_str_eq(c.http.cors_origins[0], "https://app.example.com");
+    ck_assert_str_eq(c.http.cors_origins[1], "http://127.0.0.1:3000");
     ck_assert_str_eq(c.log.level, "debug");
     ck_assert_str_eq(c.log.access_log, "-");
     ck_assert_str_eq(c.log.format, "json");

@@ -63,6 +63,27 @@ START_TEST(test_error_envelope_is_json)
 }
 END_TEST
 
+/* 204: no Content-Length, no body (RFC 9110 8.6); both extras, in order. */
+START_TEST(test_204_and_request_headers)
+{
+    buf b = BUF_INIT;
+    http_resp_set_date(0);
+    http_resp r = {.status = 204, .keep_alive = true, .extra = "Allow: GET\r\n",
+                   .req_extra = "Vary: Origin\r\n"};
+    http_resp_write(&b, &r, "", 0);
+    ck_assert_str_eq(as_str(&b), "HTTP/1.1 204 No Content\r\nServer: crunchd\r\n"
+                                 "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+                                 "Allow: GET\r\nVary: Origin\r\n\r\n");
+    b.len = 0;
+    r = (http_resp){.status = 404, .keep_alive = true, .req_extra = "Vary: Origin\r\n"};
+    http_resp_error(&b, &r, "not_found", "no", NULL);
+    char *s = as_str(&b);
+    ck_assert_ptr_nonnull(strstr(s, "\r\nVary: Origin\r\n\r\n{\"error\""));
+    ck_assert_ptr_nonnull(strstr(s, "Content-Length: "));
+    buf_release(&b);
+}
+END_TEST
+
 START_TEST(test_numbers)
 {
     buf b = BUF_INIT;
@@ -110,6 +131,7 @@ int main(void)
     tcase_add_test(tc, test_keep_alive_11);
     tcase_add_test(tc, test_close_and_10_and_head);
     tcase_add_test(tc, test_error_envelope_is_json);
+    tcase_add_test(tc, test_204_and_request_headers);
     tcase_add_test(tc, test_numbers);
     tcase_add_test(tc, test_buf_consume_and_shrink);
     tcase_add_test(tc, test_reasons);
