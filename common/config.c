@@ -103,6 +103,8 @@ static const key_spec limits_keys[] = {
     K_INT("keepalive_timeout_s", limits.keepalive_timeout_s, 0, 3600),
     K_INT("read_timeout_s", limits.read_timeout_s, 1, 3600),
     K_INT("max_queue", limits.max_queue, 1, 100000000),
+    K_INT("max_worker_body_bytes", limits.max_worker_body_bytes, 0, 64 * GIB),
+    K_INT("max_worker_args_bytes", limits.max_worker_args_bytes, MIB, 64 * GIB),
     K_END,
 };
 
@@ -507,8 +509,14 @@ static int walk(config *cfg, const key_spec *table, json_t *obj, const char *pre
 }
 
 /* Rules that involve more than one key; they see defaults and file values alike. */
-static int config_check(const config *cfg, char *err, size_t errlen)
+static int config_check(config *cfg, char *err, size_t errlen)
 {
+    config_limits *lim = &cfg->limits;
+    if (lim->max_worker_body_bytes == 0)
+        lim->max_worker_body_bytes = 4 * lim->max_body_bytes;
+    if (lim->max_worker_body_bytes < lim->max_body_bytes)
+        return errbuf_fail(err, errlen,
+                           "limits.max_worker_body_bytes: must be at least limits.max_body_bytes");
     if (cfg->jobs.default_timeout_ms > cfg->jobs.max_timeout_ms)
         return errbuf_fail(err, errlen, "jobs.default_timeout_ms: must not exceed jobs.max_timeout_ms");
     if (strcmp(cfg->store.kind, "redis") == 0 && cfg->store.url[0] == '\0')
@@ -528,6 +536,7 @@ static int config_apply(config *cfg, json_t *root, const char *name, const json_
 {
     int rc;
     config_defaults(cfg);
+    cfg->limits.max_worker_body_bytes = 0; /* unless set: follows max_body_bytes */
     if (!root && je->line < 0) /* not tied to a position, e.g. out of memory */
         return errbuf_fail(err, errlen, "%s: %s", name, je->text);
     if (!root)
@@ -557,6 +566,8 @@ void config_defaults(config *cfg)
         .keepalive_timeout_s = 75,
         .read_timeout_s = 30,
         .max_queue = 10000,
+        .max_worker_body_bytes = 4 * MIB, /* 4 x max_body_bytes (config_apply) */
+        .max_worker_args_bytes = 32 * MIB,
     };
     cfg->jobs = (config_jobs){
         .default_timeout_ms = 300000,

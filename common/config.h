@@ -30,6 +30,8 @@ typedef struct config_limits {
     int keepalive_timeout_s;  /* default 75 */
     int read_timeout_s;       /* default 30 */
     int max_queue;            /* default 10000 */
+    int64_t max_worker_body_bytes; /* bodies one worker holds; default 4 x max_body_bytes */
+    int64_t max_worker_args_bytes; /* parsed arguments one worker holds; default 32 MiB */
 } config_limits;
 
 typedef struct config_jobs {

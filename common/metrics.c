@@ -17,7 +17,7 @@
 /* The "code" label values; the last entry stands for every other code. */
 static const int code_table[METRICS_NCODES] = {
     200, 201, 202, 204, 301, 302, 304, 400, 401, 403, 404, 405, 408,
-    409, 413, 415, 422, 429, 431, 500, 501, 502, 503, 504, 505, 0,
+    409, 413, 415, 422, 429, 431, 499, 500, 501, 502, 503, 504, 505, 0,
 };
 
 static const char *const route_names[METRICS_NROUTES] = {

@@ -54,7 +54,7 @@ typedef enum metrics_job_state {
 
 #define METRICS_MAX_FNS 16  /* functions with their own series */
 #define METRICS_FN_NAME 32  /* longest function name + 1 */
-#define METRICS_NCODES 26   /* status codes of the code table, the last is "other" */
+#define METRICS_NCODES 27   /* status codes of the code table, the last is "other" */
 #define METRICS_NBUCKETS 13 /* histogram buckets, the last is +Inf */
 
 /* One histogram: per-bucket (not cumulative) counts and the sum. */

@@ -59,6 +59,10 @@
 #define CT_JSON "application/json"
 #define CT_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
 
+/* The status logged (never sent) for a request whose client left before
+ * its reply (nginx's "client closed request"). */
+#define HTTP_CLIENT_GONE 499
+
 #define SERVER_NAME "crunchd"
 
 #endif

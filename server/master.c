@@ -21,6 +21,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "nofile.h"
 #include "notify.h"
 #include "shm.h"
 #include "store.h"
@@ -786,6 +787,10 @@ static int master_reload_load(master *m, master_user *u)
         master_reload_fail(m, "the user cannot be resolved");
         return -1;
     }
+    if (nofile_ensure(&cfg_next, true, err, sizeof(err)) < 0) {
+        master_reload_fail(m, err);
+        return -1;
+    }
     return 0;
 }
 
@@ -1228,6 +1233,10 @@ int master_run(const config *cfg, const char *config_path)
         log_warn("%s; not notifying systemd", err);
     if (master_user_lookup(m.cfg, &m.user) < 0)
         return 1;
+    if (nofile_ensure(m.cfg, true, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
     m.shm = shm_create();
     if (!m.shm) {
         log_error("mmap() of the shared region failed: %s", strerror(errno));

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "buf.h"
 #include "handlers.h"
 #include "http_chunked.h"
@@ -27,13 +28,28 @@
 #define BUF_KEEP (16 * 1024)      /* idle connections keep buffers up to this size */
 #define LINGER_MS 2000            /* how long a closing connection drains its input */
 #define DRAIN_IDLE_MS 500         /* draining: close keep-alives idle at least this long */
+#define PIPELINE_READ_MAX (64 * 1024) /* read ahead while a request is deferred, to notice a hang-up */
 
 typedef enum conn_state {
     CONN_HEAD,    /* waiting for (the rest of) a request head */
     CONN_BODY,    /* head parsed, waiting for the body */
     CONN_HANDLER, /* with a handler; the reply comes later through conn_reply */
     CONN_LINGER,  /* reply sent and write side shut: discarding input until EOF */
+    CONN_ORPHAN,  /* the client left while a handler held the request: the
+                     socket is closed, the struct waits for the handler's end */
+    CONN_NSTATES
 } conn_state;
+
+/* Legal transitions: bit `to` of legal[from]. */
+#define B(s) (1u << (s))
+static const unsigned legal[CONN_NSTATES] = {
+    [CONN_HEAD] = B(CONN_HEAD) | B(CONN_BODY) | B(CONN_HANDLER) | B(CONN_LINGER),
+    [CONN_BODY] = B(CONN_HANDLER) | B(CONN_LINGER),
+    [CONN_HANDLER] = B(CONN_HEAD) | B(CONN_ORPHAN),
+    [CONN_LINGER] = 0,
+    [CONN_ORPHAN] = 0,
+};
+#undef B
 
 struct conn {
     wctx *w;
@@ -51,6 +67,7 @@ struct conn {
     size_t head_len;
     http_chunked chunk;
     size_t raw_body;           /* raw body bytes consumed after the head */
+    int64_t body_charged;      /* BUDGET_BODY held for the current request's body */
     size_t body_len;           /* body bytes (decoded) right after the head */
     bool continue_sent;
     bool keep_alive;           /* the current reply keeps the connection */
@@ -59,6 +76,9 @@ struct conn {
     bool peer_eof;
     bool served_one;           /* a reply was sent: idleness is keep-alive */
     bool in_process;           /* conn_process is on the stack */
+    conn_gone_fn *on_gone;     /* the deferring handler's hook, NULL if none */
+    void *gone_arg;
+    struct event *ev_gone;     /* runs on_gone from a clean stack (orphans only) */
     int64_t since_ms;          /* start of the current request or idle period */
     int64_t stall_ms;          /* when out stopped draining; 0 if it drains */
     int64_t t0_us;             /* first byte of the current request (CLOCK_MONOTONIC) */
@@ -82,9 +102,7 @@ wctx *conn_worker(conn *c) { return c->w; }
 
 static void conn_set_state(conn *c, conn_state s)
 {
-    /* A reply may only end a request that is being handled. */
-    assert(s != CONN_HEAD || c->state == CONN_HANDLER || c->state == CONN_HEAD ||
-           c->state == CONN_BODY);
+    assert(legal[c->state] & (1u << s));
     c->state = s;
 }
 
@@ -110,29 +128,82 @@ static void conn_unlink(wctx *w, conn *c)
     atomic_fetch_sub_explicit(&w->me->connections, 1, memory_order_relaxed);
 }
 
-static void conn_close(conn *c)
+/* Closes the socket and drops its events; the struct lives on. */
+static void conn_shut(conn *c)
 {
-    wctx *w = c->w;
-    assert(c->state != CONN_HANDLER); /* a handler still owns the request */
-    conn_unlink(w, c);
+    if (c->fd < 0)
+        return;
     event_free(c->ev_read);
     event_free(c->ev_write);
+    c->ev_read = c->ev_write = NULL;
+    c->reading = c->writing = false;
     close(c->fd);
+    c->fd = -1;
+}
+
+/* The current request's body is done with (or the connection is). */
+static void conn_body_release(conn *c)
+{
+    budget_give(c->w, BUDGET_BODY, c->body_charged);
+    c->body_charged = 0;
+}
+
+static void conn_free(conn *c)
+{
+    wctx *w = c->w;
+    conn_body_release(c);
+    conn_shut(c);
+    conn_unlink(w, c);
+    if (c->ev_gone)
+        event_free(c->ev_gone);
     buf_release(&c->in);
     buf_release(&c->out);
     free(c);
     worker_conn_closed(w);
 }
 
-/* Connections over max_connections still get a 503 and a lingering close,
- * so the client reads the reply; past this many more they are just closed. */
-#define REFUSED_LINGER_MAX 128
+static void conn_on_gone(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    conn_gone_fn *fn = c->on_gone;
+    c->on_gone = NULL;
+    if (fn)
+        fn(c->gone_arg); /* may end the request, and free c */
+}
+
+/* The client left while a handler holds the request: never free what the
+ * handler points at. The socket goes now; the handler is told from an event
+ * of its own (it may be up the stack right now); its reply frees c. */
+static void conn_orphan(conn *c)
+{
+    conn_set_state(c, CONN_ORPHAN);
+    conn_shut(c);
+    buf_release(&c->out);
+    c->out_off = 0;
+    if (!c->on_gone)
+        return;
+    c->ev_gone = event_new(c->w->base, -1, 0, conn_on_gone, c);
+    if (c->ev_gone)
+        event_active(c->ev_gone, EV_TIMEOUT, 0);
+}
+
+/* The client is gone or must go. A connection whose request a handler holds
+ * becomes an orphan instead of being freed. Either way the caller must not
+ * use c any more. */
+static void conn_close(conn *c)
+{
+    if (c->state == CONN_HANDLER)
+        conn_orphan(c);
+    else
+        conn_free(c);
+}
+
 
 void conn_accept(wctx *w, int fd, bool is_tcp)
 {
     int max = w->cfg->limits.max_connections;
     bool refuse = w->nconns >= max;
-    if (w->nconns >= max + REFUSED_LINGER_MAX) {
+    if (w->nconns >= max + CONN_REFUSED_LINGER_MAX) {
         close(fd);
         return;
     }
@@ -177,12 +248,18 @@ void conn_accept(wctx *w, int fd, bool is_tcp)
     event_add(c->ev_read, NULL);
 }
 
+/* Bytes read past the request a handler holds (pipelined requests). */
+static size_t conn_read_ahead(const conn *c)
+{
+    return c->in.len - c->in_off - c->head_len - c->raw_body;
+}
+
 static void conn_update_events(conn *c)
 {
     bool want_write = c->out_off < c->out.len;
     bool want_read = c->state == CONN_LINGER ||
-                     (c->state != CONN_HANDLER && !c->close_after && !c->peer_eof &&
-                      c->out.len - c->out_off < OUT_HIGH_WATER);
+                     (!c->close_after && !c->peer_eof && c->out.len - c->out_off < OUT_HIGH_WATER &&
+                      (c->state != CONN_HANDLER || conn_read_ahead(c) < PIPELINE_READ_MAX));
     if (want_read != c->reading) {
         if (want_read)
             event_add(c->ev_read, NULL);
@@ -215,16 +292,20 @@ static void conn_linger(conn *c)
 /* Writes what it can. May close (and free) c; returns false if it did. */
 static bool conn_flush(conn *c)
 {
+    bool progress = false;
     while (c->out_off < c->out.len) {
         ssize_t n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
         if (n > 0) {
             c->out_off += (size_t)n;
+            progress = true;
             continue;
         }
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
-            if (!c->stall_ms)
+            /* The stall timer measures time without progress: a slow but
+             * steady reader is never cut off. */
+            if (progress || !c->stall_ms)
                 c->stall_ms = shm_mono_ms();
             conn_update_events(c);
             return true;
@@ -250,7 +331,8 @@ static bool conn_flush(conn *c)
 }
 
 /* Makes room in the input buffer for a read. Moves data only between requests
- * or keeps offsets (parsed_at tells whether the head must be parsed again). */
+ * or keeps offsets (parsed_at tells whether the head must be parsed again:
+ * conn_refresh_req). */
 static void conn_make_room(conn *c)
 {
     if (c->state == CONN_HEAD && c->in_off == c->in.len)
@@ -292,6 +374,15 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
         conn_close(c);
         return;
     }
+    if (c->state == CONN_HANDLER) {
+        /* Read ahead only: the handler's request comes first. A hang-up
+         * while it runs means nobody waits for its reply. */
+        if (c->peer_eof)
+            conn_close(c);
+        else
+            conn_update_events(c);
+        return;
+    }
     conn_process(c);
 }
 
@@ -304,12 +395,34 @@ static void conn_on_write(evutil_socket_t fd, short what, void *arg)
 
 /* Ends the request with an error that closes the connection (the request
  * bytes cannot be trusted or were not read). */
-static void conn_fail(conn *c, int status, const char *code, const char *message)
+static void conn_fail_hdr(conn *c, int status, const char *code, const char *message,
+                          const char *extra)
 {
     c->keep_alive = false;
     c->linger = true;
     conn_set_state(c, CONN_HANDLER);
-    conn_reply_error(c, status, code, message, NULL);
+    conn_reply_error_hdr(c, status, code, message, NULL, extra);
+}
+
+static void conn_fail(conn *c, int status, const char *code, const char *message)
+{
+    conn_fail_hdr(c, status, code, message, NULL);
+}
+
+/* Holds the body bytes announced so far against the worker's body budget;
+ * false after replying 503 (before the body is read). */
+static bool conn_body_charge(conn *c, uint64_t announced)
+{
+    int64_t more = (int64_t)announced - c->body_charged;
+    if (budget_take(c->w, BUDGET_BODY, more)) {
+        c->body_charged += more > 0 ? more : 0;
+        return true;
+    }
+    conn_fail_hdr(c, 503, ERR_BUSY,
+                  "this worker holds limits.max_worker_body_bytes of request bodies already; "
+                  "try again shortly",
+                  "Retry-After: 1\r\n");
+    return false;
 }
 
 static const char *parse_error_code(int status)
@@ -359,6 +472,8 @@ static bool conn_parse_head(conn *c)
         conn_fail(c, 413, ERR_PAYLOAD_TOO_LARGE, "body larger than limits.max_body_bytes");
         return false;
     }
+    if (!conn_body_charge(c, c->req.content_length))
+        return false;
     if (c->req.chunked)
         http_chunked_init(&c->chunk);
     conn_set_state(c, CONN_BODY);
@@ -417,6 +532,8 @@ static bool conn_read_body(conn *c)
         conn_fail(c, 413, ERR_PAYLOAD_TOO_LARGE, "body larger than limits.max_body_bytes");
         return false;
     }
+    if (!conn_body_charge(c, c->body_len + c->chunk.chunk_left))
+        return false;
     if (r == 0) {
         conn_expect_continue(c);
         return false;
@@ -424,17 +541,23 @@ static bool conn_read_body(conn *c)
     return true;
 }
 
+/* The input buffer moved since the head was parsed (the body came in, or
+ * the connection read ahead while a handler ran): refresh req's slices. */
+static void conn_refresh_req(conn *c)
+{
+    if (c->parsed_at == c->in.p + c->in_off)
+        return;
+    int status;
+    int r = http_parse_head(c->in.p + c->in_off, c->head_len,
+                            (size_t)c->w->cfg->limits.max_header_bytes, &c->req, &status);
+    assert(r == (int)c->head_len);
+    (void)r;
+    c->parsed_at = c->in.p + c->in_off;
+}
+
 static void conn_dispatch(conn *c)
 {
-    if (c->parsed_at != c->in.p + c->in_off) {
-        /* The buffer moved while the body came in: refresh the slices. */
-        int status;
-        int r = http_parse_head(c->in.p + c->in_off, c->head_len,
-                                (size_t)c->w->cfg->limits.max_header_bytes, &c->req, &status);
-        assert(r == (int)c->head_len);
-        (void)r;
-        c->parsed_at = c->in.p + c->in_off;
-    }
+    conn_refresh_req(c);
     conn_set_state(c, CONN_HANDLER);
     handlers_dispatch(c, &c->req, c->in.p + c->in_off + c->head_len, c->body_len);
 }
@@ -450,6 +573,11 @@ static void conn_process(conn *c)
         if (c->state != CONN_BODY)
             break; /* conn_fail() replied */
         conn_dispatch(c);
+        if (c->state == CONN_HANDLER && c->peer_eof) {
+            c->in_process = false;
+            conn_close(c); /* deferred, and its client is already gone */
+            return;
+        }
         if (c->state == CONN_HANDLER)
             break; /* deferred: conn_reply resumes */
         if (c->out.len - c->out_off >= OUT_HIGH_WATER)
@@ -469,9 +597,17 @@ static void conn_finish(conn *c)
     atomic_fetch_add_explicit(&c->w->me->requests, 1, memory_order_relaxed);
     c->in_off += c->head_len + c->raw_body;
     c->head_len = c->raw_body = c->body_len = 0;
+    if (c->in_off == c->in.len) {
+        /* Nothing pipelined: a large body's buffer is not kept for the
+         * rest of a keep-alive connection. */
+        c->in.len = c->in_off = 0;
+        buf_shrink(&c->in, BUF_KEEP);
+    }
     c->served_one = true;
     c->job_id[0] = '\0';
     c->reply_headers = NULL;
+    c->on_gone = NULL;
+    conn_body_release(c);
     c->since_ms = shm_mono_ms();
     c->t0_us = now_us(); /* a pipelined request already waiting starts now */
     if (!c->keep_alive)
@@ -497,17 +633,16 @@ static http_resp conn_resp(conn *c, int status, const char *content_type, const 
     return r;
 }
 
-/* Metrics and the access log for the reply just appended at out[start..]. */
-static void conn_record(conn *c, int status, size_t start)
+/* Metrics and the access log for a reply of body_bytes. */
+static void conn_record(conn *c, int status, uint64_t body_bytes)
 {
     wctx *w = c->w;
     int64_t us = now_us() - c->t0_us;
+    conn_refresh_req(c);
     const http_request *q = &c->req;
     metrics_http(w->shm, w->slot, metrics_route_of(q->path.p, q->path.n), status, us);
     if (!access_log_enabled(w->al))
         return;
-    const char *p = c->out.p + start, *end = c->out.p + c->out.len;
-    const char *hdr_end = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
     access_log_entry e = {
         .remote = c->remote,
         .method = q->method_name.n ? q->method_name.p : NULL,
@@ -516,34 +651,70 @@ static void conn_record(conn *c, int status, size_t start)
         .target_len = q->target.n,
         .version_minor = q->method_name.n ? q->version_minor : -1,
         .status = status,
-        .bytes = hdr_end ? (uint64_t)(end - (hdr_end + 4)) : 0,
+        .bytes = body_bytes,
         .duration_us = us,
         .job_id = c->job_id[0] ? c->job_id : NULL,
     };
     access_log_write(w->al, &e);
 }
 
+/* Bytes of the body of the reply just appended at out[start..]. */
+static uint64_t body_bytes_since(const conn *c, size_t start)
+{
+    const char *p = c->out.p + start, *end = c->out.p + c->out.len;
+    const char *hdr_end = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
+    return hdr_end ? (uint64_t)(end - (hdr_end + 4)) : 0;
+}
+
+void conn_drop(conn *c)
+{
+    assert(c->state == CONN_ORPHAN);
+    conn_record(c, HTTP_CLIENT_GONE, 0);
+    conn_free(c);
+}
+
+bool conn_orphaned(const conn *c) { return c->state == CONN_ORPHAN; }
+
 void conn_reply(conn *c, int status, const char *content_type, const char *body, size_t len,
                 const char *extra)
 {
+    if (c->state == CONN_ORPHAN) {
+        conn_drop(c);
+        return;
+    }
     http_resp r = conn_resp(c, status, content_type, extra);
     size_t start = c->out.len;
     http_resp_write(&c->out, &r, body, len);
-    conn_record(c, status, start);
+    conn_record(c, status, body_bytes_since(c, start));
     conn_finish(c);
 }
 
 void conn_reply_error(conn *c, int status, const char *code, const char *message,
                       const char *arg)
 {
-    http_resp r = conn_resp(c, status, CT_JSON, NULL);
+    conn_reply_error_hdr(c, status, code, message, arg, NULL);
+}
+
+void conn_reply_error_hdr(conn *c, int status, const char *code, const char *message,
+                          const char *arg, const char *extra)
+{
+    if (c->state == CONN_ORPHAN) {
+        conn_drop(c);
+        return;
+    }
+    http_resp r = conn_resp(c, status, CT_JSON, extra);
     size_t start = c->out.len;
     http_resp_error(&c->out, &r, code, message, arg);
-    conn_record(c, status, start);
+    conn_record(c, status, body_bytes_since(c, start));
     conn_finish(c);
 }
 
-void conn_defer(conn *c) { assert(c->state == CONN_HANDLER); }
+void conn_defer(conn *c, conn_gone_fn *gone, void *arg)
+{
+    assert(c->state == CONN_HANDLER);
+    c->on_gone = gone;
+    c->gone_arg = arg;
+}
 
 void conn_set_reply_headers(conn *c, const char *lines) { c->reply_headers = lines; }
 
@@ -557,10 +728,11 @@ static void conn_check_timeouts(conn *c, int64_t now)
 {
     const config_limits *lim = &c->w->cfg->limits;
     int64_t age = now - c->since_ms;
+    if (c->state == CONN_ORPHAN)
+        return; /* its handler ends it */
     if (c->stall_ms && now - c->stall_ms >= (int64_t)lim->read_timeout_s * 1000) {
         c->close_after = false;
-        if (c->state != CONN_HANDLER)
-            conn_close(c); /* the client stopped reading its replies */
+        conn_close(c); /* the client stopped reading its replies */
         return;
     }
     switch (c->state) {
@@ -569,6 +741,8 @@ static void conn_check_timeouts(conn *c, int64_t now)
             conn_close(c);
         return;
     case CONN_HANDLER:
+    case CONN_ORPHAN:
+    case CONN_NSTATES:
         return; /* the handler has its own deadline */
     case CONN_HEAD:
         if (c->in.len == c->in_off && c->out_off == c->out.len &&
@@ -605,9 +779,6 @@ void conn_sweep(wctx *w)
 
 void conn_close_all(wctx *w)
 {
-    while (w->conns) {
-        conn *c = w->conns;
-        c->state = CONN_HEAD; /* fast stop: abandon whatever a handler holds */
-        conn_close(c);
-    }
+    while (w->conns)
+        conn_free(w->conns); /* the end: whatever a handler holds is abandoned */
 }

@@ -16,6 +16,10 @@
 #include "http_parser.h"
 #include "wctx.h"
 
+/* Connections over max_connections still get a 503 and a lingering close,
+ * so the client reads the reply; past this many more they are just closed. */
+#define CONN_REFUSED_LINGER_MAX 128
+
 /* Takes ownership of fd (a freshly accepted, non-blocking socket). */
 void conn_accept(wctx *w, int fd, bool is_tcp);
 
@@ -31,9 +35,37 @@ void conn_reply(conn *c, int status, const char *content_type, const char *body,
 void conn_reply_error(conn *c, int status, const char *code, const char *message,
                       const char *arg);
 
-/* For a handler that hands the request to a pool: no reply yet; a later
- * conn_reply()/conn_reply_error() from the loop thread ends it. */
-void conn_defer(conn *c);
+/* The same with extra header lines (each ending in CRLF, may be NULL). */
+void conn_reply_error_hdr(conn *c, int status, const char *code, const char *message,
+                          const char *arg, const char *extra);
+
+/*
+ * Called (once, on the loop thread, from an event of its own, never from
+ * inside a conn_* call) when the client of a deferred request is gone: it
+ * closed or reset the connection, or stopped reading its replies. The
+ * connection is then an orphan: its socket is closed, but the struct stays
+ * until the handler ends the request, so the handler's pointer stays valid.
+ * The hook should make the handler finish soon (cancel a call, end a
+ * long-poll); the handler still ends the request with conn_reply*() (the
+ * reply is discarded, and logged as 499) or conn_drop().
+ */
+typedef void conn_gone_fn(void *arg);
+
+/*
+ * For a handler that answers later (a call handed to a pool, a store
+ * operation, a long-poll): no reply yet; a later conn_reply*() or conn_drop()
+ * from the loop thread ends the request. gone (may be NULL) and arg: see
+ * conn_gone_fn. While the request is deferred the connection keeps reading
+ * (a bounded amount of pipelined requests), so it notices a hang-up.
+ */
+void conn_defer(conn *c, conn_gone_fn *gone, void *arg);
+
+/* Ends a deferred request whose client is gone (an orphan) without a reply;
+ * logged as 499. Frees c. */
+void conn_drop(conn *c);
+
+/* True once the client of a deferred request is gone (see conn_gone_fn). */
+bool conn_orphaned(const conn *c);
 
 /* Header lines (each ending in CRLF) that every reply to the current request
  * carries, whichever handler sends it (CORS). lines must outlive the request

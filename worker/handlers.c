@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "buf.h"
 #include "cors.h"
 #include "fn.h"
@@ -68,11 +69,14 @@ bool handlers_content_type_ok(const http_request *req)
     return !req->content_type.p || http_media_type_is(req->content_type, CT_JSON);
 }
 
-/* Nesting depth of a JSON text, counted outside strings; jansson would accept
- * 2048 levels, which is far more than any function's arguments need. */
-static bool json_depth_ok(const char *p, size_t n, int max)
+/* One pass over a JSON text, outside strings: false if it nests deeper than
+ * max (jansson would accept 2048 levels, far more than any function's
+ * arguments need); else *values counts its values, roughly (separators and
+ * openers), for the memory the parsed value takes. */
+static bool json_scan(const char *p, size_t n, int max, int64_t *values)
 {
     int depth = 0;
+    int64_t count = 1;
     bool in_str = false;
     for (size_t i = 0; i < n; i++) {
         char ch = p[i];
@@ -84,31 +88,52 @@ static bool json_depth_ok(const char *p, size_t n, int max)
         } else if (ch == '"') {
             in_str = true;
         } else if (ch == '[' || ch == '{') {
+            count++;
             if (++depth > max)
                 return false;
         } else if (ch == ']' || ch == '}') {
             depth--;
+        } else if (ch == ',' || ch == ':') {
+            count++;
         }
     }
+    *values = count;
     return true;
 }
 
 /* Parses a request body; on failure replies 400 bad_json and returns NULL. */
-json_t *handlers_parse_body(conn *c, const char *body, size_t len)
+json_t *handlers_parse_body(conn *c, const char *body, size_t len, int64_t *held)
 {
-    if (!json_depth_ok(body, len, JSON_MAX_DEPTH)) {
+    int64_t values = 0;
+    *held = 0;
+    if (!json_scan(body, len, JSON_MAX_DEPTH, &values)) {
         conn_reply_error(c, 400, ERR_BAD_JSON, "JSON nested deeper than 64 levels", NULL);
+        return NULL;
+    }
+    int64_t cost = (int64_t)len + values * BUDGET_VALUE_COST;
+    if (!budget_take(conn_worker(c), BUDGET_ARGS, cost)) {
+        handlers_reply_busy(c, "limits.max_worker_args_bytes of arguments");
         return NULL;
     }
     json_error_t jerr;
     json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!v) {
+        budget_give(conn_worker(c), BUDGET_ARGS, cost);
         char msg[256];
         snprintf(msg, sizeof(msg), "invalid JSON at line %d column %d: %s", jerr.line,
                  jerr.column, jerr.text);
         conn_reply_error(c, 400, ERR_BAD_JSON, msg, NULL);
+        return NULL;
     }
+    *held = cost;
     return v;
+}
+
+void handlers_reply_busy(conn *c, const char *limit)
+{
+    char msg[160];
+    snprintf(msg, sizeof(msg), "this worker holds %s already; try again shortly", limit);
+    conn_reply_error_hdr(c, 503, ERR_BUSY, msg, NULL, "Retry-After: 1\r\n");
 }
 
 /* Length of the valid UTF-8 character at p[0..n) (n > 0), or 0 if none is. */
@@ -251,6 +276,7 @@ typedef struct fn_call {
     fn_status status;
     int64_t run_us, cpu_us;
     struct event *deadline;   /* loop timer at timeout_ms */
+    int64_t charged;          /* BUDGET_ARGS taken for args */
 } fn_call;
 
 static void call_run(pool_task *t)
@@ -272,6 +298,7 @@ static void call_run_inline(fn_call *call)
 
 static void call_free(fn_call *call)
 {
+    budget_give(call->w, BUDGET_ARGS, call->charged);
     if (call->deadline)
         event_free(call->deadline);
     json_decref(call->args);
@@ -340,6 +367,14 @@ static void call_done(pool_task *t)
         jobs_lane_freed(w);
 }
 
+/* Loop thread: the client left. Ask the function to stop; its lane frees
+ * when it does, and its reply is dropped. */
+static void call_gone(void *arg)
+{
+    fn_call *call = arg;
+    atomic_store(&call->ctx.cancel, 1);
+}
+
 /* Loop thread: timeout_ms passed. Ask the function to stop and answer now;
  * the lane finishes (or abandons) the run on its own. */
 static void call_on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -384,16 +419,20 @@ static int query_timeout(conn *c, const http_request *req, int64_t *out)
 }
 
 /* Validates the body against fn; returns the arguments (new reference) or
- * NULL after replying 400. */
-static json_t *call_args(conn *c, const fn_desc *fn, const char *body, size_t len)
+ * NULL after replying 400; *mem: what they take (BUDGET_ARGS). */
+static json_t *call_args(conn *c, const fn_desc *fn, const char *body, size_t len, int64_t *mem)
 {
     json_t *raw = NULL;
-    if (len > 0 && !(raw = handlers_parse_body(c, body, len)))
+    *mem = 0;
+    if (len > 0 && !(raw = handlers_parse_body(c, body, len, mem)))
         return NULL;
     json_t *args = NULL;
     char bad[64], msg[256];
-    if (fn_validate(fn, raw, &args, bad, sizeof(bad), msg, sizeof(msg)) < 0)
+    if (fn_validate(fn, raw, &args, bad, sizeof(bad), msg, sizeof(msg)) < 0) {
+        budget_give(conn_worker(c), BUDGET_ARGS, *mem);
+        *mem = 0;
         conn_reply_error(c, 400, ERR_INVALID_ARGS, msg, bad[0] ? bad : NULL);
+    }
     json_decref(raw);
     return args;
 }
@@ -418,7 +457,8 @@ static void handle_fn(conn *c, const http_request *req, const char *body, size_t
     int64_t timeout_ms;
     if (query_timeout(c, req, &timeout_ms) < 0)
         return;
-    json_t *args = call_args(c, fn, body, len);
+    int64_t mem;
+    json_t *args = call_args(c, fn, body, len, &mem);
     if (!args)
         return;
     int64_t cost = fn->cost_ns ? fn->cost_ns(args) : FN_INLINE_NS;
@@ -426,12 +466,13 @@ static void handle_fn(conn *c, const http_request *req, const char *body, size_t
         jobs_other_free(w, FN_CPU)) {
         /* Our lane is taken and another worker's is free: go through the
          * shared queue rather than leave that CPU idle. */
-        jobs_http_offload(c, fn, args, timeout_ms);
+        jobs_http_offload(c, fn, args, timeout_ms, mem);
         return;
     }
     fn_call *call = calloc(1, sizeof(*call));
     if (!call) {
         json_decref(args);
+        budget_give(w, BUDGET_ARGS, mem);
         conn_reply_error(c, 500, ERR_INTERNAL, "out of memory", NULL);
         return;
     }
@@ -439,6 +480,7 @@ static void handle_fn(conn *c, const http_request *req, const char *body, size_t
     call->w = w;
     call->fn = fn;
     call->args = args;
+    call->charged = mem;
     fn_ctx_init(&call->ctx, fn_now_ns() + timeout_ms * 1000000, w->cfg->data_dir);
     call->task.run = call_run;
     call->task.done = call_done;
@@ -456,7 +498,7 @@ static void handle_fn(conn *c, const http_request *req, const char *body, size_t
         return;
     }
     evtimer_add(call->deadline, &tv);
-    conn_defer(c);
+    conn_defer(c, call_gone, call);
     if (fn->kind == FN_IO)
         w->busy_io++;
     else

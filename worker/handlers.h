@@ -44,9 +44,18 @@ bool handlers_content_type_ok(const http_request *req);
  */
 int handlers_query(conn *c, const http_request *req, const char *key, char *vbuf, http_slice *v);
 
-/* Parses a request body as JSON (depth-limited); NULL after replying 400
- * bad_json. Returns a new reference. */
-json_t *handlers_parse_body(conn *c, const char *body, size_t len);
+/*
+ * Parses a request body as JSON (depth-limited), holding the memory the value
+ * will take (estimated before parsing) against the worker's args budget
+ * (budget.h). Returns a new reference and *held, the bytes taken: give them
+ * back (budget_give BUDGET_ARGS) once the value and what shares it are gone.
+ * NULL after replying 400 bad_json or 503 busy (nothing held then).
+ */
+json_t *handlers_parse_body(conn *c, const char *body, size_t len, int64_t *held);
+
+/* 503 busy with Retry-After: 1, for a request over one of the worker's
+ * memory budgets (budget.h); limit names the config key. */
+void handlers_reply_busy(conn *c, const char *limit);
 
 /* Sync calls estimated to run at least this long may go through the job
  * queue to another worker when this worker's cpu lane is busy. */

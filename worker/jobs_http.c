@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "buf.h"
 #include "callback.h"
 #include "fn.h"
@@ -88,6 +89,7 @@ struct waiter {
     bool refetch;         /* news came while fetching: look again after */
     bool committing;      /* POST ?wait: the job is not in the store yet */
     bool expired;         /* time is up: answer whatever the fetch brings */
+    bool cancel_job;      /* WAIT_CALL whose client left while committing: cancel once committed */
     waiter *prev, *next;
     sq_op op;
 };
@@ -232,6 +234,25 @@ static void waiter_on_timeout(evutil_socket_t fd, short what, void *arg)
     waiter_fetch(wt);
 }
 
+static void cancel_job(wctx *w, const char *id);
+
+/* The client left: a sync call run as a job is cancelled (nobody waits for
+ * it); a long-poll just ends (the job goes on). An op in flight (a fetch or
+ * the submission's commit) ends it when it comes back. */
+static void waiter_gone(void *arg)
+{
+    waiter *wt = arg;
+    wt->expired = true;
+    if (wt->mode == WAIT_CALL) {
+        if (wt->committing)
+            wt->cancel_job = true;
+        else
+            cancel_job(wt->w, wt->id);
+    }
+    if (!wt->fetching && !wt->committing)
+        conn_drop(waiter_end(wt));
+}
+
 /* Holds the request until job id is final or wait_ms pass; NULL after
  * replying 500. */
 static waiter *waiter_new(conn *c, const char *id, wait_mode mode, int64_t wait_ms)
@@ -257,7 +278,7 @@ static waiter *waiter_new(conn *c, const char *id, wait_mode mode, int64_t wait_
     w->waiters->n++;
     publish_waiters(w);
     publish_bin(w, wt->id, 1);
-    conn_defer(c);
+    conn_defer(c, waiter_gone, wt);
     return wt;
 }
 
@@ -389,9 +410,18 @@ static bool job_id_of(conn *c, const http_request *req, char out[JOB_ID_LEN + 1]
 
 typedef struct submit_req {
     sq_op op;       /* first */
-    conn *c;
+    wctx *w;
+    conn *c;        /* may be gone (replied and closed) by the time sr is freed */
     waiter *wt;     /* ?wait: registered before the commit, so no finisher misses it */
+    int64_t charged; /* BUDGET_ARGS taken for the job's args until the commit */
 } submit_req;
+
+static void submit_free(submit_req *sr)
+{
+    budget_give(sr->w, BUDGET_ARGS, sr->charged);
+    sq_op_release(&sr->op);
+    free(sr);
+}
 
 /* The submission with a wait committed (or failed). */
 static void submit_waited(submit_req *sr)
@@ -406,7 +436,9 @@ static void submit_waited(submit_req *sr)
     if (op->flag) /* Idempotency-Key seen before: wait on that job instead */
         waiter_set_id(wt, op->j.id);
     else if (!op->claimed)
-        jobs_queued(conn_worker(sr->c), op->j.kind);
+        jobs_queued(sr->w, op->j.kind);
+    if (wt->cancel_job)
+        cancel_job(wt->w, wt->id);
     if (op->flag || wt->refetch || wt->expired)
         waiter_fetch(wt);
 }
@@ -426,11 +458,10 @@ static void submit_done(sq_op *op)
             reply_accepted(c, &op->j);
     } else {
         if (!op->claimed)
-            jobs_queued(conn_worker(c), op->j.kind);
+            jobs_queued(sr->w, op->j.kind);
         reply_accepted(c, &op->j);
     }
-    sq_op_release(op);
-    free(sr);
+    submit_free(sr);
 }
 
 /* Reads one optional integer field in [min, max]; -1 after replying 400. */
@@ -541,83 +572,84 @@ static void handle_submit(conn *c, const http_request *req, const char *body, si
     int64_t wait_ms = wait_ms_of(c, req, true);
     if (wait_ms < 0)
         return;
-    json_t *doc = handlers_parse_body(c, body, len);
+    int64_t mem;
+    json_t *doc = handlers_parse_body(c, body, len, &mem);
     if (!doc)
         return;
-    if (!json_is_object(doc)) {
+    const fn_desc *fn = NULL;
+    if (!json_is_object(doc))
         conn_reply_error(c, 400, ERR_BAD_JSON, "the body must be a JSON object", NULL);
-        json_decref(doc);
-        return;
-    }
-    const fn_desc *fn = submit_fields(c, doc);
+    else
+        fn = submit_fields(c, doc);
     submit_req *sr = fn ? calloc(1, sizeof(*sr)) : NULL;
     if (fn && !sr)
         conn_reply_error(c, 500, ERR_INTERNAL, "out of memory", NULL);
     if (!sr) {
         json_decref(doc);
+        budget_give(w, BUDGET_ARGS, mem);
         return;
     }
+    sr->w = w;
+    sr->c = c;
+    sr->charged = mem;
     sq_op_init(&sr->op, SQ_SUBMIT, submit_done, sr);
-    if (submit_job(c, req, doc, fn, &sr->op.j) < 0) {
-        sq_op_release(&sr->op);
-        free(sr);
-        json_decref(doc);
+    int rc = submit_job(c, req, doc, fn, &sr->op.j);
+    json_decref(doc);
+    if (rc < 0) {
+        submit_free(sr);
         return;
     }
-    json_decref(doc);
     if (atomic_load(&w->shm->jobs.queued) >= w->cfg->limits.max_queue) {
         char extra[64];
         snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", jobs_retry_after_s(w));
-        static const char full[] = "{\"error\":{\"code\":\"queue_full\",\"message\":"
-                                   "\"limits.max_queue jobs are queued; try again later\"}}";
-        conn_reply(c, 429, CT_JSON, full, sizeof(full) - 1, extra);
-        sq_op_release(&sr->op);
-        free(sr);
+        conn_reply_error_hdr(c, 429, ERR_QUEUE_FULL,
+                             "limits.max_queue jobs are queued; try again later", NULL, extra);
+        submit_free(sr);
         return;
     }
-    sr->c = c;
     if (wait_ms > 0) {
         /* The id is ours to choose (the store keeps a valid one), so the
          * long-poll can be in place before the job exists. */
         if (job_new_id(sr->op.j.id) < 0 || !(sr->wt = waiter_new(c, sr->op.j.id, WAIT_SUBMIT, wait_ms))) {
             if (sr->op.j.id[0] == '\0') /* else waiter_new replied */
                 conn_reply_error(c, 500, ERR_INTERNAL, "no randomness for a job id", NULL);
-            sq_op_release(&sr->op);
-            free(sr);
+            submit_free(sr);
             return;
         }
         sr->wt->committing = true;
     } else {
-        conn_defer(c);
+        conn_defer(c, NULL, NULL); /* the job is queued whether or not the client stays */
     }
     jobs_submitting(w, sr->op.j.kind);
     storeq_push(w->sq, &sr->op);
 }
 
-void jobs_http_offload(conn *c, const fn_desc *fn, json_t *args, int64_t timeout_ms)
+void jobs_http_offload(conn *c, const fn_desc *fn, json_t *args, int64_t timeout_ms, int64_t mem)
 {
     wctx *w = conn_worker(c);
     submit_req *sr = calloc(1, sizeof(*sr));
     if (!sr) {
         json_decref(args);
+        budget_give(w, BUDGET_ARGS, mem);
         conn_reply_error(c, 500, ERR_INTERNAL, "out of memory", NULL);
         return;
     }
+    sr->w = w;
+    sr->c = c;
+    sr->charged = mem;
     sq_op_init(&sr->op, SQ_SUBMIT, submit_done, sr);
     job *j = &sr->op.j;
     j->args = args;
     snprintf(j->fn, sizeof(j->fn), "%s", fn->name);
     j->kind = fn->kind;
     j->timeout_ms = timeout_ms;
-    sr->c = c;
     /* Waits a little past the job's own deadline, so the job's outcome
      * (a timeout included) is what the client sees. */
     int64_t wait_ms = timeout_ms + w->cfg->jobs.cancel_grace_ms + 1000;
     if (job_new_id(j->id) < 0 || !(sr->wt = waiter_new(c, j->id, WAIT_CALL, wait_ms))) {
         if (j->id[0] == '\0') /* else waiter_new replied */
             conn_reply_error(c, 500, ERR_INTERNAL, "no randomness for a job id", NULL);
-        sq_op_release(&sr->op);
-        free(sr);
+        submit_free(sr);
         return;
     }
     sr->wt->committing = true;
@@ -705,7 +737,7 @@ static void handle_list(conn *c, const http_request *req)
         }
         co->op.max = (int)limit;
     }
-    conn_defer(c);
+    conn_defer(c, NULL, NULL);
     storeq_push(conn_worker(c)->sq, &co->op);
     return;
 refused:
@@ -738,6 +770,40 @@ static void get_done(sq_op *op)
     free(co);
 }
 
+/* What a committed cancel (op, SQ_CANCEL that found its job) sets off
+ * besides the reply: a queued job is final now; a running one is asked to
+ * stop by its worker. */
+static void cancel_applied(wctx *w, const sq_op *op)
+{
+    if (op->before == JOB_QUEUED) {
+        atomic_fetch_sub(&w->shm->jobs.queued, 1);
+        jobs_final(w, &op->j, true);
+    } else if (!job_state_final(op->before)) {
+        jobs_cancel_running(w, op->j.id, op->j.worker_pid);
+    }
+}
+
+static void cancel_job_done(sq_op *op)
+{
+    if (op->rc < 0)
+        log_error("cancelling job %s failed: %s", op->id, op->err);
+    else if (op->flag)
+        cancel_applied(op->arg, op);
+    sq_op_release(op);
+    free(op);
+}
+
+/* Cancels job id with no client waiting for the answer. */
+static void cancel_job(wctx *w, const char *id)
+{
+    sq_op *op = malloc(sizeof(*op));
+    if (!op)
+        return;
+    sq_op_init(op, SQ_CANCEL, cancel_job_done, w);
+    snprintf(op->id, sizeof(op->id), "%s", id);
+    storeq_push(w->sq, op);
+}
+
 static void cancel_done(sq_op *op)
 {
     conn_op *co = (conn_op *)op;
@@ -752,13 +818,12 @@ static void cancel_done(sq_op *op)
         snprintf(msg, sizeof(msg), "the job is already %s", job_state_name(op->before));
         conn_reply_error(co->c, 409, ERR_ALREADY_FINAL, msg, NULL);
     } else if (op->before == JOB_QUEUED) {
-        atomic_fetch_sub(&w->shm->jobs.queued, 1);
         reply_job(co->c, 200, j, NULL);
-        jobs_final(w, j, true);
+        cancel_applied(w, op);
     } else {
         /* Running: ask its worker to stop; answer when it has, or when the
          * grace period (and the kill that follows it) is over. */
-        jobs_cancel_running(w, j->id, j->worker_pid);
+        cancel_applied(w, op);
         waiter_start(co->c, j->id, WAIT_CANCEL, w->cfg->jobs.cancel_grace_ms + 1500);
     }
     sq_op_release(op);
@@ -783,6 +848,6 @@ void jobs_http_item(conn *c, const http_request *req, const char *body, size_t l
     snprintf(co->op.id, sizeof(co->op.id), "%s", id);
     co->c = c;
     co->wait_ms = wait_ms;
-    conn_defer(c);
+    conn_defer(c, NULL, NULL);
     storeq_push(conn_worker(c)->sq, &co->op);
 }

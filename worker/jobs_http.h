@@ -29,9 +29,10 @@ void jobs_http_item(conn *c, const http_request *req, const char *body, size_t l
 /*
  * Runs a sync call (POST /v1/fn/{name}) as a job through the shared queue
  * and answers it like a sync call when the job is final: for a worker whose
- * cpu lane is busy while another's is free. args: validated, stolen.
+ * cpu lane is busy while another's is free. args: validated, stolen, with
+ * mem bytes of BUDGET_ARGS taken for them (given back once committed).
  */
-void jobs_http_offload(conn *c, const fn_desc *fn, json_t *args, int64_t timeout_ms);
+void jobs_http_offload(conn *c, const fn_desc *fn, json_t *args, int64_t timeout_ms, int64_t mem);
 
 int waiters_init(wctx *w);
 /* The worker serves now (its slot is its own): clears the slot's wait_bins. */

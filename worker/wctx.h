@@ -24,6 +24,9 @@ typedef struct jobs jobs;
 typedef struct waiters waiters;
 typedef struct callback_deliveries callback_deliveries;
 
+/* Memory budgets of a worker (budget.h). */
+typedef enum budget_kind { BUDGET_BODY, BUDGET_ARGS, BUDGET_NKINDS } budget_kind;
+
 typedef struct wctx {
     const config *cfg;        /* borrowed from the master's copy; read-only */
     shm_region *shm;
@@ -47,6 +50,8 @@ typedef struct wctx {
     char *functions_json;     /* GET /v1/functions body, built once */
     access_log *al;           /* access log (off: a handle that writes nothing) */
     size_t functions_len;
+    int64_t held[BUDGET_NKINDS]; /* bytes held against each budget (budget.c) */
+    int64_t held_peak;        /* most held since the last trim */
 } wctx;
 
 /* Called whenever a connection closes, so a draining worker can finish. */

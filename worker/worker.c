@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "conn.h"
 #include "callback_deliver.h"
 #include "handlers.h"
@@ -22,6 +23,8 @@
 
 #define ACCEPTS_PER_WAKEUP 64
 #define MAX_LISTENERS 64
+#define ACCEPT_PAUSE_MS 1000      /* out of descriptors: retry accepting after this at the latest */
+#define ACCEPT_LOG_EVERY_MS 60000 /* ...and say so at most this often */
 
 /* Everything worker_run creates, torn down in one place. */
 typedef struct worker {
@@ -32,6 +35,10 @@ typedef struct worker {
     int nlisten;
     struct event *sig_quit, *sig_term, *sig_int, *sig_hup, *sig_usr1, *sweep;
     struct event *drain_timer; /* fires at shutdown_timeout_s after QUIT */
+    struct event *accept_resume; /* out of descriptors: accepting is paused until this fires */
+    bool accept_paused;
+    int64_t accept_logged_ms;  /* when the last pause was logged */
+    unsigned accept_pauses;    /* pauses since then */
 } worker;
 
 static worker *self; /* the one worker of this process; loop thread only */
@@ -44,20 +51,57 @@ static bool drained(const wctx *w)
            callback_deliver_pending(w) == 0;
 }
 
+static void accept_resume(worker *wk)
+{
+    if (!wk->accept_paused)
+        return;
+    wk->accept_paused = false;
+    evtimer_del(wk->accept_resume);
+    for (int i = 0; i < wk->nlisten; i++)
+        if (wk->listen_ev[i])
+            event_add(wk->listen_ev[i], NULL);
+}
+
 void worker_conn_closed(wctx *w)
 {
+    accept_resume(self); /* a descriptor is free again */
     if (w->draining && drained(w))
         event_base_loopbreak(w->base);
+}
+
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg) { accept_resume(arg); }
+
+/* Out of descriptors: the pending connection stays in the accept queue and
+ * its listener stays readable, so accepting again at once would spin. Stop
+ * until a connection closes or ACCEPT_PAUSE_MS pass (ENFILE may free up
+ * elsewhere), and say so at most once a minute. */
+static void accept_pause(worker *wk, int err)
+{
+    wk->accept_paused = true;
+    wk->accept_pauses++;
+    for (int i = 0; i < wk->nlisten; i++)
+        if (wk->listen_ev[i])
+            event_del(wk->listen_ev[i]);
+    struct timeval tv = {ACCEPT_PAUSE_MS / 1000, (ACCEPT_PAUSE_MS % 1000) * 1000};
+    evtimer_add(wk->accept_resume, &tv);
+    int64_t now = shm_mono_ms();
+    if (wk->accept_logged_ms == 0 || now - wk->accept_logged_ms >= ACCEPT_LOG_EVERY_MS) {
+        log_warn("accept4() failed: %s; not accepting until a connection closes (%u pause(s) in "
+                 "the last minute; %d connection(s) open)",
+                 strerror(err), wk->accept_pauses, wk->w.nconns);
+        wk->accept_logged_ms = now;
+        wk->accept_pauses = 0;
+    }
 }
 
 static void on_accept(evutil_socket_t fd, short what, void *arg)
 {
     bool is_tcp = (bool)(intptr_t)arg;
-    for (int i = 0; i < ACCEPTS_PER_WAKEUP && !self->w.draining; i++) {
+    for (int i = 0; i < ACCEPTS_PER_WAKEUP && !self->w.draining && !self->accept_paused; i++) {
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                log_warn("accept4() failed: %s", strerror(errno));
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_pause(self, errno);
             return; /* EAGAIN: another worker took it, or the queue is empty */
         }
         conn_accept(&self->w, cfd, is_tcp);
@@ -131,6 +175,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
     http_resp_set_date(time(NULL));
     conn_sweep(&wk->w);
     jobs_sweep(&wk->w);
+    budget_sweep(&wk->w);
     worker_conn_closed(&wk->w);
 }
 
@@ -204,6 +249,8 @@ static int setup(worker *wk, const int *fds, int nfds)
         return -1;
     }
     struct timeval one_second = {1, 0};
+    if (!(wk->accept_resume = evtimer_new(w->base, on_accept_resume, wk)))
+        return -1;
     wk->sweep = event_new(w->base, -1, EV_PERSIST, on_sweep, wk);
     if (!wk->sweep || event_add(wk->sweep, &one_second) < 0)
         return -1;
@@ -216,7 +263,8 @@ static void teardown(worker *wk)
     stop_listening(wk);
     conn_close_all(w);
     struct event *evs[] = {wk->sig_quit, wk->sig_term, wk->sig_int,
-                           wk->sig_hup,  wk->sig_usr1, wk->sweep,    wk->drain_timer};
+                           wk->sig_hup,  wk->sig_usr1, wk->sweep,    wk->drain_timer,
+                           wk->accept_resume};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])
             event_free(evs[i]);
