@@ -139,8 +139,6 @@ static const char full_json[] =
     "  \"callbacks\": {\"allow\": [\"10.1.2.3:80\", \"hooks.example.com\", \"[fe80::1]:9\"],\n"
     "                \"secret\": \"s3cret\", \"retries\": 100, \"timeout_ms\": 600000,\n"
     "                \"threads\": 64, \"max_pending\": 1000000, \"max_pending_bytes\": 1073741824},\n"
-    "  \"callbacks\": {\"allow\": [\"10.1.2.3\", \"hooks.example.com\", \"fe80::1\"],\n"
-    "                \"secret\": \"s3cret\", \"retries\": 100},\n"
     "  \"http\": {\"cors_origins\": [\"https://app.example.com\", \"http://127.0.0.1:3000\"]},\n"
     "  \"log\": {\"level\": \"debug\", \"access_log\": \"-\", \"format\": \"json\"},\n"
     "  \"shutdown_timeout_s\": 0,\n"
