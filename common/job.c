@@ -3,6 +3,8 @@
  */
 #include "job.h"
 
+#include "utf8.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,62 +144,16 @@ void job_format_time(int64_t us, char out[32])
     snprintf(out + n, 32 - n, ".%03dZ", ms);
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid:
- * no overlong forms, no surrogates, nothing above U+10FFFF, no NUL. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+/* Copies the C string src as valid UTF-8 (utf8_copy). */
+static void copy_text(char *dst, size_t size, const char *src)
 {
-    unsigned c = s[0];
-    size_t len;
-    unsigned cp, min;
-    if (c == 0)
-        return 0;
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xe0) == 0xc0) {
-        len = 2, cp = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-        len = 3, cp = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-        len = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
-/* Copies src into dst (size bytes) as valid UTF-8: bad bytes become '?', and
- * a character that does not fit whole is left out. */
-static void utf8_copy(char *dst, size_t size, const char *src)
-{
-    const unsigned char *s = (const unsigned char *)src;
-    size_t n = strlen(src), o = 0;
-    while (n > 0) {
-        size_t len = utf8_seq(s, n);
-        size_t take = len ? len : 1;
-        if (o + take > size - 1)
-            break;
-        if (len)
-            memcpy(dst + o, s, len);
-        else
-            dst[o] = '?';
-        o += take, s += take, n -= take;
-    }
-    dst[o] = '\0';
+    utf8_copy(dst, size, src, strlen(src));
 }
 
 void job_set_error(job *j, const char *code, const char *message)
 {
-    utf8_copy(j->error_code, sizeof(j->error_code), code ? code : "");
-    utf8_copy(j->error_message, sizeof(j->error_message), message ? message : "");
+    copy_text(j->error_code, sizeof(j->error_code), code ? code : "");
+    copy_text(j->error_message, sizeof(j->error_message), message ? message : "");
 }
 
 static json_t *time_or_null(int64_t us)
@@ -228,15 +184,15 @@ static json_t *error_json(const job *j)
     char code[sizeof(j->error_code)], msg[sizeof(j->error_message)];
     if (j->error_code[0] == '\0')
         return json_null();
-    utf8_copy(code, sizeof(code), j->error_code);
-    utf8_copy(msg, sizeof(msg), j->error_message);
+    copy_text(code, sizeof(code), j->error_code);
+    copy_text(msg, sizeof(msg), j->error_message);
     return json_pack("{s:s, s:s}", "code", code, "message", msg);
 }
 
 json_t *job_to_json(const job *j)
 {
     char fn[sizeof(j->fn)];
-    utf8_copy(fn, sizeof(fn), j->fn);
+    copy_text(fn, sizeof(fn), j->fn);
     /* "o" steals a reference: the json_incref()s pair with it, and json_pack
      * drops every stolen value when it fails. */
     return json_pack(
@@ -284,7 +240,7 @@ static int put_body(FILE *f, const job *j)
     char name[sizeof(j->fn)];
     json_t *fn, *err = error_json(j);
     int rc = -1;
-    utf8_copy(name, sizeof(name), j->fn);
+    copy_text(name, sizeof(name), j->fn);
     fn = json_string(name);
     if (!fn || !err)
         goto done;

@@ -14,6 +14,7 @@
 #include "jobs_http.h"
 #include "log.h"
 #include "metrics.h"
+#include "utf8.h"
 #include "wire.h"
 
 #define JSON_MAX_DEPTH 64
@@ -347,7 +348,7 @@ static json_t *call_args(conn *c, const fn_desc *fn, const char *body, size_t le
     if (len > 0 && !(raw = handlers_parse_body(c, body, len)))
         return NULL;
     json_t *args = NULL;
-    char bad[64], msg[256];
+    char bad[UTF8_ECHO_SIZE], msg[256];
     if (fn_validate(fn, raw, &args, bad, sizeof(bad), msg, sizeof(msg)) < 0)
         conn_reply_error(c, 400, ERR_INVALID_ARGS, msg, bad[0] ? bad : NULL);
     json_decref(raw);

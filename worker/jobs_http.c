@@ -12,6 +12,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "storeq.h"
+#include "utf8.h"
 #include "wire.h"
 
 #define WAIT_MAX_S 300          /* longest long-poll; longer asks are shortened */
@@ -462,8 +463,10 @@ static const fn_desc *submit_fields(conn *c, json_t *body)
         while (i < sizeof(known) / sizeof(known[0]) && strcmp(key, known[i]) != 0)
             i++;
         if (i == sizeof(known) / sizeof(known[0])) {
-            snprintf(msg, sizeof(msg), "%.64s: unknown field", key);
-            conn_reply_error(c, 400, ERR_INVALID_ARGS, msg, key);
+            char echo[UTF8_ECHO_SIZE];
+            utf8_echo(echo, key, strlen(key));
+            snprintf(msg, sizeof(msg), "%s: unknown field", echo);
+            conn_reply_error(c, 400, ERR_INVALID_ARGS, msg, echo);
             return NULL;
         }
     }
@@ -475,7 +478,9 @@ static const fn_desc *submit_fields(conn *c, json_t *body)
     const char *name = json_string_value(fn);
     const fn_desc *d = fn_find(name, json_string_length(fn), conn_worker(c)->cfg->debug_functions);
     if (!d) {
-        snprintf(msg, sizeof(msg), "no function named \"%.64s\"", name);
+        char echo[UTF8_ECHO_SIZE];
+        snprintf(msg, sizeof(msg), "no function named \"%s\"",
+                 utf8_echo(echo, name, json_string_length(fn)));
         conn_reply_error(c, 404, ERR_UNKNOWN_FUNCTION, msg, NULL);
     }
     return d;
@@ -485,7 +490,7 @@ static const fn_desc *submit_fields(conn *c, json_t *body)
 static int submit_job(conn *c, const http_request *req, json_t *body, const fn_desc *fn, job *j)
 {
     const config *cfg = conn_worker(c)->cfg;
-    char bad[64], msg[256];
+    char bad[UTF8_ECHO_SIZE], msg[256];
     json_t *args = json_object_get(body, "args");
     if (fn_validate(fn, args, &j->args, bad, sizeof(bad), msg, sizeof(msg)) < 0) {
         conn_reply_error(c, 400, ERR_INVALID_ARGS, msg, bad[0] ? bad : "args");
