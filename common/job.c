@@ -156,6 +156,23 @@ void job_set_error(job *j, const char *code, const char *message)
     copy_text(j->error_message, sizeof(j->error_message), message ? message : "");
 }
 
+/* args as stored: NULL is {}. */
+static bool args_equal(json_t *a, json_t *b)
+{
+    if (!a || !b) {
+        json_t *x = a ? a : b;
+        return !x || (json_is_object(x) && json_object_size(x) == 0);
+    }
+    return json_equal(a, b) != 0;
+}
+
+bool job_same_request(const job *a, const job *b)
+{
+    return strcmp(a->fn, b->fn) == 0 && args_equal(a->args, b->args) &&
+           a->timeout_ms == b->timeout_ms && a->retries == b->retries &&
+           strcmp(a->callback, b->callback) == 0;
+}
+
 static json_t *time_or_null(int64_t us)
 {
     char buf[32];

@@ -119,6 +119,15 @@ void job_format_time(int64_t us, char out[32]);
 void job_set_error(job *j, const char *code, const char *message);
 
 /*
+ * True when a and b ask for the same work: the same fn, args (json_equal;
+ * NULL and {} are the same), timeout_ms, retries and callback. This is what
+ * an Idempotency-Key promises (draft-ietf-httpapi-idempotency-key-header):
+ * a key sent again with another request is an error, not the old job. Costs
+ * a walk of both args (up to max_body_bytes): call it off the loop thread.
+ */
+bool job_same_request(const job *a, const job *b);
+
+/*
  * The public job object of DESIGN.md section 3, as a new reference (NULL only
  * when out of memory):
  *   {"id", "fn", "args", "state", "result", "error", "attempts", "worker",

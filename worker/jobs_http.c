@@ -391,6 +391,17 @@ typedef struct submit_req {
     waiter *wt;     /* ?wait: registered before the commit, so no finisher misses it */
 } submit_req;
 
+/* An Idempotency-Key sent again with another request (fn, args, timeout_ms,
+ * retries or callback): 422, as draft-ietf-httpapi-idempotency-key-header
+ * asks, rather than the old job for a request it does not answer. */
+static void reply_key_reused(conn *c)
+{
+    conn_reply_error(c, 422, ERR_IDEMPOTENCY_KEY_REUSED,
+                     "Idempotency-Key was already used for another request (fn, args, timeout_ms, "
+                     "retries or callback differ)",
+                     "Idempotency-Key");
+}
+
 /* The submission with a wait committed (or failed). */
 static void submit_waited(submit_req *sr)
 {
@@ -399,6 +410,10 @@ static void submit_waited(submit_req *sr)
     wt->committing = false;
     if (op->rc < 0) {
         reply_store_error(waiter_end(wt), "queueing a job", op->err);
+        return;
+    }
+    if (op->conflict) {
+        reply_key_reused(waiter_end(wt));
         return;
     }
     if (op->flag) /* Idempotency-Key seen before: wait on that job instead */
@@ -417,6 +432,8 @@ static void submit_done(sq_op *op)
         submit_waited(sr);
     } else if (op->rc < 0) {
         reply_store_error(c, "queueing a job", op->err);
+    } else if (op->conflict) {
+        reply_key_reused(c);
     } else if (op->flag) { /* Idempotency-Key seen before: the same job */
         if (job_state_final(op->j.state))
             reply_job(c, 200, &op->j, NULL);

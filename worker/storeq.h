@@ -30,7 +30,8 @@
 
 typedef enum sq_kind {
     SQ_SUBMIT,   /* in: j (fn, kind, args, timeout, retries, callback, idem_key);
-                    out: j, flag = existing, claimed = a claim of this batch took it */
+                    out: j, flag = existing, claimed = a claim of this batch took it,
+                    conflict = existing, but asked with another request (job_same_request) */
     SQ_CLAIM,    /* in: claim_kind, max, slot, incarnation, pid; out: jobs[0..n) (malloc'ed),
                     fresh = how many of them this batch submitted; one per kind at a time */
     SQ_COMPLETE, /* in: j (final); out: flag = applied */
@@ -56,6 +57,8 @@ struct sq_op {
     job j;
     bool flag;
     bool claimed;
+    bool conflict;
+    json_t *req_args;        /* internal: a submission's own args while the store has it */
     int fresh;
     bool sent;               /* internal: with the store thread (batched ops) */
     job_state before;

@@ -101,11 +101,116 @@ START_TEST(test_unknown_key_cut_on_character)
 }
 END_TEST
 
+/* ---- Idempotency-Key --------------------------------------------------------- */
+
+/* POST /v1/jobs[?query] with an Idempotency-Key; returns the status. */
+static int submit_key(server *s, const char *query, const char *key, const char *body, resp *r)
+{
+    char path[128], hdr[320];
+    snprintf(path, sizeof(path), "/v1/jobs%s", query ? query : "");
+    snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s\r\n", key);
+    return http_call_hdr(s, "POST", path, body, hdr, r);
+}
+
+/* The id of the job in a 200 or 202 reply. */
+static const char *must_job_reply(resp *r)
+{
+    ck_assert_msg(r->status == 200 || r->status == 202, "want 200 or 202:\n%s", resp_describe(r));
+    return must_str(must_json(r), "id");
+}
+
+static void must_key_reused(resp *r)
+{
+    must_error(r, 422, "idempotency_key_reused", "Idempotency-Key");
+}
+
+START_TEST(test_idempotency_key_reused)
+{
+    server s;
+    /* A bare host: allowed before and after "host:port" entries (port 80). */
+    must_start(&s, "{\"workers\": 1, \"callbacks\": {\"allow\": [\"127.0.0.1\"]}}");
+    resp r;
+    const char *body = "{\"fn\":\"sleep\",\"args\":{\"ms\":300}}";
+    submit_key(&s, NULL, "k1", body, &r);
+    char id[64];
+    snprintf(id, sizeof(id), "%s", must_job_reply(&r));
+    submit_key(&s, NULL, "k1", body, &r);
+    ck_assert_str_eq(must_job_reply(&r), id);
+    /* Another request under the same key: 422, whatever differs. */
+    static const char *const others[] = {
+        "{\"fn\":\"sleep\",\"args\":{\"ms\":301}}",
+        "{\"fn\":\"count\",\"args\":{\"iterations\":1}}",
+        "{\"fn\":\"sleep\",\"args\":{\"ms\":300},\"timeout_ms\":5000}",
+        "{\"fn\":\"sleep\",\"args\":{\"ms\":300},\"retries\":1}",
+        "{\"fn\":\"sleep\",\"args\":{\"ms\":300},\"callback\":\"http://127.0.0.1/done\"}",
+    };
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        submit_key(&s, NULL, "k1", others[i], &r);
+        must_key_reused(&r);
+    }
+    /* With ?wait= too, before and after the job ended. */
+    submit_key(&s, "?wait=5", "k1", others[0], &r);
+    must_key_reused(&r);
+    submit_key(&s, "?wait=5", "k1", body, &r);
+    must_status(&r, 200);
+    ck_assert_str_eq(must_str(must_json(&r), "id"), id);
+    ck_assert_str_eq(must_str(must_json(&r), "state"), "succeeded");
+    submit_key(&s, "?wait=5", "k1", others[1], &r);
+    must_key_reused(&r);
+    /* Defaults count as sent: fib's n is 10 unless given. */
+    submit_key(&s, NULL, "k2", "{\"fn\":\"fib\"}", &r);
+    snprintf(id, sizeof(id), "%s", must_job_reply(&r));
+    submit_key(&s, NULL, "k2", "{\"fn\":\"fib\",\"args\":{\"n\":10}}", &r);
+    ck_assert_str_eq(must_job_reply(&r), id);
+    submit_key(&s, NULL, "k2", "{\"fn\":\"fib\",\"args\":{\"n\":11}}", &r);
+    must_key_reused(&r);
+}
+END_TEST
+
+/*
+ * Two submissions with one key and different args, sent at the same moment
+ * on two connections: the worker reads both in one loop turn, so they
+ * usually share a store transaction (storeq's group commit). Whichever the
+ * store took first is the job; the other is 422, never the first's job.
+ */
+START_TEST(test_idempotency_key_reused_same_batch)
+{
+    server s;
+    must_start(&s, "{\"workers\": 1}");
+    for (int round = 0; round < 10; round++) {
+        char key[32], a[96], b[96];
+        snprintf(key, sizeof(key), "batch-%d", round);
+        snprintf(a, sizeof(a), "{\"fn\":\"fib\",\"args\":{\"n\":%d}}", round);
+        snprintf(b, sizeof(b), "{\"fn\":\"fib\",\"args\":{\"n\":%d}}", round + 20);
+        char hdr[96];
+        snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s\r\nConnection: close\r\n", key);
+        const char *ra = http_request_text("POST", "/v1/jobs", a, hdr);
+        const char *rb = http_request_text("POST", "/v1/jobs", b, hdr);
+        int fa = must_connect(&s), fb = must_connect(&s);
+        must_send(fa, ra, strlen(ra));
+        must_send(fb, rb, strlen(rb));
+        resp x, y;
+        must_read_response(fa, &x);
+        must_read_response(fb, &y);
+        close(fa);
+        close(fb);
+        resp *won = x.status == 422 ? &y : &x, *lost = x.status == 422 ? &x : &y;
+        must_key_reused(lost);
+        must_job_reply(won);
+    }
+}
+END_TEST
+
 static Suite *jobs_api_suite(void)
 {
     Suite *s = suite_create("integration_jobs_api");
     TCase *tc = harness_tcase("errors");
     tcase_add_test(tc, test_unknown_key_cut_on_character);
+    suite_add_tcase(s, tc);
+
+    tc = harness_tcase("idempotency");
+    tcase_add_test(tc, test_idempotency_key_reused);
+    tcase_add_test(tc, test_idempotency_key_reused_same_batch);
     suite_add_tcase(s, tc);
     return s;
 }

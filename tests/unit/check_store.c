@@ -1579,6 +1579,73 @@ START_TEST(test_idempotency)
 }
 END_TEST
 
+/* What an Idempotency-Key compares (issue 9 item 16): fn, args after a trip
+ * through the store, timeout_ms, retries, callback. */
+static void request_of(job *j, const char *fn, const char *args)
+{
+    job_init(j);
+    snprintf(j->fn, sizeof(j->fn), "%s", fn);
+    j->args = args ? must_parse(args) : NULL;
+    j->timeout_ms = 1000;
+    j->retries = 1;
+    snprintf(j->callback, sizeof(j->callback), "http://127.0.0.1:9/done");
+    snprintf(j->idem_key, sizeof(j->idem_key), "same-request");
+}
+
+START_TEST(test_job_same_request)
+{
+    static const char args[] = "{\"data\":\"x\\u00e9\",\"rounds\":2,\"r\":0.1,\"v\":[1,2.5]}";
+    job a, b, stored;
+    bool existing = false;
+    request_of(&a, "sha256", args);
+    request_of(&stored, "sha256", args);
+    MUST(store_submit(st, &stored, &existing));
+    ck_assert(!existing);
+    /* The same request again: the store's job is the same request. */
+    request_of(&b, "sha256", "{\"v\":[1,2.5],\"r\":0.1,\"rounds\":2,\"data\":\"x\\u00e9\"}");
+    MUST(store_submit(st, &b, &existing));
+    ck_assert(existing);
+    ck_assert_str_eq(b.id, stored.id);
+    ck_assert(job_same_request(&a, &b));
+    ck_assert(job_same_request(&b, &a));
+    job_release(&b);
+    /* Each difference counts. */
+    request_of(&b, "sha256", args);
+    snprintf(b.fn, sizeof(b.fn), "count");
+    ck_assert(!job_same_request(&a, &b));
+    job_release(&b);
+    request_of(&b, "sha256", "{\"data\":\"x\\u00e9\",\"rounds\":3,\"r\":0.1,\"v\":[1,2.5]}");
+    ck_assert(!job_same_request(&a, &b));
+    job_release(&b);
+    request_of(&b, "sha256", "{\"data\":\"x\\u00e9\",\"rounds\":2,\"r\":0.1,\"v\":[1,2.5],\"z\":0}");
+    ck_assert(!job_same_request(&a, &b));
+    job_release(&b);
+    request_of(&b, "sha256", args);
+    b.timeout_ms++;
+    ck_assert(!job_same_request(&a, &b));
+    b.timeout_ms--;
+    b.retries = 0;
+    ck_assert(!job_same_request(&a, &b));
+    b.retries = 1;
+    b.callback[0] = '\0';
+    ck_assert(!job_same_request(&a, &b));
+    job_release(&b);
+    /* No args and {} are the same; {} and {"a": 1} are not. */
+    job_release(&a);
+    request_of(&a, "fib", NULL);
+    request_of(&b, "fib", "{}");
+    ck_assert(job_same_request(&a, &b));
+    ck_assert(job_same_request(&b, &a));
+    job_release(&b);
+    request_of(&b, "fib", "{\"a\":1}");
+    ck_assert(!job_same_request(&a, &b));
+    ck_assert(!job_same_request(&b, &a));
+    job_release(&a);
+    job_release(&b);
+    job_release(&stored);
+}
+END_TEST
+
 START_TEST(test_submit_many)
 {
     job prior, b[5], c[8];
@@ -2352,6 +2419,7 @@ static Suite *store_suite(void)
     tcase_add_test(ts, test_purge_batches);
     tcase_add_test(ts, test_idempotency);
     tcase_add_test(ts, test_submit_many);
+    tcase_add_test(ts, test_job_same_request);
     tcase_add_test(ts, test_list);
     tcase_add_test(ts, test_counts);
     tcase_add_test(ts, test_result_types);
