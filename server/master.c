@@ -24,6 +24,7 @@
 #include "notify.h"
 #include "shm.h"
 #include "store.h"
+#include "wake.h"
 #include "worker.h"
 
 #define MASTER_TICK_MS 100         /* SIGALRM period: drives back-off and deadlines */
@@ -556,6 +557,7 @@ static void master_reap(master *m)
             log_error("waitpid() failed: %s", strerror(errno));
             return;
         }
+        wake_forget(pid);
         int slot = -1;
         for (int i = 0; i < CONFIG_MAX_WORKERS && slot < 0; i++) {
             if (m->slot[i].pid == pid)
@@ -1236,6 +1238,11 @@ int master_run(const config *cfg, const char *config_path)
     metrics_register_fns(m.shm);
     if (master_signals_init(&m) < 0)
         goto done;
+    if (wake_dir_create(m.user.switch_user, m.user.uid, m.user.gid, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        goto done;
+    }
+    log_info("wake-up sockets in %s", wake_dir_path());
     m.ls = listener_set_open(m.cfg, m.nslots, err, sizeof(err));
     if (!m.ls) {
         log_error("%s", err);
@@ -1276,6 +1283,7 @@ done:
     m.ls = NULL;
     if (m.pid_file[0] != '\0')
         unlink(m.pid_file);
+    wake_dir_remove();
     shm_destroy(m.shm);
     log_notice("exiting with code %d", rc);
     notify_close();
