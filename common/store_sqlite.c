@@ -21,29 +21,16 @@
  * which in WAL mode takes the write lock at the statement's start as well.
  * Prepared statements are cached per connection (SQLITE_PREPARE_PERSISTENT).
  */
-#include "store_int.h"
+#include "store_sqlite_int.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sqlite3.h>
-#include <sys/stat.h>
 
-#define DEFAULT_BUSY_MS 5000
 #define PURGE_BATCH 2000
-/* Page cache per connection, in KiB (negative): the default 2 MiB makes a
- * claim re-read the old end of the queue; 16 MiB measured 3x faster claims. */
-#define CACHE_SIZE "-16384"
 #define CHECKPOINT_PAGES 4000  /* WAL frames that call for a checkpoint (sq_after_write) */
-/* Pages of a new file, in bytes. Every page a transaction touches is one
- * WAL frame written, and read again by the other worker (its cache is
- * dropped when another connection writes); a job touches about two. With
- * the async benchmark 2048 gave 13% more jobs/s than SQLite's 4096 and a
- * lower p99; 1024 was between the two. */
-#define DB_PAGE_SIZE "2048"
-#define WAL_SIZE_LIMIT "67108864" /* bytes of WAL file kept after a checkpoint */
 
 /* ---- SQL ---- */
 
@@ -60,39 +47,6 @@ enum {
     C_STARTED, C_FINISHED, C_DEADLINE, C_RUN, C_CPU,
 };
 /* clang-format on */
-
-static const char schema_sql[] =
-    "CREATE TABLE jobs ("
-    " seq INTEGER PRIMARY KEY,"
-    " id TEXT NOT NULL UNIQUE,"
-    " fn TEXT NOT NULL,"
-    " kind INTEGER NOT NULL,"
-    " args TEXT NOT NULL,"
-    " state INTEGER NOT NULL,"
-    " result TEXT,"
-    " error_code TEXT,"
-    " error_message TEXT,"
-    " attempts INTEGER NOT NULL,"
-    " retries INTEGER NOT NULL,"
-    " timeout_ms INTEGER NOT NULL,"
-    " callback TEXT,"
-    " idem_key TEXT,"
-    " worker_pid INTEGER,"
-    " owner_slot INTEGER,"
-    " owner_inc INTEGER,"
-    " cancel_requested INTEGER NOT NULL DEFAULT 0,"
-    " created_at INTEGER NOT NULL,"
-    " started_at INTEGER,"
-    " finished_at INTEGER,"
-    " deadline_at INTEGER,"
-    " run_us INTEGER,"
-    " cpu_us INTEGER"
-    ") STRICT;"
-    "CREATE INDEX jobs_queue ON jobs (kind, state) WHERE state = 0;"
-    "CREATE INDEX jobs_running ON jobs (owner_slot, state) WHERE state = 1;"
-    "CREATE UNIQUE INDEX jobs_idem ON jobs (idem_key) WHERE idem_key IS NOT NULL;"
-    "CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;"
-    "PRAGMA user_version = 1;";
 
 /* The SQL writes states and kinds as these numbers. */
 _Static_assert(JOB_QUEUED == 0 && JOB_RUNNING == 1 && JOB_SUCCEEDED == 2 && JOB_FAILED == 3 &&
@@ -125,6 +79,8 @@ typedef enum stmt_id {
     S_COUNTS,
     N_STMT,
 } stmt_id;
+
+_Static_assert(N_STMT <= SQ_STMT_MAX, "room in struct sq for every statement");
 
 static const char *const sql_text[N_STMT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -177,34 +133,18 @@ static const char *const sql_text[N_STMT] = {
 
 /* ---- the handle ---- */
 
-typedef struct sq {
-    store base; /* first: a store * is a sq * */
-    sqlite3 *db;
-    int busy_ms;        /* how long a transaction waits for the lock */
-    int64_t busy_us;    /* waited so far for the current lock */
-    int wal_pages;      /* frames in the WAL after the last commit (wal_hook) */
-    bool finish_checkpoint; /* the last one left frames: copy them under the gate */
-    sqlite3_stmt *stmt[N_STMT];
-    char path[CONFIG_PATH];
-} sq;
-
-static sq *sq_of(store *st)
-{
-    return (sq *)st;
-}
-
 /* Fails with "PATH: what: sqlite's message". */
-static int db_fail(sq *s, const char *what)
+int sq_db_fail(sq *s, const char *what)
 {
     return store_fail(&s->base, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
-/* The cached statement id, prepared on first use; NULL after db_fail(). */
+/* The cached statement id, prepared on first use; NULL after sq_db_fail(). */
 static sqlite3_stmt *stmt(sq *s, stmt_id id)
 {
     if (!s->stmt[id] && sqlite3_prepare_v3(s->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT,
                                            &s->stmt[id], NULL) != SQLITE_OK) {
-        db_fail(s, "prepare");
+        sq_db_fail(s, "prepare");
         return NULL;
     }
     return s->stmt[id];
@@ -222,7 +162,7 @@ static int run(sq *s, sqlite3_stmt *q, const char *what)
 {
     int rc = sqlite3_step(q);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        db_fail(s, what);
+        sq_db_fail(s, what);
         finish(q);
         return -1;
     }
@@ -248,7 +188,7 @@ static int tx_commit(sq *s)
 
 /* Ends a failed transaction (if SQLite has not already) without touching the
  * error message; returns -1. */
-static int tx_abort(sq *s)
+int sq_tx_abort(sq *s)
 {
     sqlite3_stmt *q;
     if (!sqlite3_get_autocommit(s->db) && (q = stmt(s, S_ROLLBACK)) != NULL) {
@@ -285,7 +225,7 @@ static int bind_json(sqlite3_stmt *q, int i, json_t *v, bool object)
     return sqlite3_bind_text(q, i, text, -1, free);
 }
 
-static void col_text(sqlite3_stmt *q, int c, char *dst, size_t size)
+void sq_col_text(sqlite3_stmt *q, int c, char *dst, size_t size)
 {
     const unsigned char *t = sqlite3_column_text(q, c);
     snprintf(dst, size, "%s", t ? (const char *)t : "");
@@ -320,17 +260,17 @@ static int row_to_job(sq *s, sqlite3_stmt *q, job *j, int64_t *seq)
     job_init(j);
     if (seq)
         *seq = sqlite3_column_int64(q, C_SEQ);
-    col_text(q, C_ID, j->id, sizeof(j->id));
-    col_text(q, C_FN, j->fn, sizeof(j->fn));
+    sq_col_text(q, C_ID, j->id, sizeof(j->id));
+    sq_col_text(q, C_FN, j->fn, sizeof(j->fn));
     j->kind = (fn_kind)sqlite3_column_int(q, C_KIND);
     j->state = (job_state)sqlite3_column_int(q, C_STATE);
-    col_text(q, C_ERR_CODE, j->error_code, sizeof(j->error_code));
-    col_text(q, C_ERR_MSG, j->error_message, sizeof(j->error_message));
+    sq_col_text(q, C_ERR_CODE, j->error_code, sizeof(j->error_code));
+    sq_col_text(q, C_ERR_MSG, j->error_message, sizeof(j->error_message));
     j->attempts = sqlite3_column_int(q, C_ATTEMPTS);
     j->retries = sqlite3_column_int(q, C_RETRIES);
     j->timeout_ms = sqlite3_column_int64(q, C_TIMEOUT);
-    col_text(q, C_CALLBACK, j->callback, sizeof(j->callback));
-    col_text(q, C_IDEM, j->idem_key, sizeof(j->idem_key));
+    sq_col_text(q, C_CALLBACK, j->callback, sizeof(j->callback));
+    sq_col_text(q, C_IDEM, j->idem_key, sizeof(j->idem_key));
     j->worker_pid = (int)col_int(q, C_PID, 0);
     j->owner_slot = (int)col_int(q, C_SLOT, -1);
     j->owner_incarnation = (unsigned)col_int(q, C_INC, 0);
@@ -374,7 +314,7 @@ static int collect(sq *s, sqlite3_stmt *q, const char *what, job **rows, int *n,
         (*n)++;
     }
     if (rc != SQLITE_DONE) {
-        db_fail(s, what);
+        sq_db_fail(s, what);
         finish(q);
         return -1;
     }
@@ -393,7 +333,7 @@ static int fill(sq *s, sqlite3_stmt *q, const char *what, int max, job *out, int
         (*n)++;
     }
     if (*n < max && rc != SQLITE_DONE) {
-        db_fail(s, what);
+        sq_db_fail(s, what);
         goto err;
     }
     finish(q);
@@ -421,7 +361,7 @@ err:
  * pages, since nobody can append then. The write that follows finds the WAL
  * fully copied and starts it over from the beginning.
  */
-static int wal_noted(void *arg, sqlite3 *db, const char *name, int pages)
+int sq_wal_noted(void *arg, sqlite3 *db, const char *name, int pages)
 {
     ((sq *)arg)->wal_pages = pages;
     return SQLITE_OK;
@@ -624,7 +564,7 @@ static int sq_write(store *st, store_batch *b, int64_t now_us)
         goto done;
     if (!write_rows(s, b, now_us, hits) || (!alone && tx_commit(s) < 0)) {
         if (!alone)
-            tx_abort(s);
+            sq_tx_abort(s);
         write_undo(b);
         goto done;
     }
@@ -682,7 +622,7 @@ static int sq_cancel(store *st, const char *id, int64_t now_us, job *out, bool *
     if (tx_begin(s) < 0)
         return -1;
     if (sq_get(st, id, out, found) < 0)
-        return tx_abort(s);
+        return sq_tx_abort(s);
     if (*found) {
         *before = out->state;
         if (cancel_apply(s, out, now_us) < 0)
@@ -694,7 +634,7 @@ static int sq_cancel(store *st, const char *id, int64_t now_us, job *out, bool *
 err:
     job_release(out);
     *found = false;
-    return tx_abort(s);
+    return sq_tx_abort(s);
 }
 
 static int sq_list(store *st, int state, const char *fn, int limit, job *out, int *n)
@@ -759,7 +699,7 @@ static int sq_reap(store *st, bool all, int slot, unsigned incarnation, int64_t 
         goto err;
     return 0;
 err:
-    tx_abort(s);
+    sq_tx_abort(s);
     for (int i = 0; i < *nfinal; i++)
         job_release(&(*final)[i]);
     free(*final);
@@ -794,7 +734,7 @@ static int sq_counts(store *st, int64_t *queued, int64_t *running)
     if (!q)
         return -1;
     if (sqlite3_step(q) != SQLITE_ROW) {
-        db_fail(s, "counts");
+        sq_db_fail(s, "counts");
         finish(q);
         return -1;
     }
@@ -806,9 +746,9 @@ static int sq_counts(store *st, int64_t *queued, int64_t *running)
 
 /* Finalizes the cached statements (sqlite3_close() refuses while any is
  * alive), closes the connection and frees s. */
-static void sq_free(sq *s)
+void sq_free(sq *s)
 {
-    for (int i = 0; i < N_STMT; i++)
+    for (int i = 0; i < SQ_STMT_MAX; i++)
         sqlite3_finalize(s->stmt[i]);
     sqlite3_close(s->db);
     free(s);
@@ -819,7 +759,7 @@ static void sq_close(store *st)
     sq_free(sq_of(st));
 }
 
-static const store_ops sqlite_ops = {
+const store_ops sq_ops = {
     .name = "sqlite",
     .close = sq_close,
     .write = sq_write,
@@ -831,174 +771,3 @@ static const store_ops sqlite_ops = {
     .counts = sq_counts,
     .after_write = sq_after_write,
 };
-
-/* ---- opening ---- */
-
-/* Runs one PRAGMA or DDL text; *value (may be NULL) gets the first column of
- * the first row as an integer, text_out (may be NULL) as text. */
-static int exec1(sq *s, const char *sql, const char *what, int64_t *value, char *text_out,
-                 size_t text_len)
-{
-    sqlite3_stmt *q = NULL;
-    int rc;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
-        return db_fail(s, what);
-    rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
-        if (value)
-            *value = sqlite3_column_int64(q, 0);
-        if (text_out)
-            col_text(q, 0, text_out, text_len);
-    } else if (rc != SQLITE_DONE) {
-        db_fail(s, what);
-        sqlite3_finalize(q);
-        return -1;
-    }
-    sqlite3_finalize(q);
-    return 0;
-}
-
-/* Creates the schema in a new file, checks the version of an existing one. */
-static int schema(sq *s)
-{
-    int64_t version = 0, objects = 0;
-    char *msg = NULL;
-    if (exec1(s, "BEGIN IMMEDIATE", "begin", NULL, NULL, 0) < 0)
-        return -1;
-    if (exec1(s, "PRAGMA user_version", "read schema version", &version, NULL, 0) < 0 ||
-        exec1(s, "SELECT count(*) FROM sqlite_schema", "read schema", &objects, NULL, 0) < 0)
-        return tx_abort(s);
-    if (version > STORE_SQLITE_SCHEMA_VERSION) {
-        store_fail(&s->base,
-                   "%s: schema version %lld is newer than this crunchd understands (%d);"
-                   " use the crunchd that wrote it or a new file",
-                   s->path, (long long)version, STORE_SQLITE_SCHEMA_VERSION);
-        return tx_abort(s);
-    }
-    if (version == 0 && objects > 0) {
-        store_fail(&s->base, "%s: not a crunchd job store (tables without a schema version)",
-                   s->path);
-        return tx_abort(s);
-    }
-    if (version == 0 && sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
-        store_fail(&s->base, "%s: create schema: %s", s->path, msg ? msg : "?");
-        sqlite3_free(msg);
-        return tx_abort(s);
-    }
-    if (exec1(s, "COMMIT", "commit schema", NULL, NULL, 0) < 0)
-        return tx_abort(s);
-    return 0;
-}
-
-/* A clearer message than "unable to open database file". */
-static void open_fail(sq *s)
-{
-    char dir[CONFIG_PATH];
-    struct stat sb;
-    int e = sqlite3_system_errno(s->db);
-    snprintf(dir, sizeof(dir), "%s", s->path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof(dir), ".");
-    if (stat(dir, &sb) < 0 && errno == ENOENT)
-        store_fail(&s->base, "%s: directory %s does not exist (create it first)", s->path, dir);
-    else if (e)
-        store_fail(&s->base, "%s: cannot open: %s", s->path, strerror(e));
-    else
-        db_fail(s, "cannot open");
-}
-
-/*
- * Waits for the write lock. SQLite's own handler sleeps 1, 2, 5, 10 ... up
- * to 100 ms between tries, hundreds of times longer than the transactions
- * it waits for (about 30 us): measured through the whole server with two
- * workers writing, jobs/s was 20% higher with it, but its p99 submit-to-final
- * latency was 0.7-1.5 s against 17-175 ms with this one, which starts at
- * 50 us and doubles up to 2 ms. Workers now queue on the write gate first
- * (store_set_gate), so this only runs for writers without it: the master at
- * start-up, tests, a worker ending itself over a job that would not stop.
- */
-static int busy_wait(void *arg, int tries)
-{
-    sq *s = arg;
-    if (tries == 0)
-        s->busy_us = 0;
-    if (s->busy_us >= (int64_t)s->busy_ms * 1000)
-        return 0; /* give up: SQLITE_BUSY */
-    int64_t us = tries < 5 ? 50 << tries : 2000;
-    struct timespec ts = {0, (long)us * 1000};
-    nanosleep(&ts, NULL);
-    s->busy_us += us;
-    return 1;
-}
-
-static int configure(sq *s, const store_sqlite_opts *opts)
-{
-    char mode[16] = "";
-    char sync[64];
-    s->busy_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : DEFAULT_BUSY_MS;
-    sqlite3_busy_handler(s->db, busy_wait, s);
-    /* Switching a new file to WAL takes an exclusive lock and may report
-     * BUSY without waiting while another process does the same: retry. */
-    /* Only a new file takes it (before its first table); see DB_PAGE_SIZE. */
-    if (exec1(s, "PRAGMA page_size = " DB_PAGE_SIZE, "set page_size", NULL, NULL, 0) < 0)
-        return -1;
-    for (int waited_ms = 0;; waited_ms += 10) {
-        if (exec1(s, "PRAGMA journal_mode = WAL", "set journal_mode=WAL", NULL, mode,
-                  sizeof(mode)) == 0)
-            break;
-        if (sqlite3_errcode(s->db) != SQLITE_BUSY || waited_ms >= s->busy_ms)
-            return -1;
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    if (strcmp(mode, "wal") != 0)
-        return store_fail(&s->base, "%s: journal_mode is \"%s\", WAL is not available here",
-                          s->path, mode);
-    snprintf(sync, sizeof(sync), "PRAGMA synchronous = %s",
-             opts && opts->sync_full ? "FULL" : "NORMAL");
-    if (exec1(s, sync, "set synchronous", NULL, NULL, 0) < 0 ||
-        exec1(s, "PRAGMA foreign_keys = OFF", "set foreign_keys", NULL, NULL, 0) < 0 ||
-        exec1(s, "PRAGMA cache_size = " CACHE_SIZE, "set cache_size", NULL, NULL, 0) < 0 ||
-        exec1(s, "PRAGMA journal_size_limit = " WAL_SIZE_LIMIT, "set journal_size_limit", NULL,
-              NULL, 0) < 0)
-        return -1;
-    sqlite3_wal_hook(s->db, wal_noted, s); /* instead of wal_autocheckpoint */
-    return schema(s);
-}
-
-store *store_sqlite_open(const char *path, const store_sqlite_opts *opts, char *err, size_t errlen)
-{
-    sq *s = calloc(1, sizeof(*s));
-    if (!s) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: out of memory", path);
-        return NULL;
-    }
-    s->base.ops = &sqlite_ops;
-    atomic_flag_clear(&s->base.in_use);
-    snprintf(s->path, sizeof(s->path), "%s", path);
-    if (path[0] == '\0') {
-        store_fail(&s->base, "store.path is empty");
-        goto err;
-    }
-    if (sqlite3_open_v2(path, &s->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        open_fail(s);
-        goto err;
-    }
-    sqlite3_extended_result_codes(s->db, 1);
-    if (configure(s, opts) < 0)
-        goto err;
-    return &s->base;
-err:
-    if (err && errlen)
-        snprintf(err, errlen, "%s", s->base.errmsg);
-    sq_free(s);
-    return NULL;
-}
