@@ -4,6 +4,8 @@
  */
 #include "store_int.h"
 
+#include "errbuf.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <libgen.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int store_fail(store *st, const char *fmt, ...)
 {
@@ -75,13 +78,19 @@ static int gate_give(store *st, int rc)
     return rc;
 }
 
-store *store_open(const config_store *cfg, char *err, size_t errlen)
+/* Whether cfg's kind is built in; -1 with the message in err if not. */
+static int kind_check(const config_store *cfg, char *err, size_t errlen)
 {
     if (cfg->kind[0] == '\0' || strcmp(cfg->kind, "sqlite") == 0)
-        return store_sqlite_open(cfg->path, NULL, err, errlen);
-    if (err && errlen > 0)
-        snprintf(err, errlen, "store.kind \"%s\": not available in this build", cfg->kind);
-    return NULL;
+        return 0;
+    return errbuf_fail(err, errlen, "store.kind \"%s\": not available in this build", cfg->kind);
+}
+
+store *store_open(const config_store *cfg, char *err, size_t errlen)
+{
+    if (kind_check(cfg, err, errlen) < 0)
+        return NULL;
+    return store_sqlite_open(cfg->path, NULL, err, errlen);
 }
 
 void store_close(store *st)
@@ -393,6 +402,46 @@ int store_counts(store *st, int64_t *queued, int64_t *running)
     if (running)
         *running = r;
     return leave(st, rc);
+}
+
+/* A directory the process can create files in; -1 with why in err. */
+static int dir_writable(const char *dir, char *err, size_t errlen)
+{
+    struct stat sb;
+    if (stat(dir, &sb) < 0)
+        return errbuf_fail(err, errlen, "store.path: stat() of \"%s\" failed: %s", dir,
+                           strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return errbuf_fail(err, errlen, "store.path: \"%s\" is not a directory", dir);
+    if (access(dir, W_OK | X_OK) < 0)
+        return errbuf_fail(err, errlen, "store.path: directory \"%s\" is not writable: %s", dir,
+                           strerror(errno));
+    return 0;
+}
+
+int store_check(const config_store *cfg, char *err, size_t errlen)
+{
+    char dir[CONFIG_PATH + 1], up[CONFIG_PATH + 1];
+    struct stat sb;
+    if (kind_check(cfg, err, errlen) < 0)
+        return -1;
+    snprintf(dir, sizeof(dir), "%s", cfg->path);
+    const char *parent = dirname(dir);
+    if (stat(parent, &sb) < 0 && errno == ENOENT) {
+        /* store_prepare() makes the last component only */
+        snprintf(up, sizeof(up), "%s", parent);
+        return dir_writable(dirname(up), err, errlen);
+    }
+    if (dir_writable(parent, err, errlen) < 0)
+        return -1;
+    if (stat(cfg->path, &sb) < 0)
+        return errno == ENOENT ? 0
+                               : errbuf_fail(err, errlen, "store.path: stat() of \"%s\" failed: %s",
+                                             cfg->path, strerror(errno));
+    if (access(cfg->path, R_OK | W_OK) < 0)
+        return errbuf_fail(err, errlen, "store.path: \"%s\" is not readable and writable: %s",
+                           cfg->path, strerror(errno));
+    return store_sqlite_check(cfg->path, err, errlen);
 }
 
 int store_prepare(const config_store *cfg, int *requeued, int *failed, char *err, size_t errlen)

@@ -245,6 +245,16 @@ int store_purge(store *st, int64_t now_us, int64_t ttl_s, int *purged);
 int store_counts(store *st, int64_t *queued, int64_t *running);
 
 /*
+ * What store_prepare() would refuse, found without creating or changing
+ * anything (crunchd -t runs it, and the master before it binds): a kind that
+ * is not built in ("store.kind \"redis\": not available in this build"), a
+ * directory store_prepare() cannot create or write in, a file it cannot read
+ * and write, or one that is not a crunchd store of a version this build
+ * understands. Returns 0, or -1 with the reason in err.
+ */
+int store_check(const config_store *cfg, char *err, size_t errlen);
+
+/*
  * For the master, before it forks workers: creates the store's directory
  * (the last path component only) and schema, and takes over the jobs a
  * previous run left running (store_reap_all: re-queued or failed with

@@ -71,4 +71,9 @@ typedef struct store_sqlite_opts {
  * Returns NULL with err filled, as store_open(). */
 store *store_sqlite_open(const char *path, const store_sqlite_opts *opts, char *err, size_t errlen);
 
+/* store_check() of an existing file: what store_sqlite_open() would refuse
+ * in its header (not SQLite, a newer schema, tables without a version),
+ * read without creating anything. 0, or -1 with the reason in err. */
+int store_sqlite_check(const char *path, char *err, size_t errlen);
+
 #endif

@@ -6,12 +6,16 @@
  */
 #include "store_sqlite_int.h"
 
+#include "errbuf.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define DEFAULT_BUSY_MS 5000
 /* Page cache per connection, in KiB (negative): the default 2 MiB makes a
@@ -82,6 +86,11 @@ static int exec1(sq *s, const char *sql, const char *what, int64_t *value, char 
     return 0;
 }
 
+/* The refusals of a file, shared by schema() and store_sqlite_check(). */
+#define MSG_NEWER "%s: schema version %lld is newer than this crunchd understands (%d);" \
+                  " use the crunchd that wrote it or a new file"
+#define MSG_FOREIGN "%s: not a crunchd job store (tables without a schema version)"
+
 /* Creates the schema in a new file, checks the version of an existing one. */
 static int schema(sq *s)
 {
@@ -93,15 +102,11 @@ static int schema(sq *s)
         exec1(s, "SELECT count(*) FROM sqlite_schema", "read schema", &objects, NULL, 0) < 0)
         return sq_tx_abort(s);
     if (version > STORE_SQLITE_SCHEMA_VERSION) {
-        store_fail(&s->base,
-                   "%s: schema version %lld is newer than this crunchd understands (%d);"
-                   " use the crunchd that wrote it or a new file",
-                   s->path, (long long)version, STORE_SQLITE_SCHEMA_VERSION);
+        store_fail(&s->base, MSG_NEWER, s->path, (long long)version, STORE_SQLITE_SCHEMA_VERSION);
         return sq_tx_abort(s);
     }
     if (version == 0 && objects > 0) {
-        store_fail(&s->base, "%s: not a crunchd job store (tables without a schema version)",
-                   s->path);
+        store_fail(&s->base, MSG_FOREIGN, s->path);
         return sq_tx_abort(s);
     }
     if (version == 0 && sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -225,4 +230,44 @@ err:
         snprintf(err, errlen, "%s", s->base.errmsg);
     sq_free(s);
     return NULL;
+}
+
+/* A big-endian 32-bit field of the database header. */
+static uint32_t header_u32(const unsigned char *h, size_t off)
+{
+    return (uint32_t)h[off] << 24 | (uint32_t)h[off + 1] << 16 | (uint32_t)h[off + 2] << 8 |
+           h[off + 3];
+}
+
+/*
+ * Reads the 100-byte header (https://sqlite.org/fileformat.html): the magic
+ * string, the schema cookie (offset 40: changes with every CREATE, so 0 means
+ * no table yet) and user_version (offset 60). Opening the file with SQLite
+ * could create its -wal and -shm files; this creates nothing. A header a WAL
+ * has not been copied back to yet may be older than the file's last commit
+ * (the schema is created in one transaction, so never half of it).
+ */
+int store_sqlite_check(const char *path, char *err, size_t errlen)
+{
+    static const char magic[16] = "SQLite format 3";
+    unsigned char h[100];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return errbuf_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    ssize_t n = read(fd, h, sizeof(h));
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return errbuf_fail(err, errlen, "%s: cannot read: %s", path, strerror(e));
+    if (n == 0)
+        return 0; /* an empty file: SQLite makes it a new database */
+    if ((size_t)n < sizeof(h) || memcmp(h, magic, sizeof(magic)) != 0)
+        return errbuf_fail(err, errlen, "%s: not a SQLite database", path);
+    uint32_t cookie = header_u32(h, 40), version = header_u32(h, 60);
+    if (version > STORE_SQLITE_SCHEMA_VERSION)
+        return errbuf_fail(err, errlen, MSG_NEWER, path, (long long)version,
+                           STORE_SQLITE_SCHEMA_VERSION);
+    if (version == 0 && cookie != 0)
+        return errbuf_fail(err, errlen, MSG_FOREIGN, path);
+    return 0;
 }

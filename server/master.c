@@ -22,6 +22,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "preflight.h"
 #include "shm.h"
 #include "store.h"
 #include "wake.h"
@@ -1213,7 +1214,7 @@ static bool master_done(master *m)
 int master_run(const config *cfg, const char *config_path)
 {
     static master m; /* large (one entry per possible slot), and only one per process */
-    char err[512];
+    char err[1200];
     int rc = 1;
 
     memset(&m, 0, sizeof(m));
@@ -1224,6 +1225,10 @@ int master_run(const config *cfg, const char *config_path)
     m.nslots = cfg->workers;
     if (m.nslots < 1 || m.nslots > CONFIG_MAX_WORKERS) {
         log_error("workers: %d is outside 1..%d", m.nslots, CONFIG_MAX_WORKERS);
+        return 1;
+    }
+    if (preflight_check(m.cfg, NULL, NULL, err, sizeof(err)) < 0) { /* as crunchd -t */
+        log_error("%s", err);
         return 1;
     }
     if (notify_init(err, sizeof(err)) < 0)

@@ -486,6 +486,16 @@ START_TEST(test_open_newer_schema)
 }
 END_TEST
 
+/* Writes text times over into a new file at path. */
+static void write_repeated(const char *path, const char *text, int times)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < times; i++)
+        fputs(text, f);
+    fclose(f);
+}
+
 START_TEST(test_open_foreign_db)
 {
     char p[256];
@@ -493,12 +503,64 @@ START_TEST(test_open_foreign_db)
     raw_db(p, "CREATE TABLE customers (name TEXT);");
     must_not_open(p, "not a crunchd job store");
     snprintf(p, sizeof(p), "%s/garbage.db", tmpdir);
-    FILE *f = fopen(p, "w");
-    ck_assert_ptr_nonnull(f);
-    for (int i = 0; i < 200; i++)
-        fputs("this is not a database at all. ", f);
-    fclose(f);
+    write_repeated(p, "this is not a database at all. ", 200);
     must_not_open(p, "not a database");
+}
+END_TEST
+
+/* store_check() at path (kind sqlite unless kind is given): 0, or -1 with a
+ * message containing want. */
+static void must_check(const char *kind, const char *path, const char *want)
+{
+    config_store cfg;
+    char err[512] = "";
+    memset(&cfg, 0, sizeof(cfg));
+    snprintf(cfg.kind, sizeof(cfg.kind), "%s", kind ? kind : "sqlite");
+    snprintf(cfg.path, sizeof(cfg.path), "%s", path);
+    int rc = store_check(&cfg, err, sizeof(err));
+    if (!want) {
+        ck_assert_msg(rc == 0, "store_check(%s) failed: %s", path, err);
+        return;
+    }
+    ck_assert_msg(rc == -1, "store_check(%s) passed, want \"%s\"", path, want);
+    ck_assert_msg(strstr(err, want) != NULL, "store_check(%s): \"%s\" lacks \"%s\"", path, err,
+                  want);
+}
+
+/* What store_prepare()/store_open() refuse, found without creating a thing
+ * (crunchd -t). */
+START_TEST(test_check)
+{
+    char p[320], d[256];
+    struct stat sb;
+    must_check(NULL, dbpath, NULL); /* an open store */
+    must_check("redis", dbpath, "store.kind \"redis\": not available");
+    /* A missing last directory is created by store_prepare: fine, and not
+     * created by the check; a missing one above it is not. */
+    snprintf(d, sizeof(d), "%s/var", tmpdir);
+    snprintf(p, sizeof(p), "%s/jobs.db", d);
+    must_check(NULL, p, NULL);
+    ck_assert_int_eq(stat(d, &sb), -1);
+    snprintf(p, sizeof(p), "%s/no/var/jobs.db", tmpdir);
+    must_check(NULL, p, "store.path");
+    snprintf(p, sizeof(p), "%s/jobs.db/x.db", tmpdir); /* a file where a directory should be */
+    must_check(NULL, p, "is not a directory");
+    /* Files store_open refuses. */
+    snprintf(p, sizeof(p), "%s/future.db", tmpdir);
+    raw_db(p, "CREATE TABLE jobs (x); PRAGMA user_version = 99;");
+    must_check(NULL, p, "schema version 99 is newer");
+    snprintf(p, sizeof(p), "%s/other.db", tmpdir);
+    raw_db(p, "CREATE TABLE customers (name TEXT);");
+    must_check(NULL, p, "not a crunchd job store");
+    snprintf(p, sizeof(p), "%s/garbage.db", tmpdir);
+    write_repeated(p, "this is not a database at all. ", 20);
+    must_check(NULL, p, "not a SQLite database");
+    /* An empty file is a new database to SQLite. */
+    snprintf(p, sizeof(p), "%s/empty.db", tmpdir);
+    write_repeated(p, "", 0);
+    must_check(NULL, p, NULL);
+    ck_assert_int_eq(stat(p, &sb), 0);
+    ck_assert_int_eq(sb.st_size, 0);
 }
 END_TEST
 
@@ -2391,6 +2453,7 @@ static Suite *store_suite(void)
     tcase_add_test(ts, test_open_other_kinds);
     tcase_add_test(ts, test_open_newer_schema);
     tcase_add_test(ts, test_open_foreign_db);
+    tcase_add_test(ts, test_check);
     tcase_add_test(ts, test_open_wal_and_version);
     tcase_add_test(ts, test_reopen_keeps_jobs);
     tcase_add_test(ts, test_open_concurrent_fresh);
