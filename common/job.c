@@ -252,7 +252,24 @@ static int put_json(FILE *f, json_t *v, const char *if_null)
     return json_dumpf(v, f, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-static int put_body(FILE *f, const job *j)
+/* Writes len bytes of JSON text, or if_null when text is NULL. */
+static int put_text(FILE *f, const char *text, size_t len, const char *if_null)
+{
+    if (!text)
+        return fputs(if_null, f) < 0 ? -1 : 0;
+    return fwrite(text, 1, len, f) == len ? 0 : -1;
+}
+
+/* ,"key": then the JSON text (raw) or the job's own value. */
+static int put_member(FILE *f, const char *key, bool raw, const char *text, size_t len, json_t *own,
+                      const char *if_null)
+{
+    fprintf(f, ",\"%s\":", key);
+    return raw ? put_text(f, text, len, if_null) : put_json(f, own, if_null);
+}
+
+/* The object; text NULL: the job's own args and result, all members. */
+static int put_body(FILE *f, const job *j, unsigned fields, const job_json_text *text)
 {
     char name[sizeof(j->fn)];
     json_t *fn, *err = error_json(j);
@@ -264,11 +281,14 @@ static int put_body(FILE *f, const job *j)
     fprintf(f, "{\"id\":\"%s\",\"fn\":", j->id);
     if (put_json(f, fn, "null") < 0)
         goto done;
-    fputs(",\"args\":", f);
-    if (put_json(f, j->args, "{}") < 0)
+    if ((fields & JOB_VIEW_ARGS) &&
+        put_member(f, "args", text, text ? text->args : NULL, text ? text->args_len : 0, j->args,
+                   "{}") < 0)
         goto done;
-    fprintf(f, ",\"state\":\"%s\",\"result\":", job_state_name(j->state));
-    if (put_json(f, j->result, "null") < 0)
+    fprintf(f, ",\"state\":\"%s\"", job_state_name(j->state));
+    if ((fields & JOB_VIEW_RESULT) &&
+        put_member(f, "result", text, text ? text->result : NULL, text ? text->result_len : 0,
+                   j->result, "null") < 0)
         goto done;
     fputs(",\"error\":", f);
     if (put_json(f, err, "null") < 0)
@@ -292,14 +312,14 @@ done:
     return rc;
 }
 
-char *job_dumps(const job *j, size_t *len)
+static char *dumps(const job *j, unsigned fields, const job_json_text *view, size_t *len)
 {
     char *text = NULL;
     size_t n = 0;
     FILE *f = open_memstream(&text, &n);
     if (!f)
         return NULL;
-    int rc = put_body(f, j);
+    int rc = put_body(f, j, fields, view);
     if (ferror(f))
         rc = -1;
     if (fclose(f) != 0 || rc < 0) {
@@ -309,4 +329,15 @@ char *job_dumps(const job *j, size_t *len)
     if (len)
         *len = n;
     return text;
+}
+
+char *job_dumps(const job *j, size_t *len)
+{
+    return dumps(j, JOB_VIEW_ARGS | JOB_VIEW_RESULT, NULL, len);
+}
+
+char *job_dumps_view(const job *j, unsigned fields, const job_json_text *text, size_t *len)
+{
+    static const job_json_text none = {NULL, 0, NULL, 0};
+    return dumps(j, fields, text ? text : &none, len);
 }

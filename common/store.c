@@ -325,15 +325,69 @@ int store_cancel(store *st, const char *id, job *out, bool *found, job_state *be
     return leave(st, gate_give(st, st->ops->cancel(st, id, job_now_us(), out, found, before)));
 }
 
-int store_list(store *st, int state, const char *fn, int limit, job *out, int *n)
+int store_list_page(store *st, const store_list_query *q, store_row_fn *fn, void *arg, int *n,
+                    bool *more)
 {
     enter(st);
     *n = 0;
-    if (state < -1 || state > JOB_CANCELLED)
-        return leave(st, store_fail(st, "list: bad state %d", state));
+    *more = false;
+    if (q->state < -1 || q->state > JOB_CANCELLED)
+        return leave(st, store_fail(st, "list: bad state %d", q->state));
+    if (q->limit < 1)
+        return leave(st, store_fail(st, "list: limit must be >= 1"));
+    if (q->after && !id_ok(q->after->id))
+        return leave(st, store_fail(st, "list: bad cursor id"));
+    return leave(st, st->ops->list_page(st, q, fn, arg, n, more));
+}
+
+/* store_list(): each row parsed into the caller's next job. */
+typedef struct list_fill {
+    job *out;
+    int n;
+    const char *bad; /* the column that is not JSON */
+} list_fill;
+
+static int parse_text(const char *text, size_t len, json_t **out)
+{
+    *out = text ? json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
+    return text && !*out ? -1 : 0;
+}
+
+static int fill_row(const store_row *r, void *arg)
+{
+    list_fill *lf = arg;
+    job *o = &lf->out[lf->n];
+    *o = *r->j;
+    if (parse_text(r->text.args, r->text.args_len, &o->args) < 0)
+        lf->bad = "args";
+    else if (parse_text(r->text.result, r->text.result_len, &o->result) < 0)
+        lf->bad = "result";
+    if (lf->bad) {
+        job_release(o);
+        return STORE_ROW_STOP;
+    }
+    lf->n++;
+    return STORE_ROW_TAKE;
+}
+
+int store_list(store *st, int state, const char *fn, int limit, job *out, int *n)
+{
+    list_fill lf = {out, 0, NULL};
+    store_list_query q = {state, fn, limit, true, true, NULL};
+    bool more;
+    *n = 0;
     if (limit <= 0)
-        return leave(st, 0);
-    return leave(st, st->ops->list(st, state, fn, limit, out, n));
+        return 0;
+    int rc = store_list_page(st, &q, fill_row, &lf, n, &more);
+    if (rc == 0 && lf.bad)
+        rc = store_fail(st, "list: a job's %s column is not JSON", lf.bad);
+    if (rc < 0) {
+        for (int i = 0; i < lf.n; i++)
+            job_release(&out[i]);
+        lf.n = 0;
+    }
+    *n = lf.n;
+    return rc;
 }
 
 static int reap(store *st, bool all, int slot, unsigned incarnation, store_final_fn *on_final,

@@ -1,17 +1,19 @@
 /*
  * store_sqlite.c - the embedded job store: one SQLite file in WAL mode.
  *
- * Schema (version 1, in PRAGMA user_version): one STRICT table, jobs, with a
- * column per field of struct job; args and result are JSON text; times are
- * wall-clock microseconds (NULL = not yet); seq, the INTEGER PRIMARY KEY
- * (rowid), is the FIFO order. Indexes are partial so that each write touches
- * few of them; state is repeated in the first two so that they cover the
- * claim's search and the counts (SQLite re-checks a partial index's
- * condition otherwise, reading every row):
+ * Schema (version 2, in PRAGMA user_version; store_sqlite_open.c creates it
+ * and migrates version 1): one STRICT table, jobs, with a column per field
+ * of struct job; args and result are JSON text and the last two columns;
+ * times are wall-clock microseconds (NULL = not yet); seq, the INTEGER
+ * PRIMARY KEY (rowid), is the FIFO order. Indexes are partial where they
+ * can be, so that each write touches few of them; state is repeated in the
+ * first two so that they cover the claim's search and the counts (SQLite
+ * re-checks a partial index's condition otherwise, reading every row):
  *   jobs_queue    (kind, state) WHERE state = 0    claim order: kind, then seq
  *   jobs_running  (owner_slot, state) WHERE state = 1   reaping a slot, counts
  *   jobs_idem     UNIQUE (idem_key) WHERE idem_key IS NOT NULL
  *   jobs_finished (finished_at) WHERE finished_at IS NOT NULL   purge
+ *   jobs_created  (created_at, id)   the list, newest first, and its cursor
  * A file with a newer user_version is refused, and so is a database with
  * version 0 that already holds tables (not ours).
  *
@@ -34,20 +36,6 @@
 
 /* ---- SQL ---- */
 
-#define COLS                                                                                       \
-    "seq, id, fn, kind, args, state, result, error_code, error_message, attempts, retries, "       \
-    "timeout_ms, callback, idem_key, worker_pid, owner_slot, owner_inc, cancel_requested, "        \
-    "created_at, started_at, finished_at, deadline_at, run_us, cpu_us"
-
-/* Positions in COLS. */
-/* clang-format off */
-enum {
-    C_SEQ, C_ID, C_FN, C_KIND, C_ARGS, C_STATE, C_RESULT, C_ERR_CODE, C_ERR_MSG, C_ATTEMPTS,
-    C_RETRIES, C_TIMEOUT, C_CALLBACK, C_IDEM, C_PID, C_SLOT, C_INC, C_CANCEL, C_CREATED,
-    C_STARTED, C_FINISHED, C_DEADLINE, C_RUN, C_CPU,
-};
-/* clang-format on */
-
 /* The SQL writes states and kinds as these numbers. */
 _Static_assert(JOB_QUEUED == 0 && JOB_RUNNING == 1 && JOB_SUCCEEDED == 2 && JOB_FAILED == 3 &&
                    JOB_CANCELLED == 4,
@@ -68,10 +56,6 @@ typedef enum stmt_id {
     S_COMPLETE,
     S_CANCEL_QUEUED,
     S_CANCEL_RUNNING,
-    S_LIST_QUEUED,
-    S_LIST_RUNNING,
-    S_LIST_STATE,
-    S_LIST_ANY,
     S_REAP_CANCEL,
     S_REAP_REQUEUE,
     S_REAP_FAIL,
@@ -103,18 +87,6 @@ static const char *const sql_text[N_STMT] = {
         "UPDATE jobs SET state = 4, error_code = '" ERR_CANCELLED "', error_message = ?2,"
         " finished_at = ?3 WHERE id = ?1 AND state = 0",
     [S_CANCEL_RUNNING] = "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND state = 1",
-    /* Queued and running jobs are few: their partial index, then a sort. Final
-     * ones are most of the table: scan it backwards from the newest. */
-    [S_LIST_QUEUED] = "SELECT " COLS " FROM jobs INDEXED BY jobs_queue WHERE state = 0"
-                      " AND (?1 IS NULL OR fn = ?1)"
-                      " ORDER BY seq DESC LIMIT ?2",
-    [S_LIST_RUNNING] = "SELECT " COLS " FROM jobs INDEXED BY jobs_running WHERE state = 1"
-                       " AND (?1 IS NULL OR fn = ?1)"
-                       " ORDER BY seq DESC LIMIT ?2",
-    [S_LIST_STATE] = "SELECT " COLS " FROM jobs NOT INDEXED WHERE state = ?3"
-                     " AND (?1 IS NULL OR fn = ?1) ORDER BY seq DESC LIMIT ?2",
-    [S_LIST_ANY] = "SELECT " COLS " FROM jobs NOT INDEXED WHERE (?1 IS NULL OR fn = ?1)"
-                   " ORDER BY seq DESC LIMIT ?2",
     [S_REAP_CANCEL] =
         "UPDATE jobs SET state = 4, error_code = '" ERR_CANCELLED "', error_message = ?4,"
         " finished_at = ?3 WHERE " REAP_OWNER " AND cancel_requested <> 0"
@@ -139,19 +111,23 @@ int sq_db_fail(sq *s, const char *what)
     return store_fail(&s->base, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
-/* The cached statement id, prepared on first use; NULL after sq_db_fail(). */
-static sqlite3_stmt *stmt(sq *s, stmt_id id)
+sqlite3_stmt *sq_cached(sq *s, sqlite3_stmt **slot, const char *sql)
 {
-    if (!s->stmt[id] && sqlite3_prepare_v3(s->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                           &s->stmt[id], NULL) != SQLITE_OK) {
+    if (!*slot &&
+        sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
         sq_db_fail(s, "prepare");
         return NULL;
     }
-    return s->stmt[id];
+    return *slot;
 }
 
-/* Makes a statement reusable and drops its bound values (args, results). */
-static void finish(sqlite3_stmt *q)
+/* The cached statement id, prepared on first use; NULL after sq_db_fail(). */
+static sqlite3_stmt *stmt(sq *s, stmt_id id)
+{
+    return sq_cached(s, &s->stmt[id], sql_text[id]);
+}
+
+void sq_finish(sqlite3_stmt *q)
 {
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
@@ -163,10 +139,10 @@ static int run(sq *s, sqlite3_stmt *q, const char *what)
     int rc = sqlite3_step(q);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         sq_db_fail(s, what);
-        finish(q);
+        sq_finish(q);
         return -1;
     }
-    finish(q);
+    sq_finish(q);
     return 0;
 }
 
@@ -193,7 +169,7 @@ int sq_tx_abort(sq *s)
     sqlite3_stmt *q;
     if (!sqlite3_get_autocommit(s->db) && (q = stmt(s, S_ROLLBACK)) != NULL) {
         sqlite3_step(q);
-        finish(q);
+        sq_finish(q);
     }
     return -1;
 }
@@ -253,9 +229,7 @@ static int col_json(sq *s, sqlite3_stmt *q, int c, json_t **out)
     return 0;
 }
 
-/* Fills *j from the current row of q (selected with COLS); *seq (may be NULL)
- * gets the row's seq. On failure *j is empty. */
-static int row_to_job(sq *s, sqlite3_stmt *q, job *j, int64_t *seq)
+void sq_row_fields(sqlite3_stmt *q, job *j, int64_t *seq)
 {
     job_init(j);
     if (seq)
@@ -281,6 +255,13 @@ static int row_to_job(sq *s, sqlite3_stmt *q, job *j, int64_t *seq)
     j->deadline_us = col_int(q, C_DEADLINE, 0);
     j->run_us = col_int(q, C_RUN, -1);
     j->cpu_us = col_int(q, C_CPU, -1);
+}
+
+/* Fills *j from the current row of q (selected with COLS); *seq (may be NULL)
+ * gets the row's seq. On failure *j is empty. */
+static int row_to_job(sq *s, sqlite3_stmt *q, job *j, int64_t *seq)
+{
+    sq_row_fields(q, j, seq);
     if (col_json(s, q, C_ARGS, &j->args) < 0 || col_json(s, q, C_RESULT, &j->result) < 0) {
         job_release(j);
         return -1;
@@ -301,24 +282,24 @@ static int collect(sq *s, sqlite3_stmt *q, const char *what, job **rows, int *n,
             int ncap = *cap ? *cap * 2 : 8;
             job *r = realloc(*rows, (size_t)ncap * sizeof(**rows));
             if (!r) {
-                finish(q);
+                sq_finish(q);
                 return store_fail(&s->base, "%s: %s: out of memory", s->path, what);
             }
             *rows = r;
             *cap = ncap;
         }
         if (row_to_job(s, q, &(*rows)[*n], NULL) < 0) {
-            finish(q);
+            sq_finish(q);
             return -1;
         }
         (*n)++;
     }
     if (rc != SQLITE_DONE) {
         sq_db_fail(s, what);
-        finish(q);
+        sq_finish(q);
         return -1;
     }
-    finish(q);
+    sq_finish(q);
     return 0;
 }
 
@@ -336,10 +317,10 @@ static int fill(sq *s, sqlite3_stmt *q, const char *what, int max, job *out, int
         sq_db_fail(s, what);
         goto err;
     }
-    finish(q);
+    sq_finish(q);
     return 0;
 err:
-    finish(q);
+    sq_finish(q);
     for (int i = 0; i < *n; i++)
         job_release(&out[i]);
     *n = 0;
@@ -403,7 +384,7 @@ static int sq_insert(sq *s, const job *j)
         bind_text_or_null(q, 7, j->callback) != SQLITE_OK ||
         bind_text_or_null(q, 8, j->idem_key) != SQLITE_OK ||
         sqlite3_bind_int64(q, 9, j->created_at_us) != SQLITE_OK) {
-        finish(q);
+        sq_finish(q);
         return store_fail(&s->base, "%s: submit: cannot bind values (out of memory?)", s->path);
     }
     return run(s, q, "submit");
@@ -496,7 +477,7 @@ static int complete_one(sq *s, sqlite3_stmt *q, const job *j, bool *applied)
         bind_us_or_null(q, 8, j->run_us, -1) != SQLITE_OK ||
         bind_us_or_null(q, 9, j->cpu_us, -1) != SQLITE_OK ||
         sqlite3_bind_int64(q, 10, j->finished_at_us) != SQLITE_OK) {
-        finish(q);
+        sq_finish(q);
         return store_fail(&s->base, "%s: complete: cannot bind values (out of memory?)", s->path);
     }
     if (run(s, q, "complete") < 0)
@@ -637,23 +618,6 @@ err:
     return sq_tx_abort(s);
 }
 
-static int sq_list(store *st, int state, const char *fn, int limit, job *out, int *n)
-{
-    sq *s = sq_of(st);
-    stmt_id id = state < 0              ? S_LIST_ANY
-                 : state == JOB_QUEUED  ? S_LIST_QUEUED
-                 : state == JOB_RUNNING ? S_LIST_RUNNING
-                                        : S_LIST_STATE;
-    sqlite3_stmt *q = stmt(s, id);
-    if (!q)
-        return -1;
-    bind_text_or_null(q, 1, fn);
-    sqlite3_bind_int(q, 2, limit);
-    if (id == S_LIST_STATE)
-        sqlite3_bind_int(q, 3, state);
-    return fill(s, q, "list", limit, out, NULL, n);
-}
-
 /* Binds the owner filter and the time and message of a reaping statement. */
 static void bind_reap(sqlite3_stmt *q, bool all, int slot, unsigned incarnation, int64_t now_us,
                       const char *msg)
@@ -735,12 +699,12 @@ static int sq_counts(store *st, int64_t *queued, int64_t *running)
         return -1;
     if (sqlite3_step(q) != SQLITE_ROW) {
         sq_db_fail(s, "counts");
-        finish(q);
+        sq_finish(q);
         return -1;
     }
     *queued = sqlite3_column_int64(q, 0);
     *running = sqlite3_column_int64(q, 1);
-    finish(q);
+    sq_finish(q);
     return 0;
 }
 
@@ -750,6 +714,8 @@ void sq_free(sq *s)
 {
     for (int i = 0; i < SQ_STMT_MAX; i++)
         sqlite3_finalize(s->stmt[i]);
+    for (int i = 0; i < SQ_LIST_STMT_MAX; i++)
+        sqlite3_finalize(s->list_stmt[i]);
     sqlite3_close(s->db);
     free(s);
 }
@@ -765,7 +731,7 @@ const store_ops sq_ops = {
     .write = sq_write,
     .get = sq_get,
     .cancel = sq_cancel,
-    .list = sq_list,
+    .list_page = sq_list_page,
     .reap = sq_reap,
     .purge = sq_purge,
     .counts = sq_counts,

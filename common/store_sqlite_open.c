@@ -29,38 +29,63 @@
 #define DB_PAGE_SIZE "2048"
 #define WAL_SIZE_LIMIT "67108864" /* bytes of WAL file kept after a checkpoint */
 
-static const char schema_sql[] =
-    "CREATE TABLE jobs ("
-    " seq INTEGER PRIMARY KEY,"
-    " id TEXT NOT NULL UNIQUE,"
-    " fn TEXT NOT NULL,"
-    " kind INTEGER NOT NULL,"
-    " args TEXT NOT NULL,"
-    " state INTEGER NOT NULL,"
-    " result TEXT,"
-    " error_code TEXT,"
-    " error_message TEXT,"
-    " attempts INTEGER NOT NULL,"
-    " retries INTEGER NOT NULL,"
-    " timeout_ms INTEGER NOT NULL,"
-    " callback TEXT,"
-    " idem_key TEXT,"
-    " worker_pid INTEGER,"
-    " owner_slot INTEGER,"
-    " owner_inc INTEGER,"
-    " cancel_requested INTEGER NOT NULL DEFAULT 0,"
-    " created_at INTEGER NOT NULL,"
-    " started_at INTEGER,"
-    " finished_at INTEGER,"
-    " deadline_at INTEGER,"
-    " run_us INTEGER,"
-    " cpu_us INTEGER"
-    ") STRICT;"
-    "CREATE INDEX jobs_queue ON jobs (kind, state) WHERE state = 0;"
-    "CREATE INDEX jobs_running ON jobs (owner_slot, state) WHERE state = 1;"
-    "CREATE UNIQUE INDEX jobs_idem ON jobs (idem_key) WHERE idem_key IS NOT NULL;"
-    "CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;"
-    "PRAGMA user_version = 1;";
+/*
+ * The table of schema version 2. args and result come last: a row with a
+ * large args (up to max_body_bytes) or result spills into overflow pages,
+ * and SQLite reads a column only by walking the record up to it, so every
+ * column a summary list (or a claim's filter) reads sits before them, on
+ * the row's first page. Version 1 had args and result in the middle, so
+ * listing 48 jobs of 1 MB args read 48 MB.
+ */
+#define JOBS_COLUMNS                                                                               \
+    " seq INTEGER PRIMARY KEY,"                                                                    \
+    " id TEXT NOT NULL UNIQUE,"                                                                    \
+    " fn TEXT NOT NULL,"                                                                           \
+    " kind INTEGER NOT NULL,"                                                                      \
+    " state INTEGER NOT NULL,"                                                                     \
+    " error_code TEXT,"                                                                            \
+    " error_message TEXT,"                                                                         \
+    " attempts INTEGER NOT NULL,"                                                                  \
+    " retries INTEGER NOT NULL,"                                                                   \
+    " timeout_ms INTEGER NOT NULL,"                                                                \
+    " callback TEXT,"                                                                              \
+    " idem_key TEXT,"                                                                              \
+    " worker_pid INTEGER,"                                                                         \
+    " owner_slot INTEGER,"                                                                         \
+    " owner_inc INTEGER,"                                                                          \
+    " cancel_requested INTEGER NOT NULL DEFAULT 0,"                                                \
+    " created_at INTEGER NOT NULL,"                                                                \
+    " started_at INTEGER,"                                                                         \
+    " finished_at INTEGER,"                                                                        \
+    " deadline_at INTEGER,"                                                                        \
+    " run_us INTEGER,"                                                                             \
+    " cpu_us INTEGER,"                                                                             \
+    " args TEXT NOT NULL,"                                                                         \
+    " result TEXT"
+
+/* jobs_created serves the list's ORDER BY created_at DESC, id DESC and its
+ * cursor (store_sqlite_list.c); it is written once per job (neither column
+ * ever changes), so it costs the submit only. */
+#define JOBS_INDEXES                                                                               \
+    "CREATE INDEX jobs_queue ON jobs (kind, state) WHERE state = 0;"                               \
+    "CREATE INDEX jobs_running ON jobs (owner_slot, state) WHERE state = 1;"                       \
+    "CREATE UNIQUE INDEX jobs_idem ON jobs (idem_key) WHERE idem_key IS NOT NULL;"                 \
+    "CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;"              \
+    "CREATE INDEX jobs_created ON jobs (created_at, id);"
+
+_Static_assert(STORE_SQLITE_SCHEMA_VERSION == 2, "schema_sql and migrate_v1_sql write version 2");
+
+static const char schema_sql[] = "CREATE TABLE jobs (" JOBS_COLUMNS ") STRICT;" JOBS_INDEXES
+                                 "PRAGMA user_version = 2;";
+
+/* Version 1 -> 2: the table rebuilt with args and result last (SQLite
+ * cannot move a column), the same rows (seq included, so FIFO holds), and
+ * jobs_created. One transaction with the version check (schema()). */
+static const char migrate_v1_sql[] =
+    "CREATE TABLE jobs_v2 (" JOBS_COLUMNS ") STRICT;"
+    "INSERT INTO jobs_v2 (" COLS ") SELECT " COLS " FROM jobs;"
+    "DROP TABLE jobs;"
+    "ALTER TABLE jobs_v2 RENAME TO jobs;" JOBS_INDEXES "PRAGMA user_version = 2;";
 
 /* Runs one PRAGMA or DDL text; *value (may be NULL) gets the first column of
  * the first row as an integer, text_out (may be NULL) as text. */
@@ -91,7 +116,8 @@ static int exec1(sq *s, const char *sql, const char *what, int64_t *value, char 
                   " use the crunchd that wrote it or a new file"
 #define MSG_FOREIGN "%s: not a crunchd job store (tables without a schema version)"
 
-/* Creates the schema in a new file, checks the version of an existing one. */
+/* Creates the schema in a new file, checks the version of an existing one
+ * and migrates an older one. */
 static int schema(sq *s)
 {
     int64_t version = 0, objects = 0;
@@ -109,8 +135,10 @@ static int schema(sq *s)
         store_fail(&s->base, MSG_FOREIGN, s->path);
         return sq_tx_abort(s);
     }
-    if (version == 0 && sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
-        store_fail(&s->base, "%s: create schema: %s", s->path, msg ? msg : "?");
+    const char *sql = version == 0 ? schema_sql : version == 1 ? migrate_v1_sql : NULL;
+    if (sql && sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        store_fail(&s->base, "%s: %s schema: %s", s->path,
+                   version == 0 ? "create" : "migrate version 1 to 2 of the", msg ? msg : "?");
         sqlite3_free(msg);
         return sq_tx_abort(s);
     }
