@@ -10,14 +10,13 @@
 #include "fn.h"
 #include "handlers.h"
 #include "jobs.h"
+#include "jobs_list.h"
 #include "log.h"
 #include "storeq.h"
 #include "utf8.h"
 #include "wire.h"
 
 #define WAIT_MAX_S 300          /* longest long-poll; longer asks are shortened */
-#define LIST_DEFAULT 100
-#define LIST_MAX 1000
 #define RETRIES_MAX 10
 
 /* ---- replies ----------------------------------------------------------- */
@@ -322,8 +321,7 @@ void waiters_release(wctx *w)
 
 /* ---- request parameters ------------------------------------------------ */
 
-/* Parses a decimal in [0, max] from a slice; -1 if it is not one. */
-static int64_t parse_uint(http_slice v, int64_t max)
+int64_t jobs_http_parse_uint(http_slice v, int64_t max)
 {
     if (v.n == 0 || v.n > 18)
         return -1;
@@ -344,7 +342,7 @@ static int64_t wait_ms_of(conn *c, const http_request *req, bool prefer_ok)
     bool found = false;
     http_slice v = http_query_get(req->query, "wait", &found);
     if (found) {
-        int64_t s = parse_uint(v, 1000000);
+        int64_t s = jobs_http_parse_uint(v, 1000000);
         if (s < 0) {
             conn_reply_error(c, 400, ERR_INVALID_ARGS, "wait: must be a whole number of seconds", "wait");
             return -1;
@@ -360,7 +358,7 @@ static int64_t wait_ms_of(conn *c, const http_request *req, bool prefer_ok)
             http_slice num = {pref->p + i + 5, 0};
             while (i + 5 + num.n < pref->n && pref->p[i + 5 + num.n] >= '0' && pref->p[i + 5 + num.n] <= '9')
                 num.n++;
-            int64_t s = parse_uint(num, 1000000);
+            int64_t s = jobs_http_parse_uint(num, 1000000);
             return s < 0 ? 0 : (s > WAIT_MAX_S ? WAIT_MAX_S : s) * 1000;
         }
     }
@@ -643,7 +641,7 @@ void jobs_http_offload(conn *c, const fn_desc *fn, json_t *args, int64_t timeout
     storeq_push(w->sq, &sr->op);
 }
 
-/* ---- GET /v1/jobs ------------------------------------------------------ */
+/* ---- GET and DELETE /v1/jobs/{id} ------------------------------------- */
 
 typedef struct conn_op {
     sq_op op; /* first */
@@ -651,92 +649,13 @@ typedef struct conn_op {
     int64_t wait_ms;
 } conn_op;
 
-static void list_done(sq_op *op)
-{
-    conn_op *co = (conn_op *)op;
-    if (op->rc < 0) {
-        reply_store_error(co->c, "listing jobs", op->err);
-    } else {
-        buf b = BUF_INIT;
-        buf_append_str(&b, "{\"jobs\":[");
-        for (int i = 0; i < op->n; i++) {
-            size_t len = 0;
-            char *s = job_dumps(&op->jobs[i], &len);
-            if (!s)
-                continue;
-            if (i)
-                buf_append(&b, ",", 1);
-            buf_append(&b, s, len);
-            free(s);
-        }
-        buf_append_str(&b, "]}");
-        conn_reply(co->c, 200, CT_JSON, b.p, b.len, NULL);
-        buf_release(&b);
-    }
-    sq_op_release(op);
-    free(co);
-}
-
-static void handle_list(conn *c, const http_request *req)
-{
-    bool found;
-    char msg[160];
-    conn_op *co = calloc(1, sizeof(*co));
-    if (!co) {
-        conn_reply_error(c, 500, ERR_INTERNAL, "out of memory", NULL);
-        return;
-    }
-    sq_op_init(&co->op, SQ_LIST, list_done, co);
-    co->c = c;
-    co->op.max = LIST_DEFAULT;
-    http_slice v = http_query_get(req->query, "state", &found);
-    if (found) {
-        char name[16] = "";
-        job_state st;
-        if (v.n < sizeof(name))
-            memcpy(name, v.p, v.n);
-        if (v.n >= sizeof(name) || job_state_parse(name, &st) < 0) {
-            conn_reply_error(c, 400, ERR_INVALID_ARGS,
-                             "state: one of queued, running, succeeded, failed, cancelled", "state");
-            goto refused;
-        }
-        co->op.list_state = (int)st;
-    }
-    v = http_query_get(req->query, "fn", &found);
-    if (found) {
-        if (v.n == 0 || v.n > JOB_FN_MAX) {
-            conn_reply_error(c, 400, ERR_INVALID_ARGS, "fn: a function name", "fn");
-            goto refused;
-        }
-        memcpy(co->op.list_fn, v.p, v.n);
-    }
-    v = http_query_get(req->query, "limit", &found);
-    if (found) {
-        int64_t limit = parse_uint(v, LIST_MAX);
-        if (limit < 1) {
-            snprintf(msg, sizeof(msg), "limit: must be an integer from 1 to %d", LIST_MAX);
-            conn_reply_error(c, 400, ERR_INVALID_ARGS, msg, "limit");
-            goto refused;
-        }
-        co->op.max = (int)limit;
-    }
-    conn_defer(c);
-    storeq_push(conn_worker(c)->sq, &co->op);
-    return;
-refused:
-    sq_op_release(&co->op);
-    free(co);
-}
-
 void jobs_http_collection(conn *c, const http_request *req, const char *body, size_t len)
 {
     if (req->method == HTTP_POST)
         handle_submit(c, req, body, len);
     else
-        handle_list(c, req);
+        jobs_list_handle(c, req);
 }
-
-/* ---- GET and DELETE /v1/jobs/{id} ------------------------------------- */
 
 static void get_done(sq_op *op)
 {

@@ -53,7 +53,7 @@ void sq_op_init(sq_op *op, sq_kind kind, void (*done)(sq_op *), void *arg)
     op->kind = kind;
     op->done = done;
     op->arg = arg;
-    op->list_state = -1;
+    op->list.state = -1;
     job_init(&op->j);
 }
 
@@ -112,10 +112,7 @@ static int run_single(const storeq *q, sq_op *op)
     case SQ_GET: rc = store_get(st, op->id, &op->j, &op->flag); break;
     case SQ_CANCEL: rc = store_cancel(st, op->id, &op->j, &op->flag, &op->before); break;
     case SQ_LIST:
-        if (alloc_jobs(op, op->max) < 0)
-            return -1;
-        rc = store_list(st, op->list_state, op->list_fn[0] ? op->list_fn : NULL, op->max, op->jobs,
-                        &op->n);
+        rc = store_list_page(st, &op->list, op->list_row, op->list_arg, &op->n, &op->more);
         break;
     case SQ_ABORT:
         rc = store_abort(st, op->id, op->slot, op->incarnation, op->abort_state, op->code,

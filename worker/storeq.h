@@ -37,7 +37,9 @@ typedef enum sq_kind {
     SQ_COMPLETE, /* in: j (final); out: flag = applied */
     SQ_GET,      /* in: id; out: j, flag = found */
     SQ_CANCEL,   /* in: id; out: j, flag = found, before */
-    SQ_LIST,     /* in: list_state, list_fn, max; out: jobs[0..n) (malloc'ed) */
+    SQ_LIST,     /* in: list (its fn and after may point at list_fn, list_after), list_row
+                    and list_arg (called on the store thread: store_list_page);
+                    out: n = jobs taken, more */
     SQ_ABORT,    /* in: id, slot, incarnation, abort_state, code, message; out: flag = applied */
     SQ_REAP,     /* in: slot, incarnation (reap_all when slot < 0); out: jobs = those made final */
     SQ_COUNTS,   /* out: queued, running */
@@ -71,8 +73,12 @@ struct sq_op {
     job_state abort_state;
     char code[32];
     char message[256];
-    int list_state;          /* -1 = any */
+    store_list_query list;   /* SQ_LIST; state -1 = any */
     char list_fn[JOB_FN_MAX + 1];
+    store_cursor list_after;
+    store_row_fn *list_row;
+    void *list_arg;
+    bool more;
     job *jobs;               /* claim, list, reap: owned by the op; sq_op_release frees */
     int n;
     int64_t queued, running, ttl_s;
