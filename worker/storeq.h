@@ -79,7 +79,7 @@ struct sq_op {
     store_row_fn *list_row;
     void *list_arg;
     bool more;
-    job *jobs;               /* claim, list, reap: owned by the op; sq_op_release frees */
+    job *jobs;               /* claim, reap: owned by the op; sq_op_release frees */
     int n;
     int64_t queued, running, ttl_s;
 };
