@@ -15,6 +15,7 @@
 #include "config.h"
 #include "callback_allow.h"
 #include "errbuf.h"
+#include "utf8.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -476,17 +477,18 @@ static int set_value(config *cfg, const key_spec *k, json_t *v, const char *path
     return -1;
 }
 
-/* Writes "prefix.key" (or "key" at the top) into out; control characters in
- * the key become '?' so an error message stays one printable line. */
+/* Writes "prefix.key" (or "key" at the top) into out; the key is cut by
+ * utf8_echo() (a long unknown key is the file's text, not ours), and control
+ * characters become '?' so an error message stays one printable line. */
 static void path_join(char *out, size_t outlen, const char *prefix, const char *key)
 {
-    size_t n = 0;
+    char echo[UTF8_ECHO_SIZE];
     assert(outlen > 0);
-    if (prefix[0])
-        n = (size_t)snprintf(out, outlen, "%s.", prefix);
-    for (; *key && n + 1 < outlen; key++)
-        out[n++] = ((unsigned char)*key < 0x20 || *key == 0x7f) ? '?' : *key;
-    out[n < outlen ? n : outlen - 1] = '\0';
+    utf8_echo(echo, key, strlen(key));
+    for (char *p = echo; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    snprintf(out, outlen, "%s%s%s", prefix, prefix[0] ? "." : "", echo);
 }
 
 static int walk(config *cfg, const key_spec *table, json_t *obj, const char *prefix, char *err,

@@ -5,6 +5,7 @@
  */
 #include "fn.h"
 #include "fn_builtin.h"
+#include "utf8.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -122,7 +123,7 @@ static int reject(verr *e, const char *arg, const char *fmt, ...)
 {
     va_list ap;
     if (e->arg_len > 0)
-        snprintf(e->arg, e->arg_len, "%s", arg);
+        utf8_copy(e->arg, e->arg_len, arg, strlen(arg));
     va_start(ap, fmt);
     if (e->msg_len > 0)
         vsnprintf(e->msg, e->msg_len, fmt, ap);
@@ -233,8 +234,11 @@ static int check_unknown(const fn_desc *fn, json_t *args, verr *e)
     const char *key;
     json_t *v;
     json_object_foreach(args, key, v) {
-        if (find_arg(fn, key) == NULL)
-            return reject(e, key, "%s: unknown argument", key);
+        if (find_arg(fn, key) == NULL) {
+            char echo[UTF8_ECHO_SIZE];
+            utf8_echo(echo, key, strlen(key));
+            return reject(e, echo, "%s: unknown argument", echo);
+        }
     }
     return 0;
 }

@@ -105,7 +105,9 @@ json_t *fn_list_json(bool debug);
  * argument present (defaults filled in). On failure returns -1, *out is NULL,
  * bad_arg receives the offending argument's name ("" when the body is not an
  * object) and err a sentence such as "n: must be an integer from 0 to 93".
- * Unknown arguments are rejected by name.
+ * Unknown arguments are rejected by name: the name as utf8_echo() cuts it
+ * (whole characters, "..." past UTF8_ECHO_MAX bytes), so give bad_arg
+ * UTF8_ECHO_SIZE bytes; both buffers always end on a character boundary.
  */
 int fn_validate(const fn_desc *fn, json_t *args, json_t **out,
                 char *bad_arg, size_t bad_arg_len, char *err, size_t errlen);

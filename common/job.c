@@ -3,6 +3,8 @@
  */
 #include "job.h"
 
+#include "utf8.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,62 +144,33 @@ void job_format_time(int64_t us, char out[32])
     snprintf(out + n, 32 - n, ".%03dZ", ms);
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid:
- * no overlong forms, no surrogates, nothing above U+10FFFF, no NUL. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+/* Copies the C string src as valid UTF-8 (utf8_copy). */
+static void copy_text(char *dst, size_t size, const char *src)
 {
-    unsigned c = s[0];
-    size_t len;
-    unsigned cp, min;
-    if (c == 0)
-        return 0;
-    if (c < 0x80)
-        return 1;
-    if ((c & 0xe0) == 0xc0) {
-        len = 2, cp = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-        len = 3, cp = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-        len = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
-/* Copies src into dst (size bytes) as valid UTF-8: bad bytes become '?', and
- * a character that does not fit whole is left out. */
-static void utf8_copy(char *dst, size_t size, const char *src)
-{
-    const unsigned char *s = (const unsigned char *)src;
-    size_t n = strlen(src), o = 0;
-    while (n > 0) {
-        size_t len = utf8_seq(s, n);
-        size_t take = len ? len : 1;
-        if (o + take > size - 1)
-            break;
-        if (len)
-            memcpy(dst + o, s, len);
-        else
-            dst[o] = '?';
-        o += take, s += take, n -= take;
-    }
-    dst[o] = '\0';
+    utf8_copy(dst, size, src, strlen(src));
 }
 
 void job_set_error(job *j, const char *code, const char *message)
 {
-    utf8_copy(j->error_code, sizeof(j->error_code), code ? code : "");
-    utf8_copy(j->error_message, sizeof(j->error_message), message ? message : "");
+    copy_text(j->error_code, sizeof(j->error_code), code ? code : "");
+    copy_text(j->error_message, sizeof(j->error_message), message ? message : "");
+}
+
+/* args as stored: NULL is {}. */
+static bool args_equal(json_t *a, json_t *b)
+{
+    if (!a || !b) {
+        json_t *x = a ? a : b;
+        return !x || (json_is_object(x) && json_object_size(x) == 0);
+    }
+    return json_equal(a, b) != 0;
+}
+
+bool job_same_request(const job *a, const job *b)
+{
+    return strcmp(a->fn, b->fn) == 0 && args_equal(a->args, b->args) &&
+           a->timeout_ms == b->timeout_ms && a->retries == b->retries &&
+           strcmp(a->callback, b->callback) == 0;
 }
 
 static json_t *time_or_null(int64_t us)
@@ -228,15 +201,15 @@ static json_t *error_json(const job *j)
     char code[sizeof(j->error_code)], msg[sizeof(j->error_message)];
     if (j->error_code[0] == '\0')
         return json_null();
-    utf8_copy(code, sizeof(code), j->error_code);
-    utf8_copy(msg, sizeof(msg), j->error_message);
+    copy_text(code, sizeof(code), j->error_code);
+    copy_text(msg, sizeof(msg), j->error_message);
     return json_pack("{s:s, s:s}", "code", code, "message", msg);
 }
 
 json_t *job_to_json(const job *j)
 {
     char fn[sizeof(j->fn)];
-    utf8_copy(fn, sizeof(fn), j->fn);
+    copy_text(fn, sizeof(fn), j->fn);
     /* "o" steals a reference: the json_incref()s pair with it, and json_pack
      * drops every stolen value when it fails. */
     return json_pack(
@@ -279,23 +252,43 @@ static int put_json(FILE *f, json_t *v, const char *if_null)
     return json_dumpf(v, f, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-static int put_body(FILE *f, const job *j)
+/* Writes len bytes of JSON text, or if_null when text is NULL. */
+static int put_text(FILE *f, const char *text, size_t len, const char *if_null)
+{
+    if (!text)
+        return fputs(if_null, f) < 0 ? -1 : 0;
+    return fwrite(text, 1, len, f) == len ? 0 : -1;
+}
+
+/* ,"key": then the JSON text (raw) or the job's own value. */
+static int put_member(FILE *f, const char *key, bool raw, const char *text, size_t len, json_t *own,
+                      const char *if_null)
+{
+    fprintf(f, ",\"%s\":", key);
+    return raw ? put_text(f, text, len, if_null) : put_json(f, own, if_null);
+}
+
+/* The object; text NULL: the job's own args and result, all members. */
+static int put_body(FILE *f, const job *j, unsigned fields, const job_json_text *text)
 {
     char name[sizeof(j->fn)];
     json_t *fn, *err = error_json(j);
     int rc = -1;
-    utf8_copy(name, sizeof(name), j->fn);
+    copy_text(name, sizeof(name), j->fn);
     fn = json_string(name);
     if (!fn || !err)
         goto done;
     fprintf(f, "{\"id\":\"%s\",\"fn\":", j->id);
     if (put_json(f, fn, "null") < 0)
         goto done;
-    fputs(",\"args\":", f);
-    if (put_json(f, j->args, "{}") < 0)
+    if ((fields & JOB_VIEW_ARGS) &&
+        put_member(f, "args", text, text ? text->args : NULL, text ? text->args_len : 0, j->args,
+                   "{}") < 0)
         goto done;
-    fprintf(f, ",\"state\":\"%s\",\"result\":", job_state_name(j->state));
-    if (put_json(f, j->result, "null") < 0)
+    fprintf(f, ",\"state\":\"%s\"", job_state_name(j->state));
+    if ((fields & JOB_VIEW_RESULT) &&
+        put_member(f, "result", text, text ? text->result : NULL, text ? text->result_len : 0,
+                   j->result, "null") < 0)
         goto done;
     fputs(",\"error\":", f);
     if (put_json(f, err, "null") < 0)
@@ -319,14 +312,14 @@ done:
     return rc;
 }
 
-char *job_dumps(const job *j, size_t *len)
+static char *dumps(const job *j, unsigned fields, const job_json_text *view, size_t *len)
 {
     char *text = NULL;
     size_t n = 0;
     FILE *f = open_memstream(&text, &n);
     if (!f)
         return NULL;
-    int rc = put_body(f, j);
+    int rc = put_body(f, j, fields, view);
     if (ferror(f))
         rc = -1;
     if (fclose(f) != 0 || rc < 0) {
@@ -336,4 +329,15 @@ char *job_dumps(const job *j, size_t *len)
     if (len)
         *len = n;
     return text;
+}
+
+char *job_dumps(const job *j, size_t *len)
+{
+    return dumps(j, JOB_VIEW_ARGS | JOB_VIEW_RESULT, NULL, len);
+}
+
+char *job_dumps_view(const job *j, unsigned fields, const job_json_text *text, size_t *len)
+{
+    static const job_json_text none = {NULL, 0, NULL, 0};
+    return dumps(j, fields, text ? text : &none, len);
 }

@@ -119,6 +119,27 @@ void job_format_time(int64_t us, char out[32]);
 void job_set_error(job *j, const char *code, const char *message);
 
 /*
+ * True when a and b ask for the same work: the same fn, args (json_equal;
+ * NULL and {} are the same), timeout_ms, retries and callback. This is what
+ * an Idempotency-Key promises (draft-ietf-httpapi-idempotency-key-header):
+ * a key sent again with another request is an error, not the old job. Costs
+ * a walk of both args (up to max_body_bytes): call it off the loop thread.
+ */
+bool job_same_request(const job *a, const job *b);
+
+/* args and result as JSON text, as the store keeps them (borrowed). */
+typedef struct job_json_text {
+    const char *args; /* NULL: {} */
+    size_t args_len;
+    const char *result; /* NULL: null */
+    size_t result_len;
+} job_json_text;
+
+/* Members of the job object a list shows beyond the summary (job_dumps_view). */
+#define JOB_VIEW_ARGS 1u
+#define JOB_VIEW_RESULT 2u
+
+/*
  * The public job object of DESIGN.md section 3, as a new reference (NULL only
  * when out of memory):
  *   {"id", "fn", "args", "state", "result", "error", "attempts", "worker",
@@ -143,5 +164,15 @@ json_t *job_to_json(const job *j);
  * NULL when out of memory.
  */
 char *job_dumps(const job *j, size_t *len);
+
+/*
+ * The job as a list shows it (GET /v1/jobs): job_dumps()'s object without
+ * "args" and "result", unless fields (JOB_VIEW_ARGS, JOB_VIEW_RESULT) asks
+ * for them; their values are then text's, copied as they are (JSON the
+ * store wrote, never parsed here: a 1 MB args costs a copy, not a parse).
+ * j's own args and result are not used. Returns malloc'ed text (its length
+ * in *len, may be NULL) the caller frees; NULL when out of memory.
+ */
+char *job_dumps_view(const job *j, unsigned fields, const job_json_text *text, size_t *len);
 
 #endif

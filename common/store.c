@@ -4,6 +4,8 @@
  */
 #include "store_int.h"
 
+#include "errbuf.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <libgen.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int store_fail(store *st, const char *fmt, ...)
 {
@@ -75,13 +78,19 @@ static int gate_give(store *st, int rc)
     return rc;
 }
 
-store *store_open(const config_store *cfg, char *err, size_t errlen)
+/* Whether cfg's kind is built in; -1 with the message in err if not. */
+static int kind_check(const config_store *cfg, char *err, size_t errlen)
 {
     if (cfg->kind[0] == '\0' || strcmp(cfg->kind, "sqlite") == 0)
-        return store_sqlite_open(cfg->path, NULL, err, errlen);
-    if (err && errlen > 0)
-        snprintf(err, errlen, "store.kind \"%s\": not available in this build", cfg->kind);
-    return NULL;
+        return 0;
+    return errbuf_fail(err, errlen, "store.kind \"%s\": not available in this build", cfg->kind);
+}
+
+store *store_open(const config_store *cfg, char *err, size_t errlen)
+{
+    if (kind_check(cfg, err, errlen) < 0)
+        return NULL;
+    return store_sqlite_open(cfg->path, NULL, err, errlen);
 }
 
 void store_close(store *st)
@@ -316,15 +325,69 @@ int store_cancel(store *st, const char *id, job *out, bool *found, job_state *be
     return leave(st, gate_give(st, st->ops->cancel(st, id, job_now_us(), out, found, before)));
 }
 
-int store_list(store *st, int state, const char *fn, int limit, job *out, int *n)
+int store_list_page(store *st, const store_list_query *q, store_row_fn *fn, void *arg, int *n,
+                    bool *more)
 {
     enter(st);
     *n = 0;
-    if (state < -1 || state > JOB_CANCELLED)
-        return leave(st, store_fail(st, "list: bad state %d", state));
+    *more = false;
+    if (q->state < -1 || q->state > JOB_CANCELLED)
+        return leave(st, store_fail(st, "list: bad state %d", q->state));
+    if (q->limit < 1)
+        return leave(st, store_fail(st, "list: limit must be >= 1"));
+    if (q->after && !id_ok(q->after->id))
+        return leave(st, store_fail(st, "list: bad cursor id"));
+    return leave(st, st->ops->list_page(st, q, fn, arg, n, more));
+}
+
+/* store_list(): each row parsed into the caller's next job. */
+typedef struct list_fill {
+    job *out;
+    int n;
+    const char *bad; /* the column that is not JSON */
+} list_fill;
+
+static int parse_text(const char *text, size_t len, json_t **out)
+{
+    *out = text ? json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
+    return text && !*out ? -1 : 0;
+}
+
+static int fill_row(const store_row *r, void *arg)
+{
+    list_fill *lf = arg;
+    job *o = &lf->out[lf->n];
+    *o = *r->j;
+    if (parse_text(r->text.args, r->text.args_len, &o->args) < 0)
+        lf->bad = "args";
+    else if (parse_text(r->text.result, r->text.result_len, &o->result) < 0)
+        lf->bad = "result";
+    if (lf->bad) {
+        job_release(o);
+        return STORE_ROW_STOP;
+    }
+    lf->n++;
+    return STORE_ROW_TAKE;
+}
+
+int store_list(store *st, int state, const char *fn, int limit, job *out, int *n)
+{
+    list_fill lf = {out, 0, NULL};
+    store_list_query q = {state, fn, limit, true, true, NULL};
+    bool more;
+    *n = 0;
     if (limit <= 0)
-        return leave(st, 0);
-    return leave(st, st->ops->list(st, state, fn, limit, out, n));
+        return 0;
+    int rc = store_list_page(st, &q, fill_row, &lf, n, &more);
+    if (rc == 0 && lf.bad)
+        rc = store_fail(st, "list: a job's %s column is not JSON", lf.bad);
+    if (rc < 0) {
+        for (int i = 0; i < lf.n; i++)
+            job_release(&out[i]);
+        lf.n = 0;
+    }
+    *n = lf.n;
+    return rc;
 }
 
 static int reap(store *st, bool all, int slot, unsigned incarnation, store_final_fn *on_final,
@@ -393,6 +456,46 @@ int store_counts(store *st, int64_t *queued, int64_t *running)
     if (running)
         *running = r;
     return leave(st, rc);
+}
+
+/* A directory the process can create files in; -1 with why in err. */
+static int dir_writable(const char *dir, char *err, size_t errlen)
+{
+    struct stat sb;
+    if (stat(dir, &sb) < 0)
+        return errbuf_fail(err, errlen, "store.path: stat() of \"%s\" failed: %s", dir,
+                           strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return errbuf_fail(err, errlen, "store.path: \"%s\" is not a directory", dir);
+    if (access(dir, W_OK | X_OK) < 0)
+        return errbuf_fail(err, errlen, "store.path: directory \"%s\" is not writable: %s", dir,
+                           strerror(errno));
+    return 0;
+}
+
+int store_check(const config_store *cfg, char *err, size_t errlen)
+{
+    char dir[CONFIG_PATH + 1], up[CONFIG_PATH + 1];
+    struct stat sb;
+    if (kind_check(cfg, err, errlen) < 0)
+        return -1;
+    snprintf(dir, sizeof(dir), "%s", cfg->path);
+    const char *parent = dirname(dir);
+    if (stat(parent, &sb) < 0 && errno == ENOENT) {
+        /* store_prepare() makes the last component only */
+        snprintf(up, sizeof(up), "%s", parent);
+        return dir_writable(dirname(up), err, errlen);
+    }
+    if (dir_writable(parent, err, errlen) < 0)
+        return -1;
+    if (stat(cfg->path, &sb) < 0)
+        return errno == ENOENT ? 0
+                               : errbuf_fail(err, errlen, "store.path: stat() of \"%s\" failed: %s",
+                                             cfg->path, strerror(errno));
+    if (access(cfg->path, R_OK | W_OK) < 0)
+        return errbuf_fail(err, errlen, "store.path: \"%s\" is not readable and writable: %s",
+                           cfg->path, strerror(errno));
+    return store_sqlite_check(cfg->path, err, errlen);
 }
 
 int store_prepare(const config_store *cfg, int *requeued, int *failed, char *err, size_t errlen)

@@ -211,8 +211,62 @@ int store_get(store *st, const char *id, job *out, bool *found);
 int store_cancel(store *st, const char *id, job *out, bool *found, job_state *before);
 
 /*
- * Up to limit jobs, newest first, in out[0..*n-1] (out holds limit jobs).
- * state: a job_state, or -1 for any; fn: a function name, or NULL for any.
+ * The job list, one page at a time (GET /v1/jobs).
+ *
+ * Jobs come newest first: by (created_at, id) descending, a total order, so
+ * the key of the last job of a page (a cursor) resumes exactly after it.
+ * Later pages do not show jobs submitted since the first (they are newer
+ * than the cursor); jobs purged meanwhile just do not come. A summary page
+ * does not read args and result at all; a page stops at its count and at
+ * its caller's byte cap, without reading the rows after that.
+ */
+typedef struct store_cursor {
+    int64_t created_at_us;
+    char id[JOB_ID_LEN + 1];
+} store_cursor;
+
+typedef struct store_list_query {
+    int state;                 /* a job_state, or -1 for any */
+    const char *fn;            /* a function name, or NULL for any */
+    int limit;                 /* take at most this many jobs; >= 1 */
+    bool with_args;            /* hand out args as JSON text; else it is not read */
+    bool with_result;          /* the same for result */
+    const store_cursor *after; /* only jobs older than this key; NULL: from the newest */
+} store_list_query;
+
+/* One job of a page, valid during the call of the row function. */
+typedef struct store_row {
+    const job *j;       /* every field but args and result (both NULL) */
+    job_json_text text; /* with_args: args (never NULL); with_result: result (NULL when
+                           none); the other one NULL */
+} store_row;
+
+/* What a row function answers. */
+#define STORE_ROW_TAKE 0 /* the job is on the page: go on */
+#define STORE_ROW_STOP 1 /* the page ends before this job (it is not taken) */
+
+/* Called for each job of a page, in order, on the store's thread and inside
+ * the store call: it must not use the store. Keeps what it needs of r (the
+ * cursor of the next page is the last taken job's created_at_us and id). */
+typedef int store_row_fn(const store_row *r, void *arg);
+
+/*
+ * Hands the jobs that match q to fn, newest first, one row read at a time:
+ * a row after a STORE_ROW_STOP, or past q->limit, is not read. *n counts the
+ * jobs taken; *more is true when a matching job older than the last one
+ * taken exists (fn stopped, or the limit was reached with more to come), so
+ * a next page is worth asking for. One read transaction: a page is one
+ * snapshot, and writers are not held up. On failure *n jobs may have been
+ * handed out already; discard the page.
+ */
+int store_list_page(store *st, const store_list_query *q, store_row_fn *fn, void *arg, int *n,
+                    bool *more);
+
+/*
+ * The first page as whole jobs (args and result parsed): up to limit jobs,
+ * newest first, in out[0..*n-1] (out holds limit jobs). state: a job_state,
+ * or -1 for any; fn: a function name, or NULL for any. Costs what the jobs
+ * hold: for tests and tools, not for serving a list.
  */
 int store_list(store *st, int state, const char *fn, int limit, job *out, int *n);
 
@@ -243,6 +297,16 @@ int store_purge(store *st, int64_t now_us, int64_t ttl_s, int *purged);
 /* Jobs queued and running now (backpressure, /metrics). Counts index entries:
  * ~0.2 ms with 20000 queued; call it from a timer, not per request. */
 int store_counts(store *st, int64_t *queued, int64_t *running);
+
+/*
+ * What store_prepare() would refuse, found without creating or changing
+ * anything (crunchd -t runs it, and the master before it binds): a kind that
+ * is not built in ("store.kind \"redis\": not available in this build"), a
+ * directory store_prepare() cannot create or write in, a file it cannot read
+ * and write, or one that is not a crunchd store of a version this build
+ * understands. Returns 0, or -1 with the reason in err.
+ */
+int store_check(const config_store *cfg, char *err, size_t errlen);
 
 /*
  * For the master, before it forks workers: creates the store's directory

@@ -33,7 +33,9 @@ typedef struct store_ops {
     int (*get)(store *st, const char *id, job *out, bool *found);
     int (*cancel)(store *st, const char *id, int64_t now_us, job *out, bool *found,
                   job_state *before);
-    int (*list)(store *st, int state, const char *fn, int limit, job *out, int *n);
+    /* store_list_page() with q checked (state, limit >= 1). */
+    int (*list_page)(store *st, const store_list_query *q, store_row_fn *fn, void *arg, int *n,
+                     bool *more);
     /*
      * all: every running job, else those of slot with owner_incarnation ==
      * incarnation. On success *final is a malloc'ed array of the *nfinal jobs
@@ -65,10 +67,19 @@ typedef struct store_sqlite_opts {
     int busy_timeout_ms; /* 0 = 5000 */
 } store_sqlite_opts;
 
-#define STORE_SQLITE_SCHEMA_VERSION 1
+#define STORE_SQLITE_SCHEMA_VERSION 2 /* 1: args and result mid-row, no jobs_created */
 
 /* Opens (creating if needed) the SQLite store at path; opts may be NULL.
  * Returns NULL with err filled, as store_open(). */
 store *store_sqlite_open(const char *path, const store_sqlite_opts *opts, char *err, size_t errlen);
+
+/* The SQL of the list's first step for state (-1: any): for tests that
+ * check the query plan (the ORDER BY and the cursor use jobs_created). */
+const char *store_sqlite_list_keys_sql(int state);
+
+/* store_check() of an existing file: what store_sqlite_open() would refuse
+ * in its header (not SQLite, a newer schema, tables without a version),
+ * read without creating anything. 0, or -1 with the reason in err. */
+int store_sqlite_check(const char *path, char *err, size_t errlen);
 
 #endif

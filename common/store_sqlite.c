@@ -1,17 +1,19 @@
 /*
  * store_sqlite.c - the embedded job store: one SQLite file in WAL mode.
  *
- * Schema (version 1, in PRAGMA user_version): one STRICT table, jobs, with a
- * column per field of struct job; args and result are JSON text; times are
- * wall-clock microseconds (NULL = not yet); seq, the INTEGER PRIMARY KEY
- * (rowid), is the FIFO order. Indexes are partial so that each write touches
- * few of them; state is repeated in the first two so that they cover the
- * claim's search and the counts (SQLite re-checks a partial index's
- * condition otherwise, reading every row):
+ * Schema (version 2, in PRAGMA user_version; store_sqlite_open.c creates it
+ * and migrates version 1): one STRICT table, jobs, with a column per field
+ * of struct job; args and result are JSON text and the last two columns;
+ * times are wall-clock microseconds (NULL = not yet); seq, the INTEGER
+ * PRIMARY KEY (rowid), is the FIFO order. Indexes are partial where they
+ * can be, so that each write touches few of them; state is repeated in the
+ * first two so that they cover the claim's search and the counts (SQLite
+ * re-checks a partial index's condition otherwise, reading every row):
  *   jobs_queue    (kind, state) WHERE state = 0    claim order: kind, then seq
  *   jobs_running  (owner_slot, state) WHERE state = 1   reaping a slot, counts
  *   jobs_idem     UNIQUE (idem_key) WHERE idem_key IS NOT NULL
  *   jobs_finished (finished_at) WHERE finished_at IS NOT NULL   purge
+ *   jobs_created  (created_at, id)   the list, newest first, and its cursor
  * A file with a newer user_version is refused, and so is a database with
  * version 0 that already holds tables (not ours).
  *
@@ -21,78 +23,18 @@
  * which in WAL mode takes the write lock at the statement's start as well.
  * Prepared statements are cached per connection (SQLITE_PREPARE_PERSISTENT).
  */
-#include "store_int.h"
+#include "store_sqlite_int.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sqlite3.h>
-#include <sys/stat.h>
 
-#define DEFAULT_BUSY_MS 5000
 #define PURGE_BATCH 2000
-/* Page cache per connection, in KiB (negative): the default 2 MiB makes a
- * claim re-read the old end of the queue; 16 MiB measured 3x faster claims. */
-#define CACHE_SIZE "-16384"
 #define CHECKPOINT_PAGES 4000  /* WAL frames that call for a checkpoint (sq_after_write) */
-/* Pages of a new file, in bytes. Every page a transaction touches is one
- * WAL frame written, and read again by the other worker (its cache is
- * dropped when another connection writes); a job touches about two. With
- * the async benchmark 2048 gave 13% more jobs/s than SQLite's 4096 and a
- * lower p99; 1024 was between the two. */
-#define DB_PAGE_SIZE "2048"
-#define WAL_SIZE_LIMIT "67108864" /* bytes of WAL file kept after a checkpoint */
 
 /* ---- SQL ---- */
-
-#define COLS                                                                                       \
-    "seq, id, fn, kind, args, state, result, error_code, error_message, attempts, retries, "       \
-    "timeout_ms, callback, idem_key, worker_pid, owner_slot, owner_inc, cancel_requested, "        \
-    "created_at, started_at, finished_at, deadline_at, run_us, cpu_us"
-
-/* Positions in COLS. */
-/* clang-format off */
-enum {
-    C_SEQ, C_ID, C_FN, C_KIND, C_ARGS, C_STATE, C_RESULT, C_ERR_CODE, C_ERR_MSG, C_ATTEMPTS,
-    C_RETRIES, C_TIMEOUT, C_CALLBACK, C_IDEM, C_PID, C_SLOT, C_INC, C_CANCEL, C_CREATED,
-    C_STARTED, C_FINISHED, C_DEADLINE, C_RUN, C_CPU,
-};
-/* clang-format on */
-
-static const char schema_sql[] =
-    "CREATE TABLE jobs ("
-    " seq INTEGER PRIMARY KEY,"
-    " id TEXT NOT NULL UNIQUE,"
-    " fn TEXT NOT NULL,"
-    " kind INTEGER NOT NULL,"
-    " args TEXT NOT NULL,"
-    " state INTEGER NOT NULL,"
-    " result TEXT,"
-    " error_code TEXT,"
-    " error_message TEXT,"
-    " attempts INTEGER NOT NULL,"
-    " retries INTEGER NOT NULL,"
-    " timeout_ms INTEGER NOT NULL,"
-    " callback TEXT,"
-    " idem_key TEXT,"
-    " worker_pid INTEGER,"
-    " owner_slot INTEGER,"
-    " owner_inc INTEGER,"
-    " cancel_requested INTEGER NOT NULL DEFAULT 0,"
-    " created_at INTEGER NOT NULL,"
-    " started_at INTEGER,"
-    " finished_at INTEGER,"
-    " deadline_at INTEGER,"
-    " run_us INTEGER,"
-    " cpu_us INTEGER"
-    ") STRICT;"
-    "CREATE INDEX jobs_queue ON jobs (kind, state) WHERE state = 0;"
-    "CREATE INDEX jobs_running ON jobs (owner_slot, state) WHERE state = 1;"
-    "CREATE UNIQUE INDEX jobs_idem ON jobs (idem_key) WHERE idem_key IS NOT NULL;"
-    "CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;"
-    "PRAGMA user_version = 1;";
 
 /* The SQL writes states and kinds as these numbers. */
 _Static_assert(JOB_QUEUED == 0 && JOB_RUNNING == 1 && JOB_SUCCEEDED == 2 && JOB_FAILED == 3 &&
@@ -114,10 +56,6 @@ typedef enum stmt_id {
     S_COMPLETE,
     S_CANCEL_QUEUED,
     S_CANCEL_RUNNING,
-    S_LIST_QUEUED,
-    S_LIST_RUNNING,
-    S_LIST_STATE,
-    S_LIST_ANY,
     S_REAP_CANCEL,
     S_REAP_REQUEUE,
     S_REAP_FAIL,
@@ -125,6 +63,8 @@ typedef enum stmt_id {
     S_COUNTS,
     N_STMT,
 } stmt_id;
+
+_Static_assert(N_STMT <= SQ_STMT_MAX, "room in struct sq for every statement");
 
 static const char *const sql_text[N_STMT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -147,18 +87,6 @@ static const char *const sql_text[N_STMT] = {
         "UPDATE jobs SET state = 4, error_code = '" ERR_CANCELLED "', error_message = ?2,"
         " finished_at = ?3 WHERE id = ?1 AND state = 0",
     [S_CANCEL_RUNNING] = "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND state = 1",
-    /* Queued and running jobs are few: their partial index, then a sort. Final
-     * ones are most of the table: scan it backwards from the newest. */
-    [S_LIST_QUEUED] = "SELECT " COLS " FROM jobs INDEXED BY jobs_queue WHERE state = 0"
-                      " AND (?1 IS NULL OR fn = ?1)"
-                      " ORDER BY seq DESC LIMIT ?2",
-    [S_LIST_RUNNING] = "SELECT " COLS " FROM jobs INDEXED BY jobs_running WHERE state = 1"
-                       " AND (?1 IS NULL OR fn = ?1)"
-                       " ORDER BY seq DESC LIMIT ?2",
-    [S_LIST_STATE] = "SELECT " COLS " FROM jobs NOT INDEXED WHERE state = ?3"
-                     " AND (?1 IS NULL OR fn = ?1) ORDER BY seq DESC LIMIT ?2",
-    [S_LIST_ANY] = "SELECT " COLS " FROM jobs NOT INDEXED WHERE (?1 IS NULL OR fn = ?1)"
-                   " ORDER BY seq DESC LIMIT ?2",
     [S_REAP_CANCEL] =
         "UPDATE jobs SET state = 4, error_code = '" ERR_CANCELLED "', error_message = ?4,"
         " finished_at = ?3 WHERE " REAP_OWNER " AND cancel_requested <> 0"
@@ -177,41 +105,29 @@ static const char *const sql_text[N_STMT] = {
 
 /* ---- the handle ---- */
 
-typedef struct sq {
-    store base; /* first: a store * is a sq * */
-    sqlite3 *db;
-    int busy_ms;        /* how long a transaction waits for the lock */
-    int64_t busy_us;    /* waited so far for the current lock */
-    int wal_pages;      /* frames in the WAL after the last commit (wal_hook) */
-    bool finish_checkpoint; /* the last one left frames: copy them under the gate */
-    sqlite3_stmt *stmt[N_STMT];
-    char path[CONFIG_PATH];
-} sq;
-
-static sq *sq_of(store *st)
-{
-    return (sq *)st;
-}
-
 /* Fails with "PATH: what: sqlite's message". */
-static int db_fail(sq *s, const char *what)
+int sq_db_fail(sq *s, const char *what)
 {
     return store_fail(&s->base, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
-/* The cached statement id, prepared on first use; NULL after db_fail(). */
-static sqlite3_stmt *stmt(sq *s, stmt_id id)
+sqlite3_stmt *sq_cached(sq *s, sqlite3_stmt **slot, const char *sql)
 {
-    if (!s->stmt[id] && sqlite3_prepare_v3(s->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                           &s->stmt[id], NULL) != SQLITE_OK) {
-        db_fail(s, "prepare");
+    if (!*slot &&
+        sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+        sq_db_fail(s, "prepare");
         return NULL;
     }
-    return s->stmt[id];
+    return *slot;
 }
 
-/* Makes a statement reusable and drops its bound values (args, results). */
-static void finish(sqlite3_stmt *q)
+/* The cached statement id, prepared on first use; NULL after sq_db_fail(). */
+static sqlite3_stmt *stmt(sq *s, stmt_id id)
+{
+    return sq_cached(s, &s->stmt[id], sql_text[id]);
+}
+
+void sq_finish(sqlite3_stmt *q)
 {
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
@@ -222,11 +138,11 @@ static int run(sq *s, sqlite3_stmt *q, const char *what)
 {
     int rc = sqlite3_step(q);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        db_fail(s, what);
-        finish(q);
+        sq_db_fail(s, what);
+        sq_finish(q);
         return -1;
     }
-    finish(q);
+    sq_finish(q);
     return 0;
 }
 
@@ -248,12 +164,12 @@ static int tx_commit(sq *s)
 
 /* Ends a failed transaction (if SQLite has not already) without touching the
  * error message; returns -1. */
-static int tx_abort(sq *s)
+int sq_tx_abort(sq *s)
 {
     sqlite3_stmt *q;
     if (!sqlite3_get_autocommit(s->db) && (q = stmt(s, S_ROLLBACK)) != NULL) {
         sqlite3_step(q);
-        finish(q);
+        sq_finish(q);
     }
     return -1;
 }
@@ -285,7 +201,7 @@ static int bind_json(sqlite3_stmt *q, int i, json_t *v, bool object)
     return sqlite3_bind_text(q, i, text, -1, free);
 }
 
-static void col_text(sqlite3_stmt *q, int c, char *dst, size_t size)
+void sq_col_text(sqlite3_stmt *q, int c, char *dst, size_t size)
 {
     const unsigned char *t = sqlite3_column_text(q, c);
     snprintf(dst, size, "%s", t ? (const char *)t : "");
@@ -313,24 +229,22 @@ static int col_json(sq *s, sqlite3_stmt *q, int c, json_t **out)
     return 0;
 }
 
-/* Fills *j from the current row of q (selected with COLS); *seq (may be NULL)
- * gets the row's seq. On failure *j is empty. */
-static int row_to_job(sq *s, sqlite3_stmt *q, job *j, int64_t *seq)
+void sq_row_fields(sqlite3_stmt *q, job *j, int64_t *seq)
 {
     job_init(j);
     if (seq)
         *seq = sqlite3_column_int64(q, C_SEQ);
-    col_text(q, C_ID, j->id, sizeof(j->id));
-    col_text(q, C_FN, j->fn, sizeof(j->fn));
+    sq_col_text(q, C_ID, j->id, sizeof(j->id));
+    sq_col_text(q, C_FN, j->fn, sizeof(j->fn));
     j->kind = (fn_kind)sqlite3_column_int(q, C_KIND);
     j->state = (job_state)sqlite3_column_int(q, C_STATE);
-    col_text(q, C_ERR_CODE, j->error_code, sizeof(j->error_code));
-    col_text(q, C_ERR_MSG, j->error_message, sizeof(j->error_message));
+    sq_col_text(q, C_ERR_CODE, j->error_code, sizeof(j->error_code));
+    sq_col_text(q, C_ERR_MSG, j->error_message, sizeof(j->error_message));
     j->attempts = sqlite3_column_int(q, C_ATTEMPTS);
     j->retries = sqlite3_column_int(q, C_RETRIES);
     j->timeout_ms = sqlite3_column_int64(q, C_TIMEOUT);
-    col_text(q, C_CALLBACK, j->callback, sizeof(j->callback));
-    col_text(q, C_IDEM, j->idem_key, sizeof(j->idem_key));
+    sq_col_text(q, C_CALLBACK, j->callback, sizeof(j->callback));
+    sq_col_text(q, C_IDEM, j->idem_key, sizeof(j->idem_key));
     j->worker_pid = (int)col_int(q, C_PID, 0);
     j->owner_slot = (int)col_int(q, C_SLOT, -1);
     j->owner_incarnation = (unsigned)col_int(q, C_INC, 0);
@@ -341,6 +255,13 @@ static int row_to_job(sq *s, sqlite3_stmt *q, job *j, int64_t *seq)
     j->deadline_us = col_int(q, C_DEADLINE, 0);
     j->run_us = col_int(q, C_RUN, -1);
     j->cpu_us = col_int(q, C_CPU, -1);
+}
+
+/* Fills *j from the current row of q (selected with COLS); *seq (may be NULL)
+ * gets the row's seq. On failure *j is empty. */
+static int row_to_job(sq *s, sqlite3_stmt *q, job *j, int64_t *seq)
+{
+    sq_row_fields(q, j, seq);
     if (col_json(s, q, C_ARGS, &j->args) < 0 || col_json(s, q, C_RESULT, &j->result) < 0) {
         job_release(j);
         return -1;
@@ -361,24 +282,24 @@ static int collect(sq *s, sqlite3_stmt *q, const char *what, job **rows, int *n,
             int ncap = *cap ? *cap * 2 : 8;
             job *r = realloc(*rows, (size_t)ncap * sizeof(**rows));
             if (!r) {
-                finish(q);
+                sq_finish(q);
                 return store_fail(&s->base, "%s: %s: out of memory", s->path, what);
             }
             *rows = r;
             *cap = ncap;
         }
         if (row_to_job(s, q, &(*rows)[*n], NULL) < 0) {
-            finish(q);
+            sq_finish(q);
             return -1;
         }
         (*n)++;
     }
     if (rc != SQLITE_DONE) {
-        db_fail(s, what);
-        finish(q);
+        sq_db_fail(s, what);
+        sq_finish(q);
         return -1;
     }
-    finish(q);
+    sq_finish(q);
     return 0;
 }
 
@@ -393,13 +314,13 @@ static int fill(sq *s, sqlite3_stmt *q, const char *what, int max, job *out, int
         (*n)++;
     }
     if (*n < max && rc != SQLITE_DONE) {
-        db_fail(s, what);
+        sq_db_fail(s, what);
         goto err;
     }
-    finish(q);
+    sq_finish(q);
     return 0;
 err:
-    finish(q);
+    sq_finish(q);
     for (int i = 0; i < *n; i++)
         job_release(&out[i]);
     *n = 0;
@@ -421,7 +342,7 @@ err:
  * pages, since nobody can append then. The write that follows finds the WAL
  * fully copied and starts it over from the beginning.
  */
-static int wal_noted(void *arg, sqlite3 *db, const char *name, int pages)
+int sq_wal_noted(void *arg, sqlite3 *db, const char *name, int pages)
 {
     ((sq *)arg)->wal_pages = pages;
     return SQLITE_OK;
@@ -463,7 +384,7 @@ static int sq_insert(sq *s, const job *j)
         bind_text_or_null(q, 7, j->callback) != SQLITE_OK ||
         bind_text_or_null(q, 8, j->idem_key) != SQLITE_OK ||
         sqlite3_bind_int64(q, 9, j->created_at_us) != SQLITE_OK) {
-        finish(q);
+        sq_finish(q);
         return store_fail(&s->base, "%s: submit: cannot bind values (out of memory?)", s->path);
     }
     return run(s, q, "submit");
@@ -556,7 +477,7 @@ static int complete_one(sq *s, sqlite3_stmt *q, const job *j, bool *applied)
         bind_us_or_null(q, 8, j->run_us, -1) != SQLITE_OK ||
         bind_us_or_null(q, 9, j->cpu_us, -1) != SQLITE_OK ||
         sqlite3_bind_int64(q, 10, j->finished_at_us) != SQLITE_OK) {
-        finish(q);
+        sq_finish(q);
         return store_fail(&s->base, "%s: complete: cannot bind values (out of memory?)", s->path);
     }
     if (run(s, q, "complete") < 0)
@@ -624,7 +545,7 @@ static int sq_write(store *st, store_batch *b, int64_t now_us)
         goto done;
     if (!write_rows(s, b, now_us, hits) || (!alone && tx_commit(s) < 0)) {
         if (!alone)
-            tx_abort(s);
+            sq_tx_abort(s);
         write_undo(b);
         goto done;
     }
@@ -682,7 +603,7 @@ static int sq_cancel(store *st, const char *id, int64_t now_us, job *out, bool *
     if (tx_begin(s) < 0)
         return -1;
     if (sq_get(st, id, out, found) < 0)
-        return tx_abort(s);
+        return sq_tx_abort(s);
     if (*found) {
         *before = out->state;
         if (cancel_apply(s, out, now_us) < 0)
@@ -694,24 +615,7 @@ static int sq_cancel(store *st, const char *id, int64_t now_us, job *out, bool *
 err:
     job_release(out);
     *found = false;
-    return tx_abort(s);
-}
-
-static int sq_list(store *st, int state, const char *fn, int limit, job *out, int *n)
-{
-    sq *s = sq_of(st);
-    stmt_id id = state < 0              ? S_LIST_ANY
-                 : state == JOB_QUEUED  ? S_LIST_QUEUED
-                 : state == JOB_RUNNING ? S_LIST_RUNNING
-                                        : S_LIST_STATE;
-    sqlite3_stmt *q = stmt(s, id);
-    if (!q)
-        return -1;
-    bind_text_or_null(q, 1, fn);
-    sqlite3_bind_int(q, 2, limit);
-    if (id == S_LIST_STATE)
-        sqlite3_bind_int(q, 3, state);
-    return fill(s, q, "list", limit, out, NULL, n);
+    return sq_tx_abort(s);
 }
 
 /* Binds the owner filter and the time and message of a reaping statement. */
@@ -759,7 +663,7 @@ static int sq_reap(store *st, bool all, int slot, unsigned incarnation, int64_t 
         goto err;
     return 0;
 err:
-    tx_abort(s);
+    sq_tx_abort(s);
     for (int i = 0; i < *nfinal; i++)
         job_release(&(*final)[i]);
     free(*final);
@@ -794,22 +698,24 @@ static int sq_counts(store *st, int64_t *queued, int64_t *running)
     if (!q)
         return -1;
     if (sqlite3_step(q) != SQLITE_ROW) {
-        db_fail(s, "counts");
-        finish(q);
+        sq_db_fail(s, "counts");
+        sq_finish(q);
         return -1;
     }
     *queued = sqlite3_column_int64(q, 0);
     *running = sqlite3_column_int64(q, 1);
-    finish(q);
+    sq_finish(q);
     return 0;
 }
 
 /* Finalizes the cached statements (sqlite3_close() refuses while any is
  * alive), closes the connection and frees s. */
-static void sq_free(sq *s)
+void sq_free(sq *s)
 {
-    for (int i = 0; i < N_STMT; i++)
+    for (int i = 0; i < SQ_STMT_MAX; i++)
         sqlite3_finalize(s->stmt[i]);
+    for (int i = 0; i < SQ_LIST_STMT_MAX; i++)
+        sqlite3_finalize(s->list_stmt[i]);
     sqlite3_close(s->db);
     free(s);
 }
@@ -819,186 +725,15 @@ static void sq_close(store *st)
     sq_free(sq_of(st));
 }
 
-static const store_ops sqlite_ops = {
+const store_ops sq_ops = {
     .name = "sqlite",
     .close = sq_close,
     .write = sq_write,
     .get = sq_get,
     .cancel = sq_cancel,
-    .list = sq_list,
+    .list_page = sq_list_page,
     .reap = sq_reap,
     .purge = sq_purge,
     .counts = sq_counts,
     .after_write = sq_after_write,
 };
-
-/* ---- opening ---- */
-
-/* Runs one PRAGMA or DDL text; *value (may be NULL) gets the first column of
- * the first row as an integer, text_out (may be NULL) as text. */
-static int exec1(sq *s, const char *sql, const char *what, int64_t *value, char *text_out,
-                 size_t text_len)
-{
-    sqlite3_stmt *q = NULL;
-    int rc;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
-        return db_fail(s, what);
-    rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
-        if (value)
-            *value = sqlite3_column_int64(q, 0);
-        if (text_out)
-            col_text(q, 0, text_out, text_len);
-    } else if (rc != SQLITE_DONE) {
-        db_fail(s, what);
-        sqlite3_finalize(q);
-        return -1;
-    }
-    sqlite3_finalize(q);
-    return 0;
-}
-
-/* Creates the schema in a new file, checks the version of an existing one. */
-static int schema(sq *s)
-{
-    int64_t version = 0, objects = 0;
-    char *msg = NULL;
-    if (exec1(s, "BEGIN IMMEDIATE", "begin", NULL, NULL, 0) < 0)
-        return -1;
-    if (exec1(s, "PRAGMA user_version", "read schema version", &version, NULL, 0) < 0 ||
-        exec1(s, "SELECT count(*) FROM sqlite_schema", "read schema", &objects, NULL, 0) < 0)
-        return tx_abort(s);
-    if (version > STORE_SQLITE_SCHEMA_VERSION) {
-        store_fail(&s->base,
-                   "%s: schema version %lld is newer than this crunchd understands (%d);"
-                   " use the crunchd that wrote it or a new file",
-                   s->path, (long long)version, STORE_SQLITE_SCHEMA_VERSION);
-        return tx_abort(s);
-    }
-    if (version == 0 && objects > 0) {
-        store_fail(&s->base, "%s: not a crunchd job store (tables without a schema version)",
-                   s->path);
-        return tx_abort(s);
-    }
-    if (version == 0 && sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
-        store_fail(&s->base, "%s: create schema: %s", s->path, msg ? msg : "?");
-        sqlite3_free(msg);
-        return tx_abort(s);
-    }
-    if (exec1(s, "COMMIT", "commit schema", NULL, NULL, 0) < 0)
-        return tx_abort(s);
-    return 0;
-}
-
-/* A clearer message than "unable to open database file". */
-static void open_fail(sq *s)
-{
-    char dir[CONFIG_PATH];
-    struct stat sb;
-    int e = sqlite3_system_errno(s->db);
-    snprintf(dir, sizeof(dir), "%s", s->path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof(dir), ".");
-    if (stat(dir, &sb) < 0 && errno == ENOENT)
-        store_fail(&s->base, "%s: directory %s does not exist (create it first)", s->path, dir);
-    else if (e)
-        store_fail(&s->base, "%s: cannot open: %s", s->path, strerror(e));
-    else
-        db_fail(s, "cannot open");
-}
-
-/*
- * Waits for the write lock. SQLite's own handler sleeps 1, 2, 5, 10 ... up
- * to 100 ms between tries, hundreds of times longer than the transactions
- * it waits for (about 30 us): measured through the whole server with two
- * workers writing, jobs/s was 20% higher with it, but its p99 submit-to-final
- * latency was 0.7-1.5 s against 17-175 ms with this one, which starts at
- * 50 us and doubles up to 2 ms. Workers now queue on the write gate first
- * (store_set_gate), so this only runs for writers without it: the master at
- * start-up, tests, a worker ending itself over a job that would not stop.
- */
-static int busy_wait(void *arg, int tries)
-{
-    sq *s = arg;
-    if (tries == 0)
-        s->busy_us = 0;
-    if (s->busy_us >= (int64_t)s->busy_ms * 1000)
-        return 0; /* give up: SQLITE_BUSY */
-    int64_t us = tries < 5 ? 50 << tries : 2000;
-    struct timespec ts = {0, (long)us * 1000};
-    nanosleep(&ts, NULL);
-    s->busy_us += us;
-    return 1;
-}
-
-static int configure(sq *s, const store_sqlite_opts *opts)
-{
-    char mode[16] = "";
-    char sync[64];
-    s->busy_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : DEFAULT_BUSY_MS;
-    sqlite3_busy_handler(s->db, busy_wait, s);
-    /* Switching a new file to WAL takes an exclusive lock and may report
-     * BUSY without waiting while another process does the same: retry. */
-    /* Only a new file takes it (before its first table); see DB_PAGE_SIZE. */
-    if (exec1(s, "PRAGMA page_size = " DB_PAGE_SIZE, "set page_size", NULL, NULL, 0) < 0)
-        return -1;
-    for (int waited_ms = 0;; waited_ms += 10) {
-        if (exec1(s, "PRAGMA journal_mode = WAL", "set journal_mode=WAL", NULL, mode,
-                  sizeof(mode)) == 0)
-            break;
-        if (sqlite3_errcode(s->db) != SQLITE_BUSY || waited_ms >= s->busy_ms)
-            return -1;
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    if (strcmp(mode, "wal") != 0)
-        return store_fail(&s->base, "%s: journal_mode is \"%s\", WAL is not available here",
-                          s->path, mode);
-    snprintf(sync, sizeof(sync), "PRAGMA synchronous = %s",
-             opts && opts->sync_full ? "FULL" : "NORMAL");
-    if (exec1(s, sync, "set synchronous", NULL, NULL, 0) < 0 ||
-        exec1(s, "PRAGMA foreign_keys = OFF", "set foreign_keys", NULL, NULL, 0) < 0 ||
-        exec1(s, "PRAGMA cache_size = " CACHE_SIZE, "set cache_size", NULL, NULL, 0) < 0 ||
-        exec1(s, "PRAGMA journal_size_limit = " WAL_SIZE_LIMIT, "set journal_size_limit", NULL,
-              NULL, 0) < 0)
-        return -1;
-    sqlite3_wal_hook(s->db, wal_noted, s); /* instead of wal_autocheckpoint */
-    return schema(s);
-}
-
-store *store_sqlite_open(const char *path, const store_sqlite_opts *opts, char *err, size_t errlen)
-{
-    sq *s = calloc(1, sizeof(*s));
-    if (!s) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: out of memory", path);
-        return NULL;
-    }
-    s->base.ops = &sqlite_ops;
-    atomic_flag_clear(&s->base.in_use);
-    snprintf(s->path, sizeof(s->path), "%s", path);
-    if (path[0] == '\0') {
-        store_fail(&s->base, "store.path is empty");
-        goto err;
-    }
-    if (sqlite3_open_v2(path, &s->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
-        open_fail(s);
-        goto err;
-    }
-    sqlite3_extended_result_codes(s->db, 1);
-    if (configure(s, opts) < 0)
-        goto err;
-    return &s->base;
-err:
-    if (err && errlen)
-        snprintf(err, errlen, "%s", s->base.errmsg);
-    sq_free(s);
-    return NULL;
-}

@@ -23,6 +23,7 @@
 #define ERR_NOT_FOUND "not_found"
 #define ERR_METHOD_NOT_ALLOWED "method_not_allowed"
 #define ERR_ALREADY_FINAL "already_final"
+#define ERR_IDEMPOTENCY_KEY_REUSED "idempotency_key_reused"
 #define ERR_PAYLOAD_TOO_LARGE "payload_too_large"
 #define ERR_HEADERS_TOO_LARGE "headers_too_large"
 #define ERR_UNSUPPORTED_MEDIA "unsupported_media_type"

@@ -1,4 +1,4 @@
-#include "listener.h"
+#include "listener_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,23 +20,9 @@
 
 #include "log.h"
 
-#define LISTENER_UNIX_PREFIX "unix:"
 #define LISTENER_UNIX_MODE 0666
 #define LISTENER_SD_FDS_START 3 /* SD_LISTEN_FDS_START of sd_listen_fds(3) */
 
-typedef struct listener {
-    char spec[CONFIG_STR];       /* the "listen" entry it came from; "" if activated */
-    char name[128];              /* "127.0.0.1:8080", "[::1]:8080", "unix:/path" */
-    bool is_unix;
-    bool shared;                 /* one socket for every slot: unix or from systemd */
-    bool activated;              /* passed by systemd (LISTEN_FDS) */
-    struct sockaddr_storage sa;  /* bound address; TCP: with the real port after port 0 */
-    socklen_t salen;
-    dev_t unix_dev;              /* unix: the file we created, so close unlinks only it */
-    ino_t unix_ino;
-    bool unix_created;
-    int fds[CONFIG_MAX_WORKERS]; /* TCP: one per slot; shared: fds[0] only; -1 = closed */
-} listener;
 
 struct listener_set {
     pid_t owner; /* the process that bound the sockets; only it unlinks unix paths */
@@ -88,11 +74,7 @@ static bool valid_port(const char *s)
     return n >= 1 && n <= 5 && s[n] == '\0' && atoi(s) <= 65535;
 }
 
-/*
- * Resolves "host:port", "[v6]:port" or "*:port" (any IPv4 address) into
- * l->sa: getaddrinfo(AI_PASSIVE | AI_NUMERICSERV), first result.
- */
-static int tcp_resolve(listener *l, const char *spec, char *err, size_t errlen)
+int listener_tcp_resolve(listener *l, const char *spec, char *err, size_t errlen)
 {
     char host[CONFIG_STR];
     const char *port;
@@ -193,7 +175,7 @@ fail:;
 /* Binds one reuseport socket per slot; port 0 is chosen by slot 0's bind. */
 static int tcp_open(listener *l, const char *spec, int nslots, char *err, size_t errlen)
 {
-    if (tcp_resolve(l, spec, err, errlen) < 0)
+    if (listener_tcp_resolve(l, spec, err, errlen) < 0)
         return -1;
     bool ephemeral = sa_port(l) == 0;
     if (!ephemeral) {
@@ -218,11 +200,7 @@ static int tcp_open(listener *l, const char *spec, int nslots, char *err, size_t
     return 0;
 }
 
-/*
- * Removes a socket file nobody listens on any more. Refuses a file that is not
- * a socket and a socket a live server accepts on.
- */
-static int unix_remove_stale(const listener *l, const char *path, char *err, size_t errlen)
+int listener_unix_probe(const listener *l, const char *path, char *err, size_t errlen)
 {
     struct stat st;
     if (lstat(path, &st) < 0) {
@@ -251,6 +229,18 @@ static int unix_remove_stale(const listener *l, const char *path, char *err, siz
         set_err(err, errlen, "connect() to %s failed: %s", l->name, strerror(e));
         return -1;
     }
+    return 1;
+}
+
+/*
+ * Removes a socket file nobody listens on any more. Refuses a file that is not
+ * a socket and a socket a live server accepts on.
+ */
+static int unix_remove_stale(const listener *l, const char *path, char *err, size_t errlen)
+{
+    int rc = listener_unix_probe(l, path, err, errlen);
+    if (rc <= 0)
+        return rc;
     if (unlink(path) < 0 && errno != ENOENT) {
         set_err(err, errlen, "unlink() of stale %s failed: %s", l->name, strerror(errno));
         return -1;
@@ -259,8 +249,7 @@ static int unix_remove_stale(const listener *l, const char *path, char *err, siz
     return 0;
 }
 
-/* One socket for all slots, mode 0666. */
-static int unix_open(listener *l, const char *path, char *err, size_t errlen)
+int listener_unix_addr(listener *l, const char *path, char *err, size_t errlen)
 {
     struct sockaddr_un *sun = (struct sockaddr_un *)&l->sa;
     l->is_unix = true;
@@ -274,8 +263,14 @@ static int unix_open(listener *l, const char *path, char *err, size_t errlen)
     sun->sun_family = AF_UNIX;
     memcpy(sun->sun_path, path, strlen(path) + 1);
     l->salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+    return 0;
+}
 
-    if (unix_remove_stale(l, path, err, errlen) < 0)
+/* One socket for all slots, mode 0666. */
+static int unix_open(listener *l, const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un *sun = (struct sockaddr_un *)&l->sa;
+    if (listener_unix_addr(l, path, err, errlen) < 0 || unix_remove_stale(l, path, err, errlen) < 0)
         return -1;
     l->fds[0] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (l->fds[0] < 0) {
@@ -345,7 +340,7 @@ static int check_counts(const config *cfg, int nslots, char *err, size_t errlen)
     return 0;
 }
 
-static bool is_unix_spec(const char *spec)
+bool listener_is_unix_spec(const char *spec)
 {
     return strncmp(spec, LISTENER_UNIX_PREFIX, strlen(LISTENER_UNIX_PREFIX)) == 0;
 }
@@ -353,7 +348,7 @@ static bool is_unix_spec(const char *spec)
 static int open_one(listener *l, const char *spec, int nslots, char *err, size_t errlen)
 {
     snprintf(l->spec, sizeof(l->spec), "%s", spec);
-    return is_unix_spec(spec) ? unix_open(l, spec + strlen(LISTENER_UNIX_PREFIX), err, errlen)
+    return listener_is_unix_spec(spec) ? unix_open(l, spec + strlen(LISTENER_UNIX_PREFIX), err, errlen)
                               : tcp_open(l, spec, nslots, err, errlen);
 }
 
@@ -469,11 +464,11 @@ static const listener *find_kept(const listener_set *cur, const char *spec)
         if (strcmp(cur->l[i].spec, spec) == 0)
             return &cur->l[i];
     }
-    if (is_unix_spec(spec))
+    if (listener_is_unix_spec(spec))
         return NULL;
     listener probe = {0};
     char err[256];
-    if (tcp_resolve(&probe, spec, err, sizeof(err)) < 0 || sa_port(&probe) == 0)
+    if (listener_tcp_resolve(&probe, spec, err, sizeof(err)) < 0 || sa_port(&probe) == 0)
         return NULL;
     for (int i = 0; i < cur->n; i++) {
         if (!cur->l[i].is_unix && !cur->l[i].activated &&

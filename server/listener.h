@@ -68,6 +68,19 @@ typedef struct listener_set listener_set;
 listener_set *listener_set_open(const config *cfg, int nslots, char *err, size_t errlen);
 
 /*
+ * What listener_set_open() would refuse, found without binding or removing
+ * anything (crunchd -t, and the master before it opens the set): an address
+ * that does not resolve, a port below ip_unprivileged_port_start without
+ * CAP_NET_BIND_SERVICE, an address no interface has (unless
+ * ip_nonlocal_bind), a unix path that is too long, in a directory we cannot
+ * write, or taken by a file that is not a socket or by a live server.
+ * A port another process holds is not found (only bind() can tell). Nothing
+ * is checked when the sockets come from systemd (LISTEN_PID is this process
+ * and LISTEN_FDS > 0). Returns 0, or -1 with the address and reason in err.
+ */
+int listener_check(const config *cfg, char *err, size_t errlen);
+
+/*
  * For a reload: a new set for cfg and nslots built from cur (see above);
  * TCP listeners kept from cur also keep sockets for cur's slots above
  * nslots (they are released one by one as those slots retire). cur is not

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "master.h"
+#include "preflight.h"
 
 #define EXIT_USAGE 2
 
@@ -32,7 +33,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: crunchd [-c FILE] [-t] [-s reload|quit|stop|reopen] [-v] [-h]\n"
             "  -c FILE   configuration file (default: built-in defaults)\n"
-            "  -t        check the configuration and exit\n"
+            "  -t        check the configuration and what start-up needs, and exit\n"
             "  -s ACTION signal the running master (found through pid_file):\n"
             "            reload (HUP), quit (QUIT), stop (TERM), reopen (USR1)\n"
             "  -v        print the version and exit\n"
@@ -53,6 +54,25 @@ static bool pid_is_crunchd(long pid)
     bool ok = fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, "crunchd", 7) == 0;
     fclose(f);
     return ok;
+}
+
+static void print_warning(const char *msg, void *arg)
+{
+    fprintf(stderr, "crunchd: warning: %s\n", msg);
+}
+
+/* -t: the file parsed; now what start-up would refuse (preflight.h). */
+static int test_config(const config *cfg, const char *path)
+{
+    char err[1200];
+    const char *name = path ? path : "(built-in defaults)";
+    if (preflight_check(cfg, print_warning, NULL, err, sizeof(err)) < 0) {
+        fprintf(stderr, "crunchd: %s\n", err);
+        fprintf(stderr, "crunchd: configuration %s test failed\n", name);
+        return 1;
+    }
+    fprintf(stderr, "crunchd: configuration %s is ok\n", name);
+    return 0;
 }
 
 /* -s: sends the action's signal to the pid in cfg->pid_file. Returns the exit code. */
@@ -131,10 +151,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "crunchd: configuration %s test failed\n", path);
         return 1;
     }
-    if (test) {
-        fprintf(stderr, "crunchd: configuration %s is ok\n", path ? path : "(built-in defaults)");
-        return 0;
-    }
+    if (test)
+        return test_config(&cfg, path);
     if (action)
         return signal_master(&cfg, action);
 

@@ -23,8 +23,10 @@
 #include "metrics.h"
 #include "nofile.h"
 #include "notify.h"
+#include "preflight.h"
 #include "shm.h"
 #include "store.h"
+#include "wake.h"
 #include "worker.h"
 
 #define MASTER_TICK_MS 100         /* SIGALRM period: drives back-off and deadlines */
@@ -557,6 +559,7 @@ static void master_reap(master *m)
             log_error("waitpid() failed: %s", strerror(errno));
             return;
         }
+        wake_forget(pid);
         int slot = -1;
         for (int i = 0; i < CONFIG_MAX_WORKERS && slot < 0; i++) {
             if (m->slot[i].pid == pid)
@@ -1216,7 +1219,7 @@ static bool master_done(master *m)
 int master_run(const config *cfg, const char *config_path)
 {
     static master m; /* large (one entry per possible slot), and only one per process */
-    char err[512];
+    char err[1200];
     int rc = 1;
 
     memset(&m, 0, sizeof(m));
@@ -1227,6 +1230,10 @@ int master_run(const config *cfg, const char *config_path)
     m.nslots = cfg->workers;
     if (m.nslots < 1 || m.nslots > CONFIG_MAX_WORKERS) {
         log_error("workers: %d is outside 1..%d", m.nslots, CONFIG_MAX_WORKERS);
+        return 1;
+    }
+    if (preflight_check(m.cfg, NULL, NULL, err, sizeof(err)) < 0) { /* as crunchd -t */
+        log_error("%s", err);
         return 1;
     }
     if (notify_init(err, sizeof(err)) < 0)
@@ -1245,6 +1252,11 @@ int master_run(const config *cfg, const char *config_path)
     metrics_register_fns(m.shm);
     if (master_signals_init(&m) < 0)
         goto done;
+    if (wake_dir_create(m.user.switch_user, m.user.uid, m.user.gid, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        goto done;
+    }
+    log_info("wake-up sockets in %s", wake_dir_path());
     m.ls = listener_set_open(m.cfg, m.nslots, err, sizeof(err));
     if (!m.ls) {
         log_error("%s", err);
@@ -1285,6 +1297,7 @@ done:
     m.ls = NULL;
     if (m.pid_file[0] != '\0')
         unlink(m.pid_file);
+    wake_dir_remove();
     shm_destroy(m.shm);
     log_notice("exiting with code %d", rc);
     notify_close();

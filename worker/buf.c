@@ -1,5 +1,7 @@
 #include "buf.h"
 
+#include "utf8.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,14 +75,20 @@ void buf_append_json_str(buf *b, const char *s, size_t n)
     buf_append(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        size_t len;
         if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
             buf_append(b, esc, 2);
         } else if (c < 0x20) {
             char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             buf_append(b, esc, 6);
-        } else {
+        } else if (c < 0x80) {
             buf_append(b, &s[i], 1);
+        } else if ((len = utf8_seq(s + i, n - i)) == 0) {
+            buf_append(b, "?", 1);
+        } else {
+            buf_append(b, &s[i], len);
+            i += len - 1;
         }
     }
     buf_append(b, "\"", 1);

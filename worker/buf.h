@@ -28,7 +28,8 @@ void buf_append_u64(buf *b, uint64_t v);
 void buf_append_i64(buf *b, int64_t v);
 /* Appends us microseconds as milliseconds with three decimals ("12.345"). */
 void buf_append_ms3(buf *b, uint64_t us);
-/* Appends s as a JSON string literal, quotes included. */
+/* Appends s as a JSON string literal, quotes included. Bytes that are not
+ * valid UTF-8 (utf8.h) become '?', so the literal always is (RFC 8259). */
 void buf_append_json_str(buf *b, const char *s, size_t n);
 /* Drops the first n bytes (moves the rest to the front). */
 void buf_consume(buf *b, size_t n);

@@ -18,6 +18,7 @@
 #include "jobs_http.h"
 #include "log.h"
 #include "metrics.h"
+#include "utf8.h"
 #include "wire.h"
 
 #define JSON_MAX_DEPTH 64
@@ -427,7 +428,7 @@ static json_t *call_args(conn *c, const fn_desc *fn, const char *body, size_t le
     if (len > 0 && !(raw = handlers_parse_body(c, body, len, mem)))
         return NULL;
     json_t *args = NULL;
-    char bad[64], msg[256];
+    char bad[UTF8_ECHO_SIZE], msg[256];
     if (fn_validate(fn, raw, &args, bad, sizeof(bad), msg, sizeof(msg)) < 0) {
         budget_give(conn_worker(c), BUDGET_ARGS, *mem);
         *mem = 0;

@@ -185,7 +185,7 @@ static bool ring(wctx *w, shm_worker *s, pid_t pid, int claim_bits)
         atomic_fetch_or(&s->claim_bits, claim_bits);
     if (atomic_exchange(&s->bell, 1) != 0)
         return true;
-    if (wake_send(w->master_pid, pid, WAKE_BELL, NULL, 0) == 0)
+    if (wake_send(pid, WAKE_BELL, NULL, 0) == 0)
         return true;
     atomic_store(&s->bell, 0); /* gone or not yet listening: let a later ring try */
     return false;
@@ -662,7 +662,7 @@ int jobs_init(wctx *w)
     if (!js)
         return -1;
     w->jobs = js;
-    js->wake_fd = wake_open(w->master_pid, w->pid);
+    js->wake_fd = wake_open(w->pid);
     if (js->wake_fd < 0) {
         log_error("binding the wake-up socket failed: %s", strerror(errno));
         return -1;

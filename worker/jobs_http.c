@@ -11,13 +11,13 @@
 #include "fn.h"
 #include "handlers.h"
 #include "jobs.h"
+#include "jobs_list.h"
 #include "log.h"
 #include "storeq.h"
+#include "utf8.h"
 #include "wire.h"
 
 #define WAIT_MAX_S 300          /* longest long-poll; longer asks are shortened */
-#define LIST_DEFAULT 100
-#define LIST_MAX 1000
 #define RETRIES_MAX 10
 
 /* ---- replies ----------------------------------------------------------- */
@@ -342,8 +342,7 @@ void waiters_release(wctx *w)
 
 /* ---- request parameters ------------------------------------------------ */
 
-/* Parses a decimal in [0, max] from a slice; -1 if it is not one. */
-static int64_t parse_uint(http_slice v, int64_t max)
+int64_t jobs_http_parse_uint(http_slice v, int64_t max)
 {
     if (v.n == 0 || v.n > 18)
         return -1;
@@ -367,7 +366,7 @@ static int64_t wait_ms_of(conn *c, const http_request *req, bool prefer_ok)
     if (found < 0)
         return -1;
     if (found) {
-        int64_t s = parse_uint(v, 1000000);
+        int64_t s = jobs_http_parse_uint(v, 1000000);
         if (s < 0) {
             conn_reply_error(c, 400, ERR_INVALID_ARGS, "wait: must be a whole number of seconds", "wait");
             return -1;
@@ -383,7 +382,7 @@ static int64_t wait_ms_of(conn *c, const http_request *req, bool prefer_ok)
             http_slice num = {pref->p + i + 5, 0};
             while (i + 5 + num.n < pref->n && pref->p[i + 5 + num.n] >= '0' && pref->p[i + 5 + num.n] <= '9')
                 num.n++;
-            int64_t s = parse_uint(num, 1000000);
+            int64_t s = jobs_http_parse_uint(num, 1000000);
             return s < 0 ? 0 : (s > WAIT_MAX_S ? WAIT_MAX_S : s) * 1000;
         }
     }
@@ -423,6 +422,17 @@ static void submit_free(submit_req *sr)
     free(sr);
 }
 
+/* An Idempotency-Key sent again with another request (fn, args, timeout_ms,
+ * retries or callback): 422, as draft-ietf-httpapi-idempotency-key-header
+ * asks, rather than the old job for a request it does not answer. */
+static void reply_key_reused(conn *c)
+{
+    conn_reply_error(c, 422, ERR_IDEMPOTENCY_KEY_REUSED,
+                     "Idempotency-Key was already used for another request (fn, args, timeout_ms, "
+                     "retries or callback differ)",
+                     "Idempotency-Key");
+}
+
 /* The submission with a wait committed (or failed). */
 static void submit_waited(submit_req *sr)
 {
@@ -431,6 +441,10 @@ static void submit_waited(submit_req *sr)
     wt->committing = false;
     if (op->rc < 0) {
         reply_store_error(waiter_end(wt), "queueing a job", op->err);
+        return;
+    }
+    if (op->conflict) {
+        reply_key_reused(waiter_end(wt));
         return;
     }
     if (op->flag) /* Idempotency-Key seen before: wait on that job instead */
@@ -451,6 +465,8 @@ static void submit_done(sq_op *op)
         submit_waited(sr);
     } else if (op->rc < 0) {
         reply_store_error(c, "queueing a job", op->err);
+    } else if (op->conflict) {
+        reply_key_reused(c);
     } else if (op->flag) { /* Idempotency-Key seen before: the same job */
         if (job_state_final(op->j.state))
             reply_job(c, 200, &op->j, NULL);
@@ -496,8 +512,10 @@ static const fn_desc *submit_fields(conn *c, json_t *body)
         while (i < sizeof(known) / sizeof(known[0]) && strcmp(key, known[i]) != 0)
             i++;
         if (i == sizeof(known) / sizeof(known[0])) {
-            snprintf(msg, sizeof(msg), "%.64s: unknown field", key);
-            conn_reply_error(c, 400, ERR_INVALID_ARGS, msg, key);
+            char echo[UTF8_ECHO_SIZE];
+            utf8_echo(echo, key, strlen(key));
+            snprintf(msg, sizeof(msg), "%s: unknown field", echo);
+            conn_reply_error(c, 400, ERR_INVALID_ARGS, msg, echo);
             return NULL;
         }
     }
@@ -509,7 +527,9 @@ static const fn_desc *submit_fields(conn *c, json_t *body)
     const char *name = json_string_value(fn);
     const fn_desc *d = fn_find(name, json_string_length(fn), conn_worker(c)->cfg->debug_functions);
     if (!d) {
-        snprintf(msg, sizeof(msg), "no function named \"%.64s\"", name);
+        char echo[UTF8_ECHO_SIZE];
+        snprintf(msg, sizeof(msg), "no function named \"%s\"",
+                 utf8_echo(echo, name, json_string_length(fn)));
         conn_reply_error(c, 404, ERR_UNKNOWN_FUNCTION, msg, NULL);
     }
     return d;
@@ -519,7 +539,7 @@ static const fn_desc *submit_fields(conn *c, json_t *body)
 static int submit_job(conn *c, const http_request *req, json_t *body, const fn_desc *fn, job *j)
 {
     const config *cfg = conn_worker(c)->cfg;
-    char bad[64], msg[256];
+    char bad[UTF8_ECHO_SIZE], msg[256];
     json_t *args = json_object_get(body, "args");
     if (fn_validate(fn, args, &j->args, bad, sizeof(bad), msg, sizeof(msg)) < 0) {
         conn_reply_error(c, 400, ERR_INVALID_ARGS, msg, bad[0] ? bad : "args");
@@ -656,7 +676,7 @@ void jobs_http_offload(conn *c, const fn_desc *fn, json_t *args, int64_t timeout
     storeq_push(w->sq, &sr->op);
 }
 
-/* ---- GET /v1/jobs ------------------------------------------------------ */
+/* ---- GET and DELETE /v1/jobs/{id} ------------------------------------- */
 
 typedef struct conn_op {
     sq_op op; /* first */
@@ -664,96 +684,13 @@ typedef struct conn_op {
     int64_t wait_ms;
 } conn_op;
 
-static void list_done(sq_op *op)
-{
-    conn_op *co = (conn_op *)op;
-    if (op->rc < 0) {
-        reply_store_error(co->c, "listing jobs", op->err);
-    } else {
-        buf b = BUF_INIT;
-        buf_append_str(&b, "{\"jobs\":[");
-        for (int i = 0; i < op->n; i++) {
-            size_t len = 0;
-            char *s = job_dumps(&op->jobs[i], &len);
-            if (!s)
-                continue;
-            if (i)
-                buf_append(&b, ",", 1);
-            buf_append(&b, s, len);
-            free(s);
-        }
-        buf_append_str(&b, "]}");
-        conn_reply(co->c, 200, CT_JSON, b.p, b.len, NULL);
-        buf_release(&b);
-    }
-    sq_op_release(op);
-    free(co);
-}
-
-static void handle_list(conn *c, const http_request *req)
-{
-    int found;
-    char msg[160], vbuf[HANDLERS_QUERY_MAX];
-    http_slice v;
-    conn_op *co = calloc(1, sizeof(*co));
-    if (!co) {
-        conn_reply_error(c, 500, ERR_INTERNAL, "out of memory", NULL);
-        return;
-    }
-    sq_op_init(&co->op, SQ_LIST, list_done, co);
-    co->c = c;
-    co->op.max = LIST_DEFAULT;
-    if ((found = handlers_query(c, req, "state", vbuf, &v)) < 0)
-        goto refused;
-    if (found) {
-        char name[16] = "";
-        job_state st;
-        if (v.n < sizeof(name))
-            memcpy(name, v.p, v.n);
-        if (v.n >= sizeof(name) || job_state_parse(name, &st) < 0) {
-            conn_reply_error(c, 400, ERR_INVALID_ARGS,
-                             "state: one of queued, running, succeeded, failed, cancelled", "state");
-            goto refused;
-        }
-        co->op.list_state = (int)st;
-    }
-    if ((found = handlers_query(c, req, "fn", vbuf, &v)) < 0)
-        goto refused;
-    if (found) {
-        if (v.n == 0 || v.n > JOB_FN_MAX) {
-            conn_reply_error(c, 400, ERR_INVALID_ARGS, "fn: a function name", "fn");
-            goto refused;
-        }
-        memcpy(co->op.list_fn, v.p, v.n);
-    }
-    if ((found = handlers_query(c, req, "limit", vbuf, &v)) < 0)
-        goto refused;
-    if (found) {
-        int64_t limit = parse_uint(v, LIST_MAX);
-        if (limit < 1) {
-            snprintf(msg, sizeof(msg), "limit: must be an integer from 1 to %d", LIST_MAX);
-            conn_reply_error(c, 400, ERR_INVALID_ARGS, msg, "limit");
-            goto refused;
-        }
-        co->op.max = (int)limit;
-    }
-    conn_defer(c, NULL, NULL);
-    storeq_push(conn_worker(c)->sq, &co->op);
-    return;
-refused:
-    sq_op_release(&co->op);
-    free(co);
-}
-
 void jobs_http_collection(conn *c, const http_request *req, const char *body, size_t len)
 {
     if (req->method == HTTP_POST)
         handle_submit(c, req, body, len);
     else
-        handle_list(c, req);
+        jobs_list_handle(c, req);
 }
-
-/* ---- GET and DELETE /v1/jobs/{id} ------------------------------------- */
 
 static void get_done(sq_op *op)
 {

@@ -15,13 +15,17 @@
 #define CRUNCHD_JOBS_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conn.h"
 #include "fn.h"
 #include "http_parser.h"
 #include "job.h"
 
-/* POST /v1/jobs and GET /v1/jobs. */
+/* Parses a decimal in [0, max] from a query value; -1 if it is not one. */
+int64_t jobs_http_parse_uint(http_slice v, int64_t max);
+
+/* POST /v1/jobs and GET /v1/jobs (jobs_list.c). */
 void jobs_http_collection(conn *c, const http_request *req, const char *body, size_t len);
 /* GET and DELETE /v1/jobs/{id}. */
 void jobs_http_item(conn *c, const http_request *req, const char *body, size_t len);

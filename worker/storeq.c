@@ -53,12 +53,14 @@ void sq_op_init(sq_op *op, sq_kind kind, void (*done)(sq_op *), void *arg)
     op->kind = kind;
     op->done = done;
     op->arg = arg;
-    op->list_state = -1;
+    op->list.state = -1;
     job_init(&op->j);
 }
 
 void sq_op_release(sq_op *op)
 {
+    json_decref(op->req_args);
+    op->req_args = NULL;
     job_release(&op->j);
     for (int i = 0; i < op->n && op->jobs; i++)
         job_release(&op->jobs[i]);
@@ -110,10 +112,7 @@ static int run_single(const storeq *q, sq_op *op)
     case SQ_GET: rc = store_get(st, op->id, &op->j, &op->flag); break;
     case SQ_CANCEL: rc = store_cancel(st, op->id, &op->j, &op->flag, &op->before); break;
     case SQ_LIST:
-        if (alloc_jobs(op, op->max) < 0)
-            return -1;
-        rc = store_list(st, op->list_state, op->list_fn[0] ? op->list_fn : NULL, op->max, op->jobs,
-                        &op->n);
+        rc = store_list_page(st, &op->list, op->list_row, op->list_arg, &op->n, &op->more);
         break;
     case SQ_ABORT:
         rc = store_abort(st, op->id, op->slot, op->incarnation, op->abort_state, op->code,
@@ -176,6 +175,9 @@ static int batch_fill(sq_batch *b, store_batch *sb, char *err, size_t errlen)
     }
     for (sq_op *op = b->ops; op; op = op->next) {
         if (op->kind == SQ_SUBMIT) {
+            /* The store replaces a job whose key it knows (and drops its
+             * args): keep them to compare with what it had. */
+            op->req_args = json_incref(op->j.args);
             sb->submit[sb->nsubmit++] = op->j;
         } else if (op->kind == SQ_COMPLETE) {
             com[sb->ncomplete++] = op->j;
@@ -194,6 +196,24 @@ static int batch_fill(sq_batch *b, store_batch *sb, char *err, size_t errlen)
     return 0;
 }
 
+/* Store thread: the outcome of a submission. A job found by its
+ * Idempotency-Key is compared with the request (op->j still holds the
+ * request's own fields; its args are in req_args). */
+static void submit_unfill(sq_op *op, job *out, bool existing)
+{
+    op->flag = existing;
+    op->conflict = false;
+    if (existing) {
+        job req = op->j;
+        req.args = op->req_args;
+        op->conflict = !job_same_request(&req, out);
+    }
+    json_decref(op->req_args);
+    op->req_args = NULL;
+    op->j = *out;
+    op->claimed = !op->flag && op->j.state == JOB_RUNNING;
+}
+
 /* Store thread: the outcome back into the ops. A new job comes back
  * running only when this batch's claim took it (store_write): its submit op
  * is marked claimed (nobody need be told it is queued) and it counts as
@@ -203,9 +223,8 @@ static void batch_unfill(sq_batch *b, store_batch *sb)
     int is = 0, ic = 0, fresh[2] = {0, 0};
     for (sq_op *op = b->ops; op; op = op->next) {
         if (op->kind == SQ_SUBMIT) {
-            op->j = sb->submit[is];
-            op->flag = sb->existing[is++];
-            op->claimed = !op->flag && op->j.state == JOB_RUNNING;
+            submit_unfill(op, &sb->submit[is], sb->existing[is]);
+            is++;
             fresh[op->j.kind] += op->claimed;
         } else if (op->kind == SQ_COMPLETE) {
             op->flag = sb->applied[ic++];

@@ -30,13 +30,16 @@
 
 typedef enum sq_kind {
     SQ_SUBMIT,   /* in: j (fn, kind, args, timeout, retries, callback, idem_key);
-                    out: j, flag = existing, claimed = a claim of this batch took it */
+                    out: j, flag = existing, claimed = a claim of this batch took it,
+                    conflict = existing, but asked with another request (job_same_request) */
     SQ_CLAIM,    /* in: claim_kind, max, slot, incarnation, pid; out: jobs[0..n) (malloc'ed),
                     fresh = how many of them this batch submitted; one per kind at a time */
     SQ_COMPLETE, /* in: j (final); out: flag = applied */
     SQ_GET,      /* in: id; out: j, flag = found */
     SQ_CANCEL,   /* in: id; out: j, flag = found, before */
-    SQ_LIST,     /* in: list_state, list_fn, max; out: jobs[0..n) (malloc'ed) */
+    SQ_LIST,     /* in: list (its fn and after may point at list_fn, list_after), list_row
+                    and list_arg (called on the store thread: store_list_page);
+                    out: n = jobs taken, more */
     SQ_ABORT,    /* in: id, slot, incarnation, abort_state, code, message; out: flag = applied */
     SQ_REAP,     /* in: slot, incarnation (reap_all when slot < 0); out: jobs = those made final */
     SQ_COUNTS,   /* out: queued, running */
@@ -56,6 +59,8 @@ struct sq_op {
     job j;
     bool flag;
     bool claimed;
+    bool conflict;
+    json_t *req_args;        /* internal: a submission's own args while the store has it */
     int fresh;
     bool sent;               /* internal: with the store thread (batched ops) */
     job_state before;
@@ -68,9 +73,13 @@ struct sq_op {
     job_state abort_state;
     char code[32];
     char message[256];
-    int list_state;          /* -1 = any */
+    store_list_query list;   /* SQ_LIST; state -1 = any */
     char list_fn[JOB_FN_MAX + 1];
-    job *jobs;               /* claim, list, reap: owned by the op; sq_op_release frees */
+    store_cursor list_after;
+    store_row_fn *list_row;
+    void *list_arg;
+    bool more;
+    job *jobs;               /* claim, reap: owned by the op; sq_op_release frees */
     int n;
     int64_t queued, running, ttl_s;
 };

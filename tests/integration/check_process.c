@@ -2,14 +2,19 @@
  * check_process.c - the process model: the master respawns workers that die
  * (kill -9, crash), the loop stays responsive while a worker computes,
  * SIGQUIT drains, SIGTERM stops fast, timeout_ms gives 504 and the worker
- * goes on serving, two workers compute in parallel.
+ * goes on serving, two workers compute in parallel, the wake-up sockets
+ * between workers cannot be squatted by another user.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -441,6 +446,139 @@ START_TEST(test_term_idle)
 }
 END_TEST
 
+/* ---- the wake-up sockets -------------------------------------------------------- */
+
+/* Pids the kernel hands out next, in order, from /proc/sys/kernel/ns_last_pid. */
+static int next_pids(int *out, int n)
+{
+    FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "re");
+    FILE *g = fopen("/proc/sys/kernel/pid_max", "re");
+    int last = 0, max = 32768;
+    ck_assert_msg(f && fscanf(f, "%d", &last) == 1, "cannot read ns_last_pid");
+    if (g && fscanf(g, "%d", &max) != 1)
+        max = 32768;
+    fclose(f);
+    if (g)
+        fclose(g);
+    for (int i = 0; i < n; i++) {
+        int p = last + 1 + i;
+        out[i] = p > max ? p - max + 300 : p; /* pids wrap to above 300 */
+    }
+    return n;
+}
+
+/*
+ * A local user could keep workers from (re)starting by binding the wake-up
+ * socket names first: they were abstract names "crunchd-<master>-<pid>",
+ * open to anyone. Squat the names of the next pids, kill a worker: it must
+ * come back, stay up, and serve calls and jobs (which ring the bells).
+ */
+START_TEST(test_respawn_despite_squatted_wake_names)
+{
+    enum { SQUAT = 3000 };
+    static int fds[SQUAT], pids[SQUAT];
+    server s;
+    must_start(&s, NULL);
+    pid_t p0 = must_worker_pid(&s, 0);
+    next_pids(pids, SQUAT);
+    int bound = 0;
+    for (int i = 0; i < SQUAT; i++) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "crunchd-%d-%d", (int)s.pid,
+                         pids[i]);
+        fds[i] = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fds[i], 0);
+        socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+        bound += bind(fds[i], (struct sockaddr *)&sa, len) == 0;
+    }
+    ck_assert_int_gt(bound, SQUAT / 2);
+    ck_assert_int_eq(kill(p0, SIGKILL), 0);
+    json_t *w = must_wait_respawn(&s, 0, p0, 10000);
+    pid_t p0b = (pid_t)must_int(w, "pid");
+    sleep_ms(1500); /* a worker that cannot bind exits right after starting */
+    must_workers(&s);
+    w = must_worker_slot(&s, 0);
+    ck_assert_int_eq(must_int(w, "pid"), p0b);
+    ck_assert_int_eq(must_int(w, "restarts"), 1);
+    for (int i = 0; i < 4; i++)
+        must_fib_ok(&s);
+    /* Jobs from both workers: a worker that queues one rings the other. */
+    for (int i = 0; i < 4; i++) {
+        resp r;
+        http_call(&s, "POST", "/v1/jobs?wait=10", "{\"fn\":\"sleep\",\"args\":{\"ms\":50}}", &r);
+        must_status(&r, 200);
+        ck_assert_str_eq(must_str(must_json(&r), "state"), "succeeded");
+    }
+    for (int i = 0; i < SQUAT; i++)
+        close(fds[i]);
+}
+END_TEST
+
+/* The $TMPDIR of test_wake_dir_private: made and removed by an unchecked
+ * fixture (in the process that forks the tests), so it goes even when the
+ * test fails. */
+static char wake_tmp[64];
+
+static void wake_setup(void)
+{
+    snprintf(wake_tmp, sizeof(wake_tmp), "/tmp/crunchd-wake-test-XXXXXX");
+    if (!mkdtemp(wake_tmp))
+        wake_tmp[0] = '\0';
+}
+
+static void wake_teardown(void)
+{
+    char cmd[128];
+    if (!wake_tmp[0])
+        return;
+    unsetenv("TMPDIR");
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", wake_tmp);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", wake_tmp);
+    wake_tmp[0] = '\0';
+}
+
+/* The wake-up sockets live in a directory only crunchd's user can use
+ * (0700), under $TMPDIR here, named by worker pid; it goes at exit. */
+START_TEST(test_wake_dir_private)
+{
+    const char *tmp = wake_tmp;
+    char dir[600] = "";
+    ck_assert_msg(tmp[0], "mkdtemp() in the fixture failed");
+    setenv("TMPDIR", tmp, 1);
+    server s;
+    must_start(&s, NULL);
+    DIR *d = opendir(tmp);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, "crunchd-wake.", 13) == 0)
+            snprintf(dir, sizeof(dir), "%s/%s", tmp, e->d_name);
+    closedir(d);
+    ck_assert_msg(dir[0], "no crunchd-wake.* directory in $TMPDIR (%s)", tmp);
+    struct stat st;
+    ck_assert_int_eq(stat(dir, &st), 0);
+    ck_assert(S_ISDIR(st.st_mode));
+    ck_assert_msg((st.st_mode & 07777) == 0700, "%s has mode %o, want 0700", dir,
+                  (unsigned)(st.st_mode & 07777));
+    ck_assert_int_eq(st.st_uid, getuid());
+    for (int slot = 0; slot < 2; slot++) {
+        char sock[700];
+        snprintf(sock, sizeof(sock), "%s/%d", dir, (int)must_worker_pid(&s, slot));
+        ck_assert_msg(stat(sock, &st) == 0 && S_ISSOCK(st.st_mode), "no socket %s", sock);
+    }
+    /* A killed worker's socket goes with it; its successor has its own. */
+    pid_t p0 = must_worker_pid(&s, 0);
+    char old[700];
+    snprintf(old, sizeof(old), "%s/%d", dir, (int)p0);
+    ck_assert_int_eq(kill(p0, SIGKILL), 0);
+    must_wait_respawn(&s, 0, p0, RESPAWN_MS);
+    ck_assert_msg(stat(old, &st) < 0, "%s is still there", old);
+    server_stop(&s);
+    ck_assert_msg(stat(dir, &st) < 0, "%s is still there after the server stopped", dir);
+}
+END_TEST
+
 static Suite *process_suite(void)
 {
     Suite *s = suite_create("integration_process");
@@ -448,6 +586,12 @@ static Suite *process_suite(void)
     tcase_add_test(tc, test_respawn_after_kill9);
     tcase_add_test(tc, test_crash_respawn);
     tcase_add_test(tc, test_crash_other_connections_survive);
+    tcase_add_test(tc, test_respawn_despite_squatted_wake_names);
+    suite_add_tcase(s, tc);
+
+    tc = harness_tcase("wake");
+    tcase_add_unchecked_fixture(tc, wake_setup, wake_teardown);
+    tcase_add_test(tc, test_wake_dir_private);
     suite_add_tcase(s, tc);
 
     tc = harness_tcase("compute");

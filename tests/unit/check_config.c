@@ -10,6 +10,7 @@
 #include "config_test.h"
 
 #include <check.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -565,6 +566,24 @@ START_TEST(test_long_unknown_key)
 }
 END_TEST
 
+/* An unknown key of multibyte characters is cut on a character boundary:
+ * the message stays valid UTF-8 (jansson refuses anything else). */
+START_TEST(test_long_unknown_key_utf8)
+{
+    static config c;
+    char key[512] = "a", json[1024], err[1024];
+    for (int i = 0; i < 100; i++)
+        strcat(key, "\xe2\x82\xac"); /* U+20AC, three bytes */
+    snprintf(json, sizeof(json), "{\"log\": {\"%s\": 1}}", key);
+    ck_assert_int_eq(config_load_string(&c, json, err, sizeof(err)), -1);
+    json_t *msg = json_string(err);
+    ck_assert_msg(msg != NULL, "not valid UTF-8: %s", err);
+    json_decref(msg);
+    ck_assert_msg(strncmp(err, "log.a\xe2\x82\xac", 8) == 0, "%s", err);
+    ck_assert_msg(strstr(err, "...: unknown key") != NULL, "%s", err);
+}
+END_TEST
+
 /* ---- files ---- */
 
 START_TEST(test_file_dev)
@@ -662,6 +681,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_redis_with_url);
     tcase_add_test(tc, test_err_buffer);
     tcase_add_test(tc, test_long_unknown_key);
+    tcase_add_test(tc, test_long_unknown_key_utf8);
     tcase_add_test(tc, test_file_dev);
     tcase_add_test(tc, test_file_prod);
     tcase_add_test(tc, test_file_errors);

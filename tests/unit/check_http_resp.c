@@ -84,6 +84,25 @@ START_TEST(test_204_and_request_headers)
 }
 END_TEST
 
+/* A message cut inside a character (or holding bad bytes) still gives a
+ * valid UTF-8 JSON reply: the bad bytes become '?'. */
+START_TEST(test_error_envelope_bad_utf8)
+{
+    buf b = BUF_INIT;
+    http_resp r = {.status = 400, .keep_alive = true};
+    http_resp_error(&b, &r, "invalid_args", "x\xe2\x82: \xff \xc3\xa9", "\xe2\x82\xac\xe2");
+    char *s = as_str(&b);
+    json_error_t err;
+    json_t *v = json_loads(strstr(s, "\r\n\r\n") + 4, 0, &err); /* jansson rejects bad UTF-8 */
+    ck_assert_msg(v != NULL, "%s", err.text);
+    json_t *e = json_object_get(v, "error");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "message")), "x??: ? \xc3\xa9");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "arg")), "\xe2\x82\xac?");
+    json_decref(v);
+    buf_release(&b);
+}
+END_TEST
+
 START_TEST(test_numbers)
 {
     buf b = BUF_INIT;
@@ -132,6 +151,7 @@ int main(void)
     tcase_add_test(tc, test_close_and_10_and_head);
     tcase_add_test(tc, test_error_envelope_is_json);
     tcase_add_test(tc, test_204_and_request_headers);
+    tcase_add_test(tc, test_error_envelope_bad_utf8);
     tcase_add_test(tc, test_numbers);
     tcase_add_test(tc, test_buf_consume_and_shrink);
     tcase_add_test(tc, test_reasons);

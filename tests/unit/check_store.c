@@ -404,6 +404,44 @@ START_TEST(test_job_dumps)
 }
 END_TEST
 
+/* The list's object: no args and result unless asked, then the given text
+ * verbatim, in the same places as job_dumps(). */
+START_TEST(test_job_dumps_view)
+{
+    job j;
+    finished_job(&j);
+    json_t *full = job_to_json(&j);
+    char *text = job_dumps_view(&j, 0, NULL, NULL);
+    json_t *v = must_parse(text);
+    ck_assert_ptr_null(json_object_get(v, "args"));
+    ck_assert_ptr_null(json_object_get(v, "result"));
+    ck_assert_int_eq(json_object_size(v), json_object_size(full) - 2);
+    json_object_del(full, "args");
+    json_object_del(full, "result");
+    ck_assert_msg(json_equal(v, full), "summary differs:\n%s", text);
+    json_decref(v);
+    json_decref(full);
+    free(text);
+
+    job_json_text t = {"{\"x\":[1,2]}", 11, "\"r\"", 3};
+    size_t len = 0;
+    text = job_dumps_view(&j, JOB_VIEW_ARGS | JOB_VIEW_RESULT, &t, &len);
+    ck_assert_uint_eq(len, strlen(text));
+    ck_assert_msg(strstr(text, ",\"args\":{\"x\":[1,2]},\"state\":\"failed\",\"result\":\"r\","),
+                  "%s", text);
+    free(text);
+    t = (job_json_text){NULL, 0, NULL, 0};
+    text = job_dumps_view(&j, JOB_VIEW_ARGS, &t, NULL);
+    ck_assert_msg(strstr(text, ",\"args\":{},\"state\":") && !strstr(text, "\"result\""), "%s",
+                  text);
+    free(text);
+    text = job_dumps_view(&j, JOB_VIEW_RESULT, NULL, NULL);
+    ck_assert_msg(strstr(text, "\"result\":null,") && !strstr(text, "\"args\""), "%s", text);
+    free(text);
+    job_release(&j);
+}
+END_TEST
+
 START_TEST(test_job_set_error_utf8)
 {
     job j;
@@ -480,11 +518,21 @@ START_TEST(test_open_newer_schema)
 {
     char p[256];
     snprintf(p, sizeof(p), "%s/future.db", tmpdir);
-    raw_db(p, "CREATE TABLE jobs (x); PRAGMA user_version = 2;");
-    must_not_open(p, "schema version 2 is newer than this crunchd understands (1)");
+    raw_db(p, "CREATE TABLE jobs (x); PRAGMA user_version = 3;");
+    must_not_open(p, "schema version 3 is newer than this crunchd understands (2)");
     must_not_open(p, p);
 }
 END_TEST
+
+/* Writes text times over into a new file at path. */
+static void write_repeated(const char *path, const char *text, int times)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < times; i++)
+        fputs(text, f);
+    fclose(f);
+}
 
 START_TEST(test_open_foreign_db)
 {
@@ -493,12 +541,64 @@ START_TEST(test_open_foreign_db)
     raw_db(p, "CREATE TABLE customers (name TEXT);");
     must_not_open(p, "not a crunchd job store");
     snprintf(p, sizeof(p), "%s/garbage.db", tmpdir);
-    FILE *f = fopen(p, "w");
-    ck_assert_ptr_nonnull(f);
-    for (int i = 0; i < 200; i++)
-        fputs("this is not a database at all. ", f);
-    fclose(f);
+    write_repeated(p, "this is not a database at all. ", 200);
     must_not_open(p, "not a database");
+}
+END_TEST
+
+/* store_check() at path (kind sqlite unless kind is given): 0, or -1 with a
+ * message containing want. */
+static void must_check(const char *kind, const char *path, const char *want)
+{
+    config_store cfg;
+    char err[512] = "";
+    memset(&cfg, 0, sizeof(cfg));
+    snprintf(cfg.kind, sizeof(cfg.kind), "%s", kind ? kind : "sqlite");
+    snprintf(cfg.path, sizeof(cfg.path), "%s", path);
+    int rc = store_check(&cfg, err, sizeof(err));
+    if (!want) {
+        ck_assert_msg(rc == 0, "store_check(%s) failed: %s", path, err);
+        return;
+    }
+    ck_assert_msg(rc == -1, "store_check(%s) passed, want \"%s\"", path, want);
+    ck_assert_msg(strstr(err, want) != NULL, "store_check(%s): \"%s\" lacks \"%s\"", path, err,
+                  want);
+}
+
+/* What store_prepare()/store_open() refuse, found without creating a thing
+ * (crunchd -t). */
+START_TEST(test_check)
+{
+    char p[320], d[256];
+    struct stat sb;
+    must_check(NULL, dbpath, NULL); /* an open store */
+    must_check("redis", dbpath, "store.kind \"redis\": not available");
+    /* A missing last directory is created by store_prepare: fine, and not
+     * created by the check; a missing one above it is not. */
+    snprintf(d, sizeof(d), "%s/var", tmpdir);
+    snprintf(p, sizeof(p), "%s/jobs.db", d);
+    must_check(NULL, p, NULL);
+    ck_assert_int_eq(stat(d, &sb), -1);
+    snprintf(p, sizeof(p), "%s/no/var/jobs.db", tmpdir);
+    must_check(NULL, p, "store.path");
+    snprintf(p, sizeof(p), "%s/jobs.db/x.db", tmpdir); /* a file where a directory should be */
+    must_check(NULL, p, "is not a directory");
+    /* Files store_open refuses. */
+    snprintf(p, sizeof(p), "%s/future.db", tmpdir);
+    raw_db(p, "CREATE TABLE jobs (x); PRAGMA user_version = 99;");
+    must_check(NULL, p, "schema version 99 is newer");
+    snprintf(p, sizeof(p), "%s/other.db", tmpdir);
+    raw_db(p, "CREATE TABLE customers (name TEXT);");
+    must_check(NULL, p, "not a crunchd job store");
+    snprintf(p, sizeof(p), "%s/garbage.db", tmpdir);
+    write_repeated(p, "this is not a database at all. ", 20);
+    must_check(NULL, p, "not a SQLite database");
+    /* An empty file is a new database to SQLite. */
+    snprintf(p, sizeof(p), "%s/empty.db", tmpdir);
+    write_repeated(p, "", 0);
+    must_check(NULL, p, NULL);
+    ck_assert_int_eq(stat(p, &sb), 0);
+    ck_assert_int_eq(sb.st_size, 0);
 }
 END_TEST
 
@@ -1579,6 +1679,73 @@ START_TEST(test_idempotency)
 }
 END_TEST
 
+/* What an Idempotency-Key compares (issue 9 item 16): fn, args after a trip
+ * through the store, timeout_ms, retries, callback. */
+static void request_of(job *j, const char *fn, const char *args)
+{
+    job_init(j);
+    snprintf(j->fn, sizeof(j->fn), "%s", fn);
+    j->args = args ? must_parse(args) : NULL;
+    j->timeout_ms = 1000;
+    j->retries = 1;
+    snprintf(j->callback, sizeof(j->callback), "http://127.0.0.1:9/done");
+    snprintf(j->idem_key, sizeof(j->idem_key), "same-request");
+}
+
+START_TEST(test_job_same_request)
+{
+    static const char args[] = "{\"data\":\"x\\u00e9\",\"rounds\":2,\"r\":0.1,\"v\":[1,2.5]}";
+    job a, b, stored;
+    bool existing = false;
+    request_of(&a, "sha256", args);
+    request_of(&stored, "sha256", args);
+    MUST(store_submit(st, &stored, &existing));
+    ck_assert(!existing);
+    /* The same request again: the store's job is the same request. */
+    request_of(&b, "sha256", "{\"v\":[1,2.5],\"r\":0.1,\"rounds\":2,\"data\":\"x\\u00e9\"}");
+    MUST(store_submit(st, &b, &existing));
+    ck_assert(existing);
+    ck_assert_str_eq(b.id, stored.id);
+    ck_assert(job_same_request(&a, &b));
+    ck_assert(job_same_request(&b, &a));
+    job_release(&b);
+    /* Each difference counts. */
+    request_of(&b, "sha256", args);
+    snprintf(b.fn, sizeof(b.fn), "count");
+    ck_assert(!job_same_request(&a, &b));
+    job_release(&b);
+    request_of(&b, "sha256", "{\"data\":\"x\\u00e9\",\"rounds\":3,\"r\":0.1,\"v\":[1,2.5]}");
+    ck_assert(!job_same_request(&a, &b));
+    job_release(&b);
+    request_of(&b, "sha256", "{\"data\":\"x\\u00e9\",\"rounds\":2,\"r\":0.1,\"v\":[1,2.5],\"z\":0}");
+    ck_assert(!job_same_request(&a, &b));
+    job_release(&b);
+    request_of(&b, "sha256", args);
+    b.timeout_ms++;
+    ck_assert(!job_same_request(&a, &b));
+    b.timeout_ms--;
+    b.retries = 0;
+    ck_assert(!job_same_request(&a, &b));
+    b.retries = 1;
+    b.callback[0] = '\0';
+    ck_assert(!job_same_request(&a, &b));
+    job_release(&b);
+    /* No args and {} are the same; {} and {"a": 1} are not. */
+    job_release(&a);
+    request_of(&a, "fib", NULL);
+    request_of(&b, "fib", "{}");
+    ck_assert(job_same_request(&a, &b));
+    ck_assert(job_same_request(&b, &a));
+    job_release(&b);
+    request_of(&b, "fib", "{\"a\":1}");
+    ck_assert(!job_same_request(&a, &b));
+    ck_assert(!job_same_request(&b, &a));
+    job_release(&a);
+    job_release(&b);
+    job_release(&stored);
+}
+END_TEST
+
 START_TEST(test_submit_many)
 {
     job prior, b[5], c[8];
@@ -1705,6 +1872,318 @@ START_TEST(test_list)
     ck_assert_int_eq(n, 0);
     ck_assert_int_eq(store_list(st, 9, NULL, 1, out, &n), -1);
     release_all(a, N);
+}
+END_TEST
+
+/* ---- store_list_page ---- */
+
+/* What a page handed out: ids in order, and how a test's row function
+ * answers (take up to take_max rows, then stop). */
+typedef struct page {
+    int calls;
+    int take_max;
+    int n;
+    char ids[64][JOB_ID_LEN + 1];
+    store_cursor last;
+    char args[8][64];   /* text of the first rows, or "(null)" */
+    char result[8][64];
+    bool fields_null;   /* every row had j->args and j->result NULL */
+} page;
+
+static int page_row_fn(const store_row *r, void *arg)
+{
+    page *p = arg;
+    p->calls++;
+    if (p->n >= p->take_max)
+        return STORE_ROW_STOP;
+    if (p->n < 8) {
+        snprintf(p->args[p->n], sizeof(p->args[0]), "%.*s", r->text.args ? (int)r->text.args_len : 6,
+                 r->text.args ? r->text.args : "(null)");
+        snprintf(p->result[p->n], sizeof(p->result[0]), "%.*s",
+                 r->text.result ? (int)r->text.result_len : 6,
+                 r->text.result ? r->text.result : "(null)");
+    }
+    p->fields_null = p->fields_null && !r->j->args && !r->j->result;
+    snprintf(p->ids[p->n % 64], sizeof(p->ids[0]), "%s", r->j->id);
+    p->last.created_at_us = r->j->created_at_us;
+    snprintf(p->last.id, sizeof(p->last.id), "%s", r->j->id);
+    p->n++;
+    return STORE_ROW_TAKE;
+}
+
+/* One page into *p; returns *more. */
+static bool must_page(const store_list_query *q, page *p, int take_max)
+{
+    int n = -1;
+    bool more = false;
+    memset(p, 0, sizeof(*p));
+    p->take_max = take_max;
+    p->fields_null = true;
+    MUST(store_list_page(st, q, page_row_fn, p, &n, &more));
+    ck_assert_int_eq(n, p->n);
+    return more;
+}
+
+/* Summaries by default; args and result as the stored text when asked. */
+START_TEST(test_list_page_fields)
+{
+    job a, b, c[1];
+    page p;
+    must_submit(&a, "count", FN_CPU, "{\"iterations\": 2, \"start\": 1}", 0);
+    must_submit(&b, "fib", FN_CPU, NULL, 0);
+    must_claim(FN_CPU, 0, 1, 1, c, 1);
+    ck_assert(complete_ok(&c[0], "[1, \"two\"]"));
+    job_release(&c[0]);
+    store_list_query q = {.state = -1, .limit = 10};
+    ck_assert(!must_page(&q, &p, 100));
+    ck_assert_int_eq(p.n, 2);
+    ck_assert_str_eq(p.ids[0], b.id);
+    ck_assert_str_eq(p.ids[1], a.id);
+    ck_assert_str_eq(p.args[1], "(null)");
+    ck_assert_str_eq(p.result[1], "(null)");
+    ck_assert(p.fields_null);
+    q.with_args = true;
+    must_page(&q, &p, 100);
+    ck_assert_str_eq(p.args[0], "{}"); /* no args: {} */
+    ck_assert_str_eq(p.args[1], "{\"iterations\":2,\"start\":1}");
+    ck_assert_str_eq(p.result[1], "(null)");
+    ck_assert(p.fields_null);
+    q.with_args = false;
+    q.with_result = true;
+    must_page(&q, &p, 100);
+    ck_assert_str_eq(p.args[1], "(null)");
+    ck_assert_str_eq(p.result[1], "[1,\"two\"]");
+    ck_assert_str_eq(p.result[0], "(null)"); /* none yet */
+    release_all(&a, 1);
+    release_all(&b, 1);
+}
+END_TEST
+
+/* The expected order: created_at, then id, descending. */
+static int cmp_newest(const void *x, const void *y)
+{
+    const job *a = x, *b = y;
+    if (a->created_at_us != b->created_at_us)
+        return a->created_at_us > b->created_at_us ? -1 : 1;
+    return -strcmp(a->id, b->id);
+}
+
+/* Pages of every size through a filter give every matching job once, in
+ * order; more is false exactly on the last page. */
+static void must_walk(const job *all, int nall, int state, const char *fn)
+{
+    job want[64];
+    int nwant = 0;
+    for (int i = 0; i < nall; i++)
+        if ((state < 0 || (int)all[i].state == state) && (!fn || strcmp(all[i].fn, fn) == 0))
+            want[nwant++] = all[i];
+    qsort(want, (size_t)nwant, sizeof(job), cmp_newest);
+    for (int limit = 1; limit <= nwant + 2; limit++) {
+        store_cursor cur;
+        store_list_query q = {.state = state, .fn = fn, .limit = limit};
+        int seen = 0;
+        page p;
+        for (;;) {
+            bool more = must_page(&q, &p, 1000);
+            ck_assert_int_le(p.n, limit);
+            for (int i = 0; i < p.n; i++, seen++) {
+                ck_assert_int_lt(seen, nwant);
+                ck_assert_msg(strcmp(p.ids[i], want[seen].id) == 0,
+                              "state %d fn %s limit %d: job %d is %s, want %s", state,
+                              fn ? fn : "any", limit, seen, p.ids[i], want[seen].id);
+            }
+            ck_assert_msg(more == (seen < nwant), "limit %d: more %d after %d of %d", limit, more,
+                          seen, nwant);
+            if (!more)
+                break;
+            cur = p.last;
+            q.after = &cur;
+        }
+        ck_assert_int_eq(seen, nwant);
+    }
+}
+
+START_TEST(test_list_page_cursor)
+{
+    enum { N = 20 };
+    job all[N], c[4];
+    bool found;
+    /* Ten one by one, ten in one batch (one created_at: the id breaks ties). */
+    for (int i = 0; i < 10; i++)
+        must_submit(&all[i], i % 3 ? "fib" : "count", FN_CPU, NULL, 0);
+    for (int i = 10; i < N; i++) {
+        job_init(&all[i]);
+        snprintf(all[i].fn, sizeof(all[i].fn), "%s", i % 3 ? "fib" : "count");
+    }
+    MUST(store_submit_many(st, &all[10], N - 10, NULL));
+    ck_assert_int_eq(all[10].created_at_us, all[19].created_at_us);
+    must_claim(FN_CPU, 0, 1, 4, c, 4); /* the four oldest run; two finish */
+    ck_assert(complete_ok(&c[0], "1"));
+    ck_assert(complete_ok(&c[1], "2"));
+    release_all(c, 4);
+    job tmp;
+    MUST(store_cancel(st, all[12].id, &tmp, &found, NULL));
+    job_release(&tmp);
+    for (int i = 0; i < N; i++) {
+        MUST(store_get(st, all[i].id, &tmp, &found));
+        all[i].state = tmp.state;
+        job_release(&tmp);
+    }
+    must_walk(all, N, -1, NULL);
+    must_walk(all, N, -1, "fib");
+    must_walk(all, N, JOB_QUEUED, NULL);
+    must_walk(all, N, JOB_QUEUED, "count");
+    must_walk(all, N, JOB_RUNNING, NULL);
+    must_walk(all, N, JOB_SUCCEEDED, NULL);
+    must_walk(all, N, JOB_CANCELLED, NULL);
+    must_walk(all, N, JOB_FAILED, NULL);
+    must_walk(all, N, -1, "nope");
+    release_all(all, N);
+}
+END_TEST
+
+/* A row function that stops the page (a byte cap) stops the reading: the
+ * row after it is never read, and the next page starts with the refused
+ * one. */
+START_TEST(test_list_page_stop)
+{
+    job a[6];
+    page p, p2;
+    for (int i = 0; i < 6; i++)
+        must_submit(&a[i], "count", FN_CPU, NULL, 0);
+    store_list_query q = {.state = -1, .limit = 6};
+    ck_assert(must_page(&q, &p, 3));
+    ck_assert_int_eq(p.n, 3);
+    ck_assert_int_eq(p.calls, 4); /* three taken, one refused, none read after it */
+    ck_assert_str_eq(p.ids[2], a[3].id);
+    q.after = &p.last;
+    ck_assert(!must_page(&q, &p2, 100));
+    ck_assert_int_eq(p2.n, 3);
+    ck_assert_str_eq(p2.ids[0], a[2].id);
+    ck_assert_str_eq(p2.ids[2], a[0].id);
+    /* A limit of exactly what is left: no more. */
+    q.after = NULL;
+    q.limit = 6;
+    ck_assert(!must_page(&q, &p, 100));
+    ck_assert_int_eq(p.calls, 6);
+    /* Bad queries. */
+    int n;
+    bool more;
+    q.limit = 0;
+    ck_assert_int_eq(store_list_page(st, &q, page_row_fn, &p, &n, &more), -1);
+    q.limit = 1;
+    store_cursor bad = {0, "not-an-id"};
+    q.after = &bad;
+    ck_assert_int_eq(store_list_page(st, &q, page_row_fn, &p, &n, &more), -1);
+    release_all(a, 6);
+}
+END_TEST
+
+/* The plan of the list's first step: jobs_created serves the ORDER BY and
+ * the cursor (no sort of the table, no full scan). */
+START_TEST(test_list_page_index)
+{
+    const int states[] = {-1, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED};
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    for (size_t i = 0; i < NELEM(states); i++) {
+        char sql[1024], plan[1024] = "";
+        sqlite3_stmt *q = NULL;
+        snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", store_sqlite_list_keys_sql(states[i]));
+        ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK, "%s: %s", sql,
+                      sqlite3_errmsg(db));
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            size_t n = strlen(plan);
+            snprintf(plan + n, sizeof(plan) - n, "%s; ", (const char *)sqlite3_column_text(q, 3));
+        }
+        sqlite3_finalize(q);
+        ck_assert_msg(strstr(plan, "SEARCH jobs USING INDEX jobs_created ((created_at,id)<(?,?))"),
+                      "state %d: %s", states[i], plan);
+        ck_assert_msg(!strstr(plan, "TEMP B-TREE"), "state %d sorts: %s", states[i], plan);
+    }
+    sqlite3_close(db);
+}
+END_TEST
+
+/* The schema of version 1 (args and result mid-row, no jobs_created), as
+ * crunchd wrote it before. */
+static const char schema_v1[] =
+    "CREATE TABLE jobs (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, fn TEXT NOT NULL,"
+    " kind INTEGER NOT NULL, args TEXT NOT NULL, state INTEGER NOT NULL, result TEXT,"
+    " error_code TEXT, error_message TEXT, attempts INTEGER NOT NULL, retries INTEGER NOT NULL,"
+    " timeout_ms INTEGER NOT NULL, callback TEXT, idem_key TEXT, worker_pid INTEGER,"
+    " owner_slot INTEGER, owner_inc INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, deadline_at INTEGER,"
+    " run_us INTEGER, cpu_us INTEGER) STRICT;"
+    "CREATE INDEX jobs_queue ON jobs (kind, state) WHERE state = 0;"
+    "CREATE INDEX jobs_running ON jobs (owner_slot, state) WHERE state = 1;"
+    "CREATE UNIQUE INDEX jobs_idem ON jobs (idem_key) WHERE idem_key IS NOT NULL;"
+    "CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;"
+    "INSERT INTO jobs (seq, id, fn, kind, args, state, attempts, retries, timeout_ms,"
+    " idem_key, created_at) VALUES (7, '00000000000000000000000000000aaa', 'count', 0,"
+    " '{\"iterations\":3}', 0, 0, 1, 1000, 'old-key', 1000);"
+    "INSERT INTO jobs (seq, id, fn, kind, args, state, result, attempts, retries, timeout_ms,"
+    " created_at, started_at, finished_at, run_us, cpu_us) VALUES (9,"
+    " '00000000000000000000000000000bbb', 'fib', 0, '{\"n\":5}', 2, '5', 1, 0, 1000, 2000,"
+    " 2100, 2200, 12, 10);"
+    "PRAGMA user_version = 1;";
+
+/* One column of the first row of sql on db, as text (static). */
+static const char *sql_text1(sqlite3 *db, const char *sql)
+{
+    static char out[256];
+    sqlite3_stmt *q = NULL;
+    out[0] = '\0';
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
+        snprintf(out, sizeof(out), "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    return out;
+}
+
+/* A version 1 file is migrated on open: same jobs (seq, key, args, result),
+ * args and result the last columns, jobs_created, version 2. */
+START_TEST(test_migrate_v1)
+{
+    char p[256];
+    job j, c[1];
+    bool found = false, existing = false;
+    snprintf(p, sizeof(p), "%s/v1.db", tmpdir);
+    raw_db(p, schema_v1);
+    store *old = st;
+    st = must_open(p);
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(p, &db), SQLITE_OK);
+    ck_assert_str_eq(sql_text1(db, "PRAGMA user_version"), "2");
+    ck_assert_str_eq(sql_text1(db, "SELECT group_concat(name, ',') FROM"
+                                   " (SELECT name FROM pragma_table_info('jobs') ORDER BY cid DESC"
+                                   " LIMIT 2)"),
+                     "result,args");
+    ck_assert_str_eq(sql_text1(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'jobs_created'"),
+                     "1");
+    ck_assert_str_eq(sql_text1(db, "SELECT group_concat(seq, ',') FROM jobs"), "7,9");
+    sqlite3_close(db);
+    MUST(store_get(st, "00000000000000000000000000000bbb", &j, &found));
+    ck_assert(found);
+    ck_assert_int_eq(j.state, JOB_SUCCEEDED);
+    ck_assert_int_eq(json_integer_value(j.result), 5);
+    ck_assert_int_eq(json_integer_value(json_object_get(j.args, "n")), 5);
+    ck_assert_int_eq(j.run_us, 12);
+    job_release(&j);
+    /* The idempotency key and the queue still work. */
+    job_init(&j);
+    snprintf(j.fn, sizeof(j.fn), "count");
+    snprintf(j.idem_key, sizeof(j.idem_key), "old-key");
+    MUST(store_submit(st, &j, &existing));
+    ck_assert(existing);
+    ck_assert_str_eq(j.id, "00000000000000000000000000000aaa");
+    job_release(&j);
+    must_claim(FN_CPU, 0, 1, 1, c, 1);
+    ck_assert_str_eq(c[0].id, "00000000000000000000000000000aaa");
+    ck_assert_int_eq(json_integer_value(json_object_get(c[0].args, "iterations")), 3);
+    job_release(&c[0]);
+    store_close(st);
+    st = old;
 }
 END_TEST
 
@@ -2314,6 +2793,7 @@ static Suite *store_suite(void)
     tcase_add_test(tj, test_job_json_queued);
     tcase_add_test(tj, test_job_json_final);
     tcase_add_test(tj, test_job_dumps);
+    tcase_add_test(tj, test_job_dumps_view);
     tcase_add_test(tj, test_job_set_error_utf8);
     suite_add_tcase(s, tj);
 
@@ -2324,6 +2804,7 @@ static Suite *store_suite(void)
     tcase_add_test(ts, test_open_other_kinds);
     tcase_add_test(ts, test_open_newer_schema);
     tcase_add_test(ts, test_open_foreign_db);
+    tcase_add_test(ts, test_check);
     tcase_add_test(ts, test_open_wal_and_version);
     tcase_add_test(ts, test_reopen_keeps_jobs);
     tcase_add_test(ts, test_open_concurrent_fresh);
@@ -2352,7 +2833,13 @@ static Suite *store_suite(void)
     tcase_add_test(ts, test_purge_batches);
     tcase_add_test(ts, test_idempotency);
     tcase_add_test(ts, test_submit_many);
+    tcase_add_test(ts, test_job_same_request);
     tcase_add_test(ts, test_list);
+    tcase_add_test(ts, test_list_page_fields);
+    tcase_add_test(ts, test_list_page_cursor);
+    tcase_add_test(ts, test_list_page_stop);
+    tcase_add_test(ts, test_list_page_index);
+    tcase_add_test(ts, test_migrate_v1);
     tcase_add_test(ts, test_counts);
     tcase_add_test(ts, test_result_types);
     tcase_add_test(ts, test_write_claims_own_submits);

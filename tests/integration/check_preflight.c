@@ -1,0 +1,236 @@
+/*
+ * check_preflight.c - crunchd -t against the real binary: it fails exactly
+ * when start-up would (each case is started for real too, and must fail),
+ * names what is wrong, and creates nothing: no store directory, no pid file,
+ * no socket.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define RUN_MS 10000 /* -t, or a start-up that fails, ends well within this */
+
+/* The test's scratch directory, made and removed in the process that forks
+ * the tests (unchecked fixture), so it goes even when a test fails. */
+static char dir[64];
+
+static void dir_setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/crunchd-preflight-XXXXXX");
+    if (!mkdtemp(dir))
+        dir[0] = '\0';
+}
+
+static void dir_teardown(void)
+{
+    char cmd[128];
+    if (!dir[0])
+        return;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* Writes dir/name with text; returns the path (static, one at a time). */
+static const char *write_file(const char *name, const char *text)
+{
+    static char path[256];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "we");
+    ck_assert_msg(f != NULL, "fopen(%s): %s", path, strerror(errno));
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+    return path;
+}
+
+/*
+ * Runs CRUNCHD_BIN [-t] -c conf in dir with extra environment (NAME=value or
+ * NULL); output to dir/out. Returns the exit code (-1 if killed at the
+ * deadline); *out (may be NULL) gets the output (static).
+ */
+static int run(bool test, const char *conf, const char *env, const char **out)
+{
+    static char text[8192];
+    char outp[256];
+    const char *bin = getenv("CRUNCHD_BIN");
+    ck_assert_msg(bin && *bin, "CRUNCHD_BIN is not set");
+    snprintf(outp, sizeof(outp), "%s/out", dir);
+    fflush(NULL);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(outp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (getppid() != parent || chdir(dir) < 0 || fd < 0)
+            _exit(126);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (env)
+            putenv((char *)env);
+        if (test)
+            execl(bin, bin, "-t", "-c", conf, (char *)NULL);
+        else
+            execl(bin, bin, "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    int64_t deadline = now_ms() + RUN_MS;
+    while (waitpid(pid, &st, WNOHANG) == 0) {
+        if (now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            ck_abort_msg("crunchd %s-c %s still runs after %d ms", test ? "-t " : "", conf,
+                         RUN_MS);
+        }
+        sleep_ms(10);
+    }
+    FILE *f = fopen(outp, "re");
+    size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+    text[n] = '\0';
+    if (f)
+        fclose(f);
+    if (out)
+        *out = text;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The names in dir, as "/a/b/c/" (static; two at a time). */
+static const char *listing(void)
+{
+    static char text[2][2048];
+    static int k;
+    char *t = text[k = !k];
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    ck_assert_ptr_nonnull(d);
+    snprintf(t, sizeof(text[0]), "/");
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || strcmp(e->d_name, "out") == 0)
+            continue;
+        size_t n = strlen(t);
+        snprintf(t + n, sizeof(text[0]) - n, "%s/", e->d_name);
+    }
+    closedir(d);
+    return t;
+}
+
+/* Fails if an entry of dir is not in before (a listing()). */
+static void must_create_nothing(const char *before)
+{
+    const char *after = listing();
+    for (const char *p = after + 1; *p;) {
+        char name[300];
+        size_t n = strcspn(p, "/");
+        snprintf(name, sizeof(name), "/%.*s/", (int)n, p);
+        ck_assert_msg(strstr(before, name) != NULL, "crunchd -t created %s%s", dir, name);
+        p += n + 1;
+    }
+}
+
+/* -t and a real start of the config text both fail, -t's message holds
+ * want, and -t created nothing. */
+static void must_refuse(const char *conf_text, const char *env, const char *want)
+{
+    const char *conf = write_file("crunchd.json", conf_text), *out;
+    const char *before = listing();
+    int rc = run(true, conf, env, &out);
+    ck_assert_msg(rc == 1, "crunchd -t: exit %d for %s, want 1:\n%s", rc, conf_text, out);
+    ck_assert_msg(strstr(out, want) && strstr(out, "test failed"),
+                  "crunchd -t for %s: want \"%s\" in:\n%s", conf_text, want, out);
+    must_create_nothing(before);
+    rc = run(false, conf, env, &out);
+    ck_assert_msg(rc != 0, "crunchd started with %s, which -t refused:\n%s", conf_text, out);
+}
+
+/* The base of every config: a port of its own, the store in dir. */
+#define BASE "\"listen\": [\"127.0.0.1:0\"], \"workers\": 1, \"data_dir\": \"data\""
+
+START_TEST(test_t_refuses_what_startup_refuses)
+{
+    ck_assert_msg(dir[0], "mkdtemp() in the fixture failed");
+    char data[300];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    ck_assert_int_eq(mkdir(data, 0755), 0);
+
+    /* The case: a store kind this build does not have. */
+    must_refuse("{" BASE ", \"store\": {\"kind\": \"redis\", \"url\": \"redis://127.0.0.1:6379\"}}",
+                NULL, "store.kind");
+    /* store_prepare makes the last directory only. */
+    must_refuse("{" BASE ", \"store\": {\"path\": \"no/such/crunchd.db\"}}", NULL, "store.path");
+    /* A file that is not a crunchd store. */
+    write_file("not-a-store.db", "SQLite format 3 - or so it says, but it is text");
+    must_refuse("{" BASE ", \"store\": {\"path\": \"not-a-store.db\"}}", NULL,
+                "not a SQLite database");
+    /* The pid file's directory. */
+    must_refuse("{" BASE ", \"pid_file\": \"no/such/dir/crunchd.pid\"}", NULL, "pid_file");
+    /* Listen addresses: not resolvable, not ours, a unix path nowhere. */
+    must_refuse("{\"listen\": [\"no-such-host.invalid:8080\"], \"workers\": 1}", NULL,
+                "listen[0]");
+    must_refuse("{\"listen\": [\"192.0.2.1:8080\"], \"workers\": 1}", NULL,
+                "no interface has that address");
+    char conf[600];
+    snprintf(conf, sizeof(conf), "{\"listen\": [\"unix:%s/no/such/dir/s.sock\"], \"workers\": 1}",
+             dir);
+    must_refuse(conf, NULL, "would fail: directory");
+    write_file("plain-file", "x");
+    snprintf(conf, sizeof(conf), "{\"listen\": [\"unix:%s/plain-file\"], \"workers\": 1}", dir);
+    must_refuse(conf, NULL, "not a socket");
+    unlink(write_file("plain-file", ""));
+    /* The wake-up socket directory's base. */
+    must_refuse("{" BASE "}", "TMPDIR=/no/such/tmp", "wake-up socket directory");
+    /* A user that does not exist (only root switches users). */
+    if (geteuid() == 0)
+        must_refuse("{" BASE ", \"user\": \"no-such-user-crunchd\"}", NULL, "user");
+}
+END_TEST
+
+/* A good config: -t says ok and creates nothing (not the store's
+ * directory, not the pid file); what start-up only warns about is a
+ * warning. Then the same config starts. */
+START_TEST(test_t_ok_creates_nothing)
+{
+    ck_assert_msg(dir[0], "mkdtemp() in the fixture failed");
+    const char *out;
+    char conf_text[512];
+    snprintf(conf_text, sizeof(conf_text),
+             "{\"listen\": [\"127.0.0.1:0\"], \"workers\": 1, \"data_dir\": \"missing-data\","
+             " \"store\": {\"path\": \"var2/crunchd.db\"}, \"pid_file\": \"crunchd.pid\","
+             " \"log\": {\"access_log\": \"logs/access.log\"}}");
+    const char *conf = write_file("crunchd.json", conf_text);
+    const char *before = listing();
+    int rc = run(true, conf, NULL, &out);
+    ck_assert_msg(rc == 0, "crunchd -t: exit %d:\n%s", rc, out);
+    ck_assert_msg(strstr(out, "is ok"), "%s", out);
+    ck_assert_msg(strstr(out, "warning: data_dir"), "no warning for the missing data_dir:\n%s", out);
+    ck_assert_msg(strstr(out, "warning: log.access_log"),
+                  "no warning for the access log's missing directory:\n%s", out);
+    must_create_nothing(before);
+}
+END_TEST
+
+static Suite *preflight_suite(void)
+{
+    Suite *s = suite_create("integration_preflight");
+    TCase *tc = harness_tcase("preflight");
+    tcase_add_unchecked_fixture(tc, dir_setup, dir_teardown);
+    tcase_add_test(tc, test_t_refuses_what_startup_refuses);
+    tcase_add_test(tc, test_t_ok_creates_nothing);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return harness_run(preflight_suite());
+}
