@@ -633,8 +633,20 @@ static http_resp conn_resp(conn *c, int status, const char *content_type, const 
     return r;
 }
 
-/* Metrics and the access log for a reply of body_bytes. */
-static void conn_record(conn *c, int status, uint64_t body_bytes)
+/* Bytes of the body of the reply appended at out[start..]; 0 for a reply
+ * that was not sent (start is SIZE_MAX). */
+static uint64_t body_bytes_since(const conn *c, size_t start)
+{
+    if (start == SIZE_MAX)
+        return 0;
+    const char *p = c->out.p + start, *end = c->out.p + c->out.len;
+    const char *hdr_end = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
+    return hdr_end ? (uint64_t)(end - (hdr_end + 4)) : 0;
+}
+
+/* Metrics and the access log for the reply appended at out[start..] (or
+ * SIZE_MAX: none was sent). */
+static void conn_record(conn *c, int status, size_t start)
 {
     wctx *w = c->w;
     int64_t us = now_us() - c->t0_us;
@@ -651,25 +663,17 @@ static void conn_record(conn *c, int status, uint64_t body_bytes)
         .target_len = q->target.n,
         .version_minor = q->method_name.n ? q->version_minor : -1,
         .status = status,
-        .bytes = body_bytes,
+        .bytes = body_bytes_since(c, start),
         .duration_us = us,
         .job_id = c->job_id[0] ? c->job_id : NULL,
     };
     access_log_write(w->al, &e);
 }
 
-/* Bytes of the body of the reply just appended at out[start..]. */
-static uint64_t body_bytes_since(const conn *c, size_t start)
-{
-    const char *p = c->out.p + start, *end = c->out.p + c->out.len;
-    const char *hdr_end = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
-    return hdr_end ? (uint64_t)(end - (hdr_end + 4)) : 0;
-}
-
 void conn_drop(conn *c)
 {
     assert(c->state == CONN_ORPHAN);
-    conn_record(c, HTTP_CLIENT_GONE, 0);
+    conn_record(c, HTTP_CLIENT_GONE, SIZE_MAX);
     conn_free(c);
 }
 
@@ -685,7 +689,7 @@ void conn_reply(conn *c, int status, const char *content_type, const char *body,
     http_resp r = conn_resp(c, status, content_type, extra);
     size_t start = c->out.len;
     http_resp_write(&c->out, &r, body, len);
-    conn_record(c, status, body_bytes_since(c, start));
+    conn_record(c, status, start);
     conn_finish(c);
 }
 
@@ -705,7 +709,7 @@ void conn_reply_error_hdr(conn *c, int status, const char *code, const char *mes
     http_resp r = conn_resp(c, status, CT_JSON, extra);
     size_t start = c->out.len;
     http_resp_error(&c->out, &r, code, message, arg);
-    conn_record(c, status, body_bytes_since(c, start));
+    conn_record(c, status, start);
     conn_finish(c);
 }
 
