@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum fn_kind { FN_CPU, FN_IO } fn_kind;
+typedef enum fn_kind { FN_CPU, FN_IO, FN_NKINDS } fn_kind;
 
 typedef enum fn_arg_type {
     FN_ARG_INT,          /* JSON integer in [min, max] */

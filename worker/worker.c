@@ -10,16 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "budget.h"
+#include "clock.h"
 #include "conn.h"
-#include "callback_deliver.h"
-#include "handlers.h"
-#include "jobs.h"
-#include "jobs_http.h"
-#include "storeq.h"
+#include "engine.h"
 #include "http_resp.h"
 #include "log.h"
-#include "wctx.h"
+#include "route.h"
 
 #define ACCEPTS_PER_WAKEUP 64
 #define MAX_LISTENERS 64
@@ -28,7 +24,9 @@
 
 /* Everything worker_run creates, torn down in one place. */
 typedef struct worker {
-    wctx w;
+    engine e;
+    conns cs;
+    access_log *al;
     struct event *listen_ev[MAX_LISTENERS];
     int listen_fd[MAX_LISTENERS];
     bool listen_tcp[MAX_LISTENERS];
@@ -45,10 +43,9 @@ static worker *self; /* the one worker of this process; loop thread only */
 
 /* A draining worker ends once nothing is left: no connection, no running
  * job, no store operation or callback under way. */
-static bool drained(const wctx *w)
+static bool drained(const worker *wk)
 {
-    return w->nconns == 0 && jobs_running(w) == 0 && (!w->sq || storeq_pending(w->sq) == 0) &&
-           callback_deliver_pending(w) == 0;
+    return wk->cs.n == 0 && engine_idle_now(&wk->e);
 }
 
 static void accept_resume(worker *wk)
@@ -62,11 +59,14 @@ static void accept_resume(worker *wk)
             event_add(wk->listen_ev[i], NULL);
 }
 
-void worker_conn_closed(wctx *w)
+/* Something ended (engine_idle): a descriptor may be free again, and a
+ * draining worker may be done. */
+static void on_idle(void *arg)
 {
-    accept_resume(self); /* a descriptor is free again */
-    if (w->draining && drained(w))
-        event_base_loopbreak(w->base);
+    worker *wk = arg;
+    accept_resume(wk);
+    if (wk->e.draining && drained(wk))
+        event_base_loopbreak(wk->e.base);
 }
 
 static void on_accept_resume(evutil_socket_t fd, short what, void *arg) { accept_resume(arg); }
@@ -88,7 +88,7 @@ static void accept_pause(worker *wk, int err)
     if (wk->accept_logged_ms == 0 || now - wk->accept_logged_ms >= ACCEPT_LOG_EVERY_MS) {
         log_warn("accept4() failed: %s; not accepting until a connection closes (%u pause(s) in "
                  "the last minute; %d connection(s) open)",
-                 strerror(err), wk->accept_pauses, wk->w.nconns);
+                 strerror(err), wk->accept_pauses, wk->cs.n);
         wk->accept_logged_ms = now;
         wk->accept_pauses = 0;
     }
@@ -97,14 +97,14 @@ static void accept_pause(worker *wk, int err)
 static void on_accept(evutil_socket_t fd, short what, void *arg)
 {
     bool is_tcp = (bool)(intptr_t)arg;
-    for (int i = 0; i < ACCEPTS_PER_WAKEUP && !self->w.draining && !self->accept_paused; i++) {
+    for (int i = 0; i < ACCEPTS_PER_WAKEUP && !self->e.draining && !self->accept_paused; i++) {
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
                 accept_pause(self, errno);
             return; /* EAGAIN: another worker took it, or the queue is empty */
         }
-        conn_accept(&self->w, cfd, is_tcp);
+        conn_accept(&self->cs, cfd, is_tcp);
     }
 }
 
@@ -127,28 +127,24 @@ static void stop_listening(worker *wk)
 static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
     worker *wk = arg;
-    log_warn("shutdown_timeout_s passed with %d connection(s) open; exiting", wk->w.nconns);
+    log_warn("shutdown_timeout_s passed with %d connection(s) open; exiting", wk->cs.n);
     _exit(0);
 }
 
 static void on_quit(evutil_socket_t sig, short what, void *arg)
 {
     worker *wk = arg;
-    if (wk->w.draining)
+    if (wk->e.draining)
         return;
-    log_info("SIGQUIT: draining %d connection(s)", wk->w.nconns);
-    wk->w.draining = true;
-    if (shm_worker_mine(wk->w.me, wk->w.pid))
-        atomic_store(&wk->w.me->state, SHM_W_DRAINING);
-    struct timeval tv = {wk->w.cfg->shutdown_timeout_s, 0};
-    wk->drain_timer = evtimer_new(wk->w.base, on_drain_timeout, wk);
+    log_info("SIGQUIT: draining %d connection(s)", wk->cs.n);
+    struct timeval tv = clock_tv_ms((int64_t)wk->e.cfg->shutdown_timeout_s * 1000);
+    wk->drain_timer = evtimer_new(wk->e.base, on_drain_timeout, wk);
     if (wk->drain_timer)
         evtimer_add(wk->drain_timer, &tv);
     stop_listening(wk);
-    jobs_lane_freed(&wk->w); /* publishes no free lanes: no more claims here */
-    waiters_drain(&wk->w);   /* long-polls are answered with the job as it is */
-    conn_sweep(&wk->w);      /* closes idle keep-alive connections now */
-    worker_conn_closed(&wk->w);
+    engine_drain(&wk->e); /* no more claims; long-polls answered as they are */
+    conns_sweep(&wk->cs); /* closes idle keep-alive connections now */
+    on_idle(wk);
 }
 
 static void on_term(evutil_socket_t sig, short what, void *arg)
@@ -163,20 +159,17 @@ static void on_ignored(evutil_socket_t sig, short what, void *arg) {}
 static void on_usr1(evutil_socket_t sig, short what, void *arg)
 {
     worker *wk = arg;
-    access_log_reopen(wk->w.al);
+    access_log_reopen(wk->al);
 }
 
 /* Once a second: heartbeat, Date header, timeouts. */
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
     worker *wk = arg;
-    if (shm_worker_mine(wk->w.me, wk->w.pid))
-        atomic_store(&wk->w.me->heartbeat_ms, shm_mono_ms());
     http_resp_set_date(time(NULL));
-    conn_sweep(&wk->w);
-    jobs_sweep(&wk->w);
-    budget_sweep(&wk->w);
-    worker_conn_closed(&wk->w);
+    conns_sweep(&wk->cs);
+    engine_sweep(&wk->e);
+    on_idle(wk);
 }
 
 static struct event_base *make_base(void)
@@ -195,7 +188,7 @@ static struct event_base *make_base(void)
 
 static int add_signal(worker *wk, struct event **ev, int sig, event_callback_fn cb)
 {
-    *ev = evsignal_new(wk->w.base, sig, cb, wk);
+    *ev = evsignal_new(wk->e.base, sig, cb, wk);
     return *ev && evsignal_add(*ev, NULL) == 0 ? 0 : -1;
 }
 
@@ -207,7 +200,7 @@ static int setup_listeners(worker *wk, const int *fds, int nfds)
         getsockopt(fds[i], SOL_SOCKET, SO_DOMAIN, &domain, &len);
         wk->listen_fd[i] = fds[i];
         wk->listen_tcp[i] = domain != AF_UNIX;
-        wk->listen_ev[i] = event_new(wk->w.base, fds[i], EV_READ | EV_PERSIST, on_accept,
+        wk->listen_ev[i] = event_new(wk->e.base, fds[i], EV_READ | EV_PERSIST, on_accept,
                                      (void *)(intptr_t)wk->listen_tcp[i]);
         wk->nlisten = i + 1;
         if (!wk->listen_ev[i] || event_add(wk->listen_ev[i], NULL) < 0)
@@ -216,29 +209,21 @@ static int setup_listeners(worker *wk, const int *fds, int nfds)
     return 0;
 }
 
-static int setup(worker *wk, const int *fds, int nfds)
+static int setup(worker *wk, const config *cfg, shm_region *shm, int slot, const int *fds,
+                 int nfds)
 {
-    wctx *w = &wk->w;
-    if (!(w->base = make_base())) {
+    struct event_base *base = make_base();
+    if (!base) {
         log_error("event_base_new_with_config() failed");
         return -1;
     }
-    if (!(w->done = pool_done_new(w->base)) ||
-        !(w->cpu = pool_new("crunchd-cpu", w->cfg->cpu_threads, w->done)) ||
-        !(w->io = pool_new("crunchd-io", w->cfg->io_threads, w->done)) ||
-        callback_deliver_init(w) < 0) {
-        log_error("starting thread pools failed: %s", strerror(errno));
+    if (engine_init(&wk->e, cfg, shm, slot, base, on_idle, wk) < 0)
         return -1;
-    }
     char err[512];
-    if (!(w->al = access_log_open(&w->cfg->log, err, sizeof(err)))) {
+    if (!(wk->al = access_log_open(&cfg->log, err, sizeof(err))))
         log_error("%s; running without an access log", err);
-    }
-    if (handlers_init(w) < 0) {
-        log_error("building the function list failed");
-        return -1;
-    }
-    if (waiters_init(w) < 0 || jobs_init(w) < 0)
+    conns_init(&wk->cs, &wk->e, &route_app, wk->al);
+    if (route_init(&wk->e) < 0)
         return -1;
     if (setup_listeners(wk, fds, nfds) < 0 || add_signal(wk, &wk->sig_quit, SIGQUIT, on_quit) < 0 ||
         add_signal(wk, &wk->sig_term, SIGTERM, on_term) < 0 ||
@@ -249,9 +234,9 @@ static int setup(worker *wk, const int *fds, int nfds)
         return -1;
     }
     struct timeval one_second = {1, 0};
-    if (!(wk->accept_resume = evtimer_new(w->base, on_accept_resume, wk)))
+    if (!(wk->accept_resume = evtimer_new(base, on_accept_resume, wk)))
         return -1;
-    wk->sweep = event_new(w->base, -1, EV_PERSIST, on_sweep, wk);
+    wk->sweep = event_new(base, -1, EV_PERSIST, on_sweep, wk);
     if (!wk->sweep || event_add(wk->sweep, &one_second) < 0)
         return -1;
     return 0;
@@ -259,9 +244,9 @@ static int setup(worker *wk, const int *fds, int nfds)
 
 static void teardown(worker *wk)
 {
-    wctx *w = &wk->w;
+    struct event_base *base = wk->e.base;
     stop_listening(wk);
-    conn_close_all(w);
+    conns_close_all(&wk->cs);
     struct event *evs[] = {wk->sig_quit, wk->sig_term, wk->sig_int,
                            wk->sig_hup,  wk->sig_usr1, wk->sweep,    wk->drain_timer,
                            wk->accept_resume};
@@ -269,19 +254,13 @@ static void teardown(worker *wk)
         if (evs[i])
             event_free(evs[i]);
     /* Joining waits for running tasks: only when none is left behind. */
-    if ((w->cpu && pool_load(w->cpu) > 0) || (w->io && pool_load(w->io) > 0) ||
-        (w->sq && storeq_pending(w->sq) > 0) || callback_deliver_pending(w) > 0)
+    if (!engine_idle_now(&wk->e))
         _exit(0);
-    pool_free(w->cpu);
-    pool_free(w->io);
-    callback_deliver_release(w);
-    jobs_release(w);
-    waiters_release(w);
-    pool_done_free(w->done);
-    access_log_close(w->al);
-    handlers_release(w);
-    if (w->base)
-        event_base_free(w->base);
+    engine_release(&wk->e);
+    access_log_close(wk->al);
+    route_release();
+    if (base)
+        event_base_free(base);
 }
 
 int worker_run(const config *cfg, shm_region *shm, int slot, const int *fds, int nfds)
@@ -291,24 +270,14 @@ int worker_run(const config *cfg, shm_region *shm, int slot, const int *fds, int
     for (int i = 0; i < MAX_LISTENERS; i++)
         wk.listen_fd[i] = -1;
     self = &wk;
-    wk.w.cfg = cfg;
-    wk.w.shm = shm;
-    wk.w.slot = slot;
-    wk.w.me = &shm->w[slot];
-    wk.w.pid = getpid();
-    wk.w.master_pid = (pid_t)atomic_load(&shm->master_pid);
-    srand((unsigned)wk.w.pid);
+    srand((unsigned)getpid());
     signal(SIGPIPE, SIG_IGN);
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     http_resp_set_date(time(NULL));
-    int rc = setup(&wk, fds, nfds);
+    int rc = setup(&wk, cfg, shm, slot, fds, nfds);
     if (rc == 0) {
-        /* pid first: a reader that sees RUNNING must see who runs. */
-        atomic_store(&wk.w.me->pid, (int)getpid());
-        atomic_store(&wk.w.me->heartbeat_ms, shm_mono_ms());
-        atomic_store(&wk.w.me->state, SHM_W_RUNNING);
-        jobs_start(&wk.w); /* say our lanes are free; claim what waits */
-        event_base_dispatch(wk.w.base);
+        engine_start(&wk.e); /* our slot, free lanes; claim what waits */
+        event_base_dispatch(wk.e.base);
     }
     teardown(&wk);
     return rc == 0 ? 0 : 1;

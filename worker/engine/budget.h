@@ -20,7 +20,7 @@
  * (malloc_trim), which glibc keeps otherwise (workers set M_TRIM_THRESHOLD
  * high so the store thread does not churn pages on every transaction).
  *
- * Loop thread only: the counters live in wctx and are plain integers.
+ * Loop thread only: the counters live in the engine and are plain integers.
  */
 #ifndef CRUNCHD_BUDGET_H
 #define CRUNCHD_BUDGET_H
@@ -29,14 +29,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wctx.h"
+#include "engine.h"
 
 /* Takes n bytes of budget k; false (and nothing taken) when that would pass
  * its limit. n <= 0 always succeeds. */
-bool budget_take(wctx *w, budget_kind k, int64_t n);
+bool budget_take(engine *e, budget_kind k, int64_t n);
 
 /* Gives back n bytes taken from k. */
-void budget_give(wctx *w, budget_kind k, int64_t n);
+void budget_give(engine *e, budget_kind k, int64_t n);
 
 /* What parsed JSON costs per value, on top of its text: a jansson value,
  * its slot in an array or object, malloc's overhead. */
@@ -44,6 +44,6 @@ void budget_give(wctx *w, budget_kind k, int64_t n);
 
 /* Once a second: after a burst (the budgets were held high and are empty
  * now), return free heap to the kernel. */
-void budget_sweep(wctx *w);
+void budget_sweep(engine *e);
 
 #endif

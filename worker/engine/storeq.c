@@ -1,5 +1,7 @@
 #include "storeq.h"
 
+#include "engine.h"
+
 #include <assert.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -53,20 +55,40 @@ void sq_op_init(sq_op *op, sq_kind kind, void (*done)(sq_op *), void *arg)
     op->kind = kind;
     op->done = done;
     op->arg = arg;
-    op->list.state = -1;
-    job_init(&op->j);
+    switch (kind) {
+    case SQ_SUBMIT: job_init(&op->u.submit.j); break;
+    case SQ_COMPLETE: job_init(&op->u.complete.j); break;
+    case SQ_GET: job_init(&op->u.get.j); break;
+    case SQ_CANCEL: job_init(&op->u.cancel.j); break;
+    case SQ_LIST: op->u.list.q.state = -1; break;
+    default: break;
+    }
+}
+
+static void release_jobs(job **jobs, int *n)
+{
+    for (int i = 0; i < *n && *jobs; i++)
+        job_release(&(*jobs)[i]);
+    free(*jobs);
+    *jobs = NULL;
+    *n = 0;
 }
 
 void sq_op_release(sq_op *op)
 {
-    json_decref(op->req_args);
-    op->req_args = NULL;
-    job_release(&op->j);
-    for (int i = 0; i < op->n && op->jobs; i++)
-        job_release(&op->jobs[i]);
-    free(op->jobs);
-    op->jobs = NULL;
-    op->n = 0;
+    switch (op->kind) {
+    case SQ_SUBMIT:
+        json_decref(op->u.submit.req_args);
+        op->u.submit.req_args = NULL;
+        job_release(&op->u.submit.j);
+        break;
+    case SQ_COMPLETE: job_release(&op->u.complete.j); break;
+    case SQ_GET: job_release(&op->u.get.j); break;
+    case SQ_CANCEL: job_release(&op->u.cancel.j); break;
+    case SQ_CLAIM: release_jobs(&op->u.claim.jobs, &op->u.claim.n); break;
+    case SQ_REAP: release_jobs(&op->u.reap.jobs, &op->u.reap.n); break;
+    default: break;
+    }
 }
 
 static int fail_op(sq_op *op, store *st)
@@ -75,27 +97,15 @@ static int fail_op(sq_op *op, store *st)
     return -1;
 }
 
-static int alloc_jobs(sq_op *op, int max)
-{
-    op->jobs = calloc((size_t)max, sizeof(job));
-    if (!op->jobs) {
-        snprintf(op->err, sizeof(op->err), "out of memory");
-        return -1;
-    }
-    for (int i = 0; i < max; i++)
-        job_init(&op->jobs[i]);
-    return 0;
-}
-
 /* Collects the jobs reaping made final, for the loop to announce. */
 static void collect_final(const job *j, void *arg)
 {
     sq_op *op = arg;
-    job *grown = realloc(op->jobs, (size_t)(op->n + 1) * sizeof(job));
+    job *grown = realloc(op->u.reap.jobs, (size_t)(op->u.reap.n + 1) * sizeof(job));
     if (!grown)
         return;
-    op->jobs = grown;
-    job *copy = &op->jobs[op->n++];
+    op->u.reap.jobs = grown;
+    job *copy = &grown[op->u.reap.n++];
     *copy = *j;
     copy->args = json_incref(j->args);
     copy->result = json_incref(j->result);
@@ -109,27 +119,22 @@ static int run_single(const storeq *q, sq_op *op)
         return -1;
     int rc = 0;
     switch (op->kind) {
-    case SQ_GET: rc = store_get(st, op->id, &op->j, &op->flag); break;
-    case SQ_CANCEL: rc = store_cancel(st, op->id, &op->j, &op->flag, &op->before); break;
-    case SQ_LIST:
-        rc = store_list_page(st, &op->list, op->list_row, op->list_arg, &op->n, &op->more);
+    case SQ_GET: rc = store_get(st, op->u.get.id, &op->u.get.j, &op->u.get.found); break;
+    case SQ_CANCEL:
+        rc = store_cancel(st, op->u.cancel.id, &op->u.cancel.j, &op->u.cancel.found,
+                          &op->u.cancel.before);
         break;
-    case SQ_ABORT:
-        rc = store_abort(st, op->id, op->slot, op->incarnation, op->abort_state, op->code,
-                         op->message, &op->flag);
+    case SQ_LIST:
+        rc = store_list_page(st, &op->u.list.q, op->u.list.row, op->u.list.row_arg, &op->u.list.n,
+                             &op->u.list.more);
         break;
     case SQ_REAP:
-        rc = op->slot < 0 ? store_reap_all(st, collect_final, op, NULL, NULL)
-                          : store_reap(st, op->slot, op->incarnation, collect_final, op, NULL, NULL);
+        rc = op->u.reap.slot < 0
+                 ? store_reap_all(st, collect_final, op, NULL, NULL)
+                 : store_reap(st, op->u.reap.slot, op->u.reap.incarnation, collect_final, op, NULL, NULL);
         break;
-    case SQ_COUNTS: rc = store_counts(st, &op->queued, &op->running); break;
-    case SQ_PURGE: {
-        int purged = 0;
-        rc = store_purge(st, job_now_us(), op->ttl_s, &purged);
-        op->n = 0;
-        op->queued = purged;
-        break;
-    }
+    case SQ_COUNTS: rc = store_counts(st, &op->u.counts.queued, &op->u.counts.running); break;
+    case SQ_PURGE: rc = store_purge(st, job_now_us(), op->u.purge.ttl_s, &op->u.purge.n); break;
     default: assert(!"batched kind run alone"); rc = -1;
     }
     return rc < 0 ? fail_op(op, st) : 0;
@@ -155,6 +160,18 @@ static bool batched(sq_kind kind)
     return kind == SQ_SUBMIT || kind == SQ_COMPLETE || kind == SQ_CLAIM;
 }
 
+/* A claim's output array of max empty jobs; -1 when out of memory. */
+static int claim_alloc(sq_op *op)
+{
+    int max = op->u.claim.max;
+    op->u.claim.jobs = calloc((size_t)max, sizeof(job));
+    if (!op->u.claim.jobs)
+        return -1;
+    for (int i = 0; i < max; i++)
+        job_init(&op->u.claim.jobs[i]);
+    return 0;
+}
+
 /* Store thread: fills a store_batch from the ops, moving their jobs in (a
  * shallow move: references go along). Claim ops get their output array. */
 static int batch_fill(sq_batch *b, store_batch *sb, char *err, size_t errlen)
@@ -177,20 +194,20 @@ static int batch_fill(sq_batch *b, store_batch *sb, char *err, size_t errlen)
         if (op->kind == SQ_SUBMIT) {
             /* The store replaces a job whose key it knows (and drops its
              * args): keep them to compare with what it had. */
-            op->req_args = json_incref(op->j.args);
-            sb->submit[sb->nsubmit++] = op->j;
+            op->u.submit.req_args = json_incref(op->u.submit.j.args);
+            sb->submit[sb->nsubmit++] = op->u.submit.j;
         } else if (op->kind == SQ_COMPLETE) {
-            com[sb->ncomplete++] = op->j;
+            com[sb->ncomplete++] = op->u.complete.j;
         } else {
-            if (alloc_jobs(op, op->max) < 0) {
-                snprintf(err, errlen, "%s", op->err);
+            if (claim_alloc(op) < 0) {
+                snprintf(err, errlen, "out of memory");
                 return -1;
             }
-            sb->claim_max[op->claim_kind] = op->max;
-            sb->claimed[op->claim_kind] = op->jobs;
-            sb->slot = op->slot;
-            sb->incarnation = op->incarnation;
-            sb->pid = op->pid;
+            sb->claim_max[op->u.claim.kind] = op->u.claim.max;
+            sb->claimed[op->u.claim.kind] = op->u.claim.jobs;
+            sb->slot = op->u.claim.slot;
+            sb->incarnation = op->u.claim.incarnation;
+            sb->pid = op->u.claim.pid;
         }
     }
     return 0;
@@ -201,17 +218,18 @@ static int batch_fill(sq_batch *b, store_batch *sb, char *err, size_t errlen)
  * request's own fields; its args are in req_args). */
 static void submit_unfill(sq_op *op, job *out, bool existing)
 {
-    op->flag = existing;
-    op->conflict = false;
+    typeof(op->u.submit) *s = &op->u.submit;
+    s->existing = existing;
+    s->conflict = false;
     if (existing) {
-        job req = op->j;
-        req.args = op->req_args;
-        op->conflict = !job_same_request(&req, out);
+        job req = s->j;
+        req.args = s->req_args;
+        s->conflict = !job_same_request(&req, out);
     }
-    json_decref(op->req_args);
-    op->req_args = NULL;
-    op->j = *out;
-    op->claimed = !op->flag && op->j.state == JOB_RUNNING;
+    json_decref(s->req_args);
+    s->req_args = NULL;
+    s->j = *out;
+    s->claimed = !existing && s->j.state == JOB_RUNNING;
 }
 
 /* Store thread: the outcome back into the ops. A new job comes back
@@ -220,20 +238,20 @@ static void submit_unfill(sq_op *op, job *out, bool existing)
  * fresh in the claim op of its kind. */
 static void batch_unfill(sq_batch *b, store_batch *sb)
 {
-    int is = 0, ic = 0, fresh[2] = {0, 0};
+    int is = 0, ic = 0, fresh[FN_NKINDS] = {0};
     for (sq_op *op = b->ops; op; op = op->next) {
         if (op->kind == SQ_SUBMIT) {
             submit_unfill(op, &sb->submit[is], sb->existing[is]);
             is++;
-            fresh[op->j.kind] += op->claimed;
+            fresh[op->u.submit.j.kind] += op->u.submit.claimed;
         } else if (op->kind == SQ_COMPLETE) {
-            op->flag = sb->applied[ic++];
+            op->u.complete.applied = sb->applied[ic++];
         }
     }
     for (sq_op *op = b->ops; op; op = op->next) {
         if (op->kind == SQ_CLAIM) {
-            op->n = sb->nclaimed[op->claim_kind];
-            op->fresh = fresh[op->claim_kind];
+            op->u.claim.n = sb->nclaimed[op->u.claim.kind];
+            op->u.claim.fresh = fresh[op->u.claim.kind];
         }
     }
 }
@@ -347,6 +365,7 @@ static void lane_kick(storeq *q)
 
 void storeq_push(storeq *q, sq_op *op)
 {
+    ENGINE_ASSERT_LOOP();
     op->q = q;
     op->next = NULL;
     q->pending++;

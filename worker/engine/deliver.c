@@ -1,7 +1,7 @@
 /*
- * callback_deliver.c - callback deliveries of one worker (see callback_deliver.h).
+ * deliver.c - callback deliveries of one worker (see deliver.h).
  */
-#include "callback_deliver.h"
+#include "deliver.h"
 
 #include <assert.h>
 #include <event2/event.h>
@@ -10,9 +10,11 @@
 #include <string.h>
 
 #include "callback.h"
+#include "clock.h"
+#include "pool.h"
 #include "log.h"
 
-struct callback_deliveries {
+struct deliveries {
     pool *threads;        /* the delivery threads */
     config_callbacks cfg; /* copied at init, never written again: delivery threads read it */
     int pending;          /* deliveries alive (queued, running, waiting for a retry) */
@@ -22,8 +24,8 @@ struct callback_deliveries {
 /* One delivery: the body is fixed when the job becomes final. */
 typedef struct cb_delivery {
     pool_task task;              /* first: an attempt runs on a delivery thread */
-    wctx *w;                     /* loop side only (done, retry timer) */
-    const config_callbacks *cfg; /* immutable copy (callback_deliveries.cfg) */
+    engine *e;                     /* loop side only (done, retry timer) */
+    const config_callbacks *cfg; /* immutable copy (deliveries.cfg) */
     char *body;                  /* owned, from job_dumps */
     size_t len;
     char url[JOB_CALLBACK_MAX + 1];
@@ -34,40 +36,40 @@ typedef struct cb_delivery {
     struct event *retry; /* back-off timer */
 } cb_delivery;
 
-int callback_deliver_init(wctx *w)
+int deliver_init(engine *e)
 {
-    callback_deliveries *cd = calloc(1, sizeof(*cd));
+    deliveries *cd = calloc(1, sizeof(*cd));
     if (!cd)
         return -1;
-    cd->cfg = w->cfg->callbacks;
-    cd->threads = pool_new("crunchd-cb", cd->cfg.threads, w->done);
+    cd->cfg = e->cfg->callbacks;
+    cd->threads = pool_new("crunchd-cb", cd->cfg.threads, e->done);
     if (!cd->threads) {
         free(cd);
         return -1;
     }
-    w->cbd = cd;
+    e->deliveries = cd;
     return 0;
 }
 
-void callback_deliver_release(wctx *w)
+void deliver_release(engine *e)
 {
-    callback_deliveries *cd = w->cbd;
+    deliveries *cd = e->deliveries;
     if (!cd)
         return;
     assert(cd->pending == 0);
     pool_free(cd->threads);
     free(cd);
-    w->cbd = NULL;
+    e->deliveries = NULL;
 }
 
-int callback_deliver_pending(const wctx *w)
+int deliver_pending(const engine *e)
 {
-    return w->cbd ? w->cbd->pending : 0;
+    return e->deliveries ? e->deliveries->pending : 0;
 }
 
 static void delivery_free(cb_delivery *d)
 {
-    callback_deliveries *cd = d->w->cbd;
+    deliveries *cd = d->e->deliveries;
     cd->pending--;
     cd->pending_bytes -= d->len;
     if (d->retry)
@@ -87,7 +89,7 @@ static int attempt(cb_delivery *d, const config_callbacks *cfg, int timeout_ms)
     return callback_post(&u, cfg->allow, cfg->n_allow, &m, timeout_ms, d->err, sizeof(d->err));
 }
 
-/* Delivery thread: d and its immutable cfg, nothing of the wctx. */
+/* Delivery thread: d and its immutable cfg, nothing of the engine. */
 static void attempt_run(pool_task *t)
 {
     cb_delivery *d = (cb_delivery *)t;
@@ -96,7 +98,7 @@ static void attempt_run(pool_task *t)
 
 static void submit(cb_delivery *d)
 {
-    pool_submit(d->w->cbd->threads, &d->task);
+    pool_submit(d->e->deliveries->threads, &d->task);
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
@@ -107,9 +109,9 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 /* Loop thread: the delivery ends (delivered or given up). */
 static void delivery_end(cb_delivery *d)
 {
-    wctx *w = d->w;
+    engine *e = d->e;
     delivery_free(d);
-    worker_conn_closed(w); /* a draining worker may be done now */
+    engine_idle(e); /* a draining worker may be done now */
 }
 
 /* Loop thread: the attempt ended. */
@@ -132,9 +134,9 @@ static void attempt_done(pool_task *t)
         return;
     }
     int64_t ms = callback_backoff_ms(d->attempt);
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = clock_tv_ms(ms);
     if (!d->retry)
-        d->retry = evtimer_new(d->w->base, on_retry, d);
+        d->retry = evtimer_new(d->e->base, on_retry, d);
     if (!d->retry || evtimer_add(d->retry, &tv) < 0) {
         log_error("callback of job %s dropped: cannot arm its retry timer", d->id);
         delivery_end(d);
@@ -143,9 +145,9 @@ static void attempt_done(pool_task *t)
 
 /* Loop thread: a new delivery of j, counted as pending; NULL (logged) when
  * it cannot be made or would pass the bounds. */
-static cb_delivery *delivery_new(wctx *w, const job *j)
+static cb_delivery *delivery_new(engine *e, const job *j)
 {
-    callback_deliveries *cd = w->cbd;
+    deliveries *cd = e->deliveries;
     const config_callbacks *cfg = &cd->cfg;
     cb_delivery *d;
     if (cd->pending >= cfg->max_pending) {
@@ -167,7 +169,7 @@ static cb_delivery *delivery_new(wctx *w, const job *j)
         free(d);
         return NULL;
     }
-    d->w = w;
+    d->e = e;
     d->cfg = cfg;
     d->task.run = attempt_run;
     d->task.done = attempt_done;
@@ -178,16 +180,16 @@ static cb_delivery *delivery_new(wctx *w, const job *j)
     return d;
 }
 
-void callback_deliver(wctx *w, const job *j)
+void deliver_job(engine *e, const job *j)
 {
-    cb_delivery *d = delivery_new(w, j);
+    cb_delivery *d = delivery_new(e, j);
     if (d)
         submit(d);
 }
 
-void callback_deliver_now(wctx *w, const job *j)
+void deliver_now(engine *e, const job *j)
 {
-    cb_delivery *d = delivery_new(w, j);
+    cb_delivery *d = delivery_new(e, j);
     if (!d)
         return;
     int ms = d->cfg->timeout_ms < CALLBACK_LAST_TIMEOUT_MS ? d->cfg->timeout_ms

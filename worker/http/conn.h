@@ -1,11 +1,15 @@
 /*
- * conn.h - one client connection: its buffers, its state machine and the one
- * place that sends a reply (conn_reply). Loop thread only: nothing here may
- * be called from a pool thread.
+ * conn.h - the HTTP/1.1 connections of a worker: their buffers, their state
+ * machine and the one place that sends a reply (conn_reply).
  *
- * A connection handles one request at a time, in order: while a request is
- * with a pool thread the connection stops reading, so pipelined requests
- * queue in its input buffer and their replies go out in request order.
+ * A connection reads a request (head, then body), hands it to the
+ * application (conn_app: the route table) as a protocol-neutral request,
+ * and writes its one reply. One request at a time, in order: pipelined
+ * requests queue in the input buffer and their replies go out in request
+ * order. The application never sees sockets or framing; the connection
+ * knows nothing of routes.
+ *
+ * Loop thread only: nothing here may be called from a pool thread.
  */
 #ifndef CRUNCHD_CONN_H
 #define CRUNCHD_CONN_H
@@ -13,15 +17,47 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "access_log.h"
+#include "engine.h"
 #include "http_parser.h"
-#include "wctx.h"
+#include "list.h"
 
 /* Connections over max_connections still get a 503 and a lingering close,
  * so the client reads the reply; past this many more they are just closed. */
 #define CONN_REFUSED_LINGER_MAX 128
 
+typedef struct conn conn;
+
+/* What the connections serve. */
+typedef struct conn_app {
+    /* A complete request: body[0..len) decoded. Ends in exactly one reply
+     * (conn_reply*), now or after conn_defer(). req's slices and body are
+     * valid during the call only. */
+    void (*handle)(conn *c, const http_request *req, const char *body, size_t len);
+    /* The metrics route label (metrics_route) of a request path. */
+    int (*label)(const char *path, size_t len);
+} conn_app;
+
+/* The connections of a worker; embedded by the worker, which owns it. */
+typedef struct conns {
+    engine *e;            /* borrowed */
+    const conn_app *app;  /* borrowed */
+    access_log *al;       /* borrowed; a handle that writes nothing when off */
+    list all;             /* every open connection, for the sweep */
+    int n;
+} conns;
+
+void conns_init(conns *cs, engine *e, const conn_app *app, access_log *al);
+
 /* Takes ownership of fd (a freshly accepted, non-blocking socket). */
-void conn_accept(wctx *w, int fd, bool is_tcp);
+void conn_accept(conns *cs, int fd, bool is_tcp);
+
+/* Once a second: read and keep-alive timeouts, stalled readers, and while
+ * the engine drains, idle keep-alive connections closed. */
+void conns_sweep(conns *cs);
+
+/* Closes every connection now (the worker's end). */
+void conns_close_all(conns *cs);
 
 /*
  * Ends the current request with one reply. body is copied; extra holds
@@ -49,7 +85,7 @@ void conn_reply_error_hdr(conn *c, int status, const char *code, const char *mes
  * long-poll); the handler still ends the request with conn_reply*() (the
  * reply is discarded, and logged as 499) or conn_drop().
  */
-typedef void conn_gone_fn(void *arg);
+typedef void conn_gone_fn(conn *c, void *arg);
 
 /*
  * For a handler that answers later (a call handed to a pool, a store
@@ -75,14 +111,7 @@ void conn_set_reply_headers(conn *c, const char *lines);
 /* Names the job the current request is about, for the access log. */
 void conn_set_job_id(conn *c, const char *id);
 
-/* The worker the connection belongs to. */
-wctx *conn_worker(conn *c);
-
-/* Sweep: enforce read and keep-alive timeouts (called once a second), and,
- * while draining, close idle connections. */
-void conn_sweep(wctx *w);
-
-/* Closes every connection now (fast stop). */
-void conn_close_all(wctx *w);
+/* The engine the connection's worker runs. */
+engine *conn_engine(const conn *c);
 
 #endif

@@ -1,0 +1,44 @@
+#include "budget.h"
+
+#include <assert.h>
+#include <malloc.h>
+
+#define TRIM_AFTER (8 * 1024 * 1024)  /* budgets held at least this much since the last trim */
+
+static int64_t limit_of(const engine *e, budget_kind k)
+{
+    return k == BUDGET_BODY ? e->cfg->limits.max_worker_body_bytes
+                            : e->cfg->limits.max_worker_args_bytes;
+}
+
+bool budget_take(engine *e, budget_kind k, int64_t n)
+{
+    ENGINE_ASSERT_LOOP();
+    if (n <= 0)
+        return true;
+    /* A body never exceeds max_body_bytes <= the body budget (config.c), so
+     * one always fits; arguments admit one however large when none is held. */
+    if (e->held[k] + n > limit_of(e, k) && !(k == BUDGET_ARGS && e->held[k] == 0))
+        return false;
+    e->held[k] += n;
+    int64_t total = e->held[BUDGET_BODY] + e->held[BUDGET_ARGS];
+    if (total > e->held_peak)
+        e->held_peak = total;
+    return true;
+}
+
+void budget_give(engine *e, budget_kind k, int64_t n)
+{
+    if (n <= 0)
+        return;
+    assert(e->held[k] >= n);
+    e->held[k] -= n;
+}
+
+void budget_sweep(engine *e)
+{
+    if (e->held[BUDGET_BODY] == 0 && e->held[BUDGET_ARGS] == 0 && e->held_peak >= TRIM_AFTER) {
+        malloc_trim(0);
+        e->held_peak = 0;
+    }
+}

@@ -1,0 +1,24 @@
+/*
+ * route.h - the route table of the HTTP API (DESIGN.md section 3): every
+ * path, its methods, its handler (route_*.c) and its metrics label, in one
+ * place. Dispatch decodes the target (percent-decoding, only when there is
+ * a '%'), answers OPTIONS (204 + Allow, CORS preflights), 405 with Allow and
+ * 404 naming the path as sent, and hands the rest to the route's handler.
+ *
+ * route_app is what the connections serve (conn.h).
+ *
+ * Loop thread only.
+ */
+#ifndef CRUNCHD_ROUTE_H
+#define CRUNCHD_ROUTE_H
+
+#include "conn.h"
+
+extern const conn_app route_app;
+
+/* Builds what the routes need once per worker (CORS lines, the function
+ * list). Returns 0, or -1 (logged). */
+int route_init(const engine *e);
+void route_release(void);
+
+#endif
