@@ -285,7 +285,7 @@ static void on_kill_timer(evutil_socket_t fd, short what, void *arg)
     /* The loop is about to end: blocking on the store here holds up nobody. */
     char err[256] = "";
     bool applied = false;
-    store *st = store_open(&w->cfg->store, err, sizeof(err));
+    store *st = store_open(&w->cfg->store, NULL, err, sizeof(err));
     if (!st || store_abort(st, j->id, j->owner_slot, j->owner_incarnation,
                            cancelled ? JOB_CANCELLED : JOB_FAILED, code, message, &applied) < 0)
         log_error("recording the end of job %s failed: %s", j->id, st ? store_errmsg(st) : err);
@@ -670,7 +670,7 @@ int jobs_init(wctx *w)
     js->wake_ev = event_new(w->base, js->wake_fd, EV_READ | EV_PERSIST, on_wake, w);
     if (!js->wake_ev || event_add(js->wake_ev, NULL) < 0)
         return -1;
-    w->sq = storeq_new(w->cfg, &w->shm->jobs.store_gate, w->base, 1, w->done);
+    w->sq = storeq_new(w->cfg, w->shm->jobs.store_shared, w->base, 1, w->done);
     if (!w->sq) {
         log_error("starting the store threads failed: %s", strerror(errno));
         return -1;
