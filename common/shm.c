@@ -13,19 +13,7 @@ shm_region *shm_create(void)
     if (p == MAP_FAILED)
         return NULL;
     /* Anonymous mappings are zero-filled: every slot starts SHM_W_EMPTY. */
-    shm_region *shm = p;
-    pthread_mutexattr_t a;
-    int rc = pthread_mutexattr_init(&a);
-    if (rc == 0 && (rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED)) == 0 &&
-        (rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST)) == 0)
-        rc = pthread_mutex_init(&shm->jobs.store_gate, &a);
-    pthread_mutexattr_destroy(&a);
-    if (rc != 0) {
-        munmap(p, sizeof(shm_region));
-        errno = rc;
-        return NULL;
-    }
-    return shm;
+    return p;
 }
 
 void shm_destroy(shm_region *shm)

@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "metrics.h"
+#include "store_shared.h"
 
 #define SHM_MAX_WORKERS 256
 #define SHM_JOB_ID 40 /* current_job: a job id and its NUL */
@@ -102,11 +103,9 @@ typedef struct shm_note {
 /* Job queue figures shared by all workers (approximate between resyncs), and
  * the workers that died, whose running jobs some live worker must reap. */
 typedef struct shm_jobs {
-    /* Taken by every worker's store thread around a write transaction
-     * (store_set_gate): robust and process-shared, so a waiting writer is
-     * woken the moment the lock frees instead of napping in SQLite's busy
-     * handler, and a writer that dies holding it does not block the rest. */
-    pthread_mutex_t store_gate;
+    /* The job store's process-shared area (SQLite: its write gate), set up
+     * by the master with store_shared_init() and passed to store_open(). */
+    _Alignas(STORE_SHARED_ALIGN) unsigned char store_shared[STORE_SHARED_MAX];
     atomic_int_fast64_t queued;      /* +1 submit, -1 claim or cancel; resynced from the store */
     atomic_int_fast64_t running;
     atomic_int_fast64_t run_ewma_us; /* recent job run time, for Retry-After */
@@ -153,8 +152,7 @@ static inline unsigned shm_wait_bin(const char *id)
     return h & (SHM_WAIT_BINS - 1);
 }
 
-/* Maps a zeroed region and sets up its store gate. Returns NULL on failure
- * (errno set). Master only. */
+/* Maps a zeroed region. Returns NULL on failure (errno set). Master only. */
 shm_region *shm_create(void);
 
 /* Unmaps it. */

@@ -283,7 +283,8 @@ static int master_store_prepare(const master *m)
 {
     char err[512];
     int requeued = 0, failed = 0;
-    if (store_prepare(&m->cfg->store, &requeued, &failed, err, sizeof(err)) < 0) {
+    if (store_shared_init(&m->cfg->store, m->shm->jobs.store_shared, err, sizeof(err)) < 0 ||
+        store_prepare(&m->cfg->store, &requeued, &failed, err, sizeof(err)) < 0) {
         log_error("%s", err);
         return -1;
     }

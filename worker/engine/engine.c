@@ -62,7 +62,7 @@ int engine_init(engine *e, const config *cfg, shm_region *shm, int slot, struct 
     }
     if (bell_open(e, &bell_to_engine) < 0)
         return -1;
-    if (!(e->sq = storeq_new(cfg, &shm->jobs.store_gate, base, 1, e->done))) {
+    if (!(e->sq = storeq_new(cfg, shm->jobs.store_shared, base, 1, e->done))) {
         log_error("starting the store thread failed: %s", strerror(errno));
         return -1;
     }

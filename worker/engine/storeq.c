@@ -29,7 +29,7 @@ typedef struct sq_batch {
  */
 struct storeq {
     const config *cfg;
-    pthread_mutex_t *gate; /* shared by the writers of all workers */
+    void *store_shared; /* the store's shared area (store_shared_init), or NULL */
     pool *threads;
     struct event *kick;
     bool kicked;       /* kick is active */
@@ -44,8 +44,8 @@ static __thread store *tls_store;
 
 static store *thread_store(const storeq *q, char *err, size_t errlen)
 {
-    if (!tls_store && (tls_store = store_open(&q->cfg->store, err, errlen)) != NULL)
-        store_set_gate(tls_store, q->gate);
+    if (!tls_store)
+        tls_store = store_open(&q->cfg->store, q->store_shared, err, errlen);
     return tls_store;
 }
 
@@ -385,14 +385,14 @@ void storeq_push(storeq *q, sq_op *op)
 
 int storeq_pending(const storeq *q) { return q->pending; }
 
-storeq *storeq_new(const config *cfg, pthread_mutex_t *gate, struct event_base *base, int nthreads,
+storeq *storeq_new(const config *cfg, void *store_shared, struct event_base *base, int nthreads,
                    pool_done *done)
 {
     storeq *q = calloc(1, sizeof(*q));
     if (!q)
         return NULL;
     q->cfg = cfg;
-    q->gate = gate;
+    q->store_shared = store_shared;
     q->kick = event_new(base, -1, 0, on_kick, q);
     q->threads = q->kick ? pool_new("crunchd-store", nthreads, done) : NULL;
     if (!q->threads) {

@@ -5,9 +5,13 @@
  * (store_submit() commits before it returns, so a 202 may be sent after it)
  * until it is purged result_ttl_s after it became final. Any worker may claim
  * a queued job and any worker may read any job: the store, not a process, is
- * where a job lives. The default backend is one SQLite file in WAL mode
- * (store_sqlite.c); a Redis backend for several machines fits the same
- * functions (store_int.h holds the vtable).
+ * where a job lives.
+ *
+ * Backends: this header is the contract every backend keeps; config
+ * store.kind picks one from the registry in store.c (store_int.h holds the
+ * ops table a backend fills in, README "How to extend: a store backend").
+ * Built in: "sqlite", one SQLite file in WAL mode (sqlite.c). The contract
+ * suite (tests/unit/check_store_contract*.c) runs against each of them.
  *
  * State machine (job.h):   submit -> queued --claim--> running --complete--> final
  *                          queued --cancel--> cancelled
@@ -40,9 +44,11 @@
  * store its parent opened (the master may keep one for reaping; its children
  * just ignore the pointer). One thread at a time may use a store (asserted);
  * give each io-pool thread its own store rather than sharing one, so reads
- * proceed while another connection writes. Writers serialize on the database
- * lock and wait for it up to 5 s (busy_timeout) before failing with
- * "database is locked".
+ * proceed while another connection writes. What processes share is set up
+ * by the master before fork(): the backend's shared area (store_shared_init).
+ * SQLite writers serialize on the database lock, in turn through the write
+ * gate of the shared area when they were opened with it, and wait for it up
+ * to 5 s before failing ("database is locked", "write gate: timed out").
  *
  * Cost (SQLite 3.40 on ext4, the 2-core VM): a write transaction costs
  * 35-50 us in one process whatever it holds (file locks, WAL writes), a
@@ -57,8 +63,8 @@
 
 #include "config.h"
 #include "job.h"
+#include "store_shared.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,27 +80,35 @@ typedef struct store store;
 typedef void store_final_fn(const job *j, void *arg);
 
 /*
- * Opens the store cfg names (kind "sqlite": the file cfg->path, created with
- * its schema if missing; its directory must exist). Returns NULL with a
- * message in err (may be NULL), naming the path, when the directory is
- * missing, the file is not a crunchd store, or its schema version is newer
- * than this build understands. Redis is not built in yet: kind "redis" fails.
+ * The process-shared area of the backend of cfg->kind (store_shared.h):
+ * store_shared_size() bytes, at most STORE_SHARED_MAX, aligned to
+ * STORE_SHARED_ALIGN, in memory every process that opens the store maps at
+ * the same place (MAP_SHARED, made before fork()). The master sets it up
+ * once, before it forks workers and before any store_open() uses it:
+ * store_shared_init() zeroes the area and lets the backend initialise it
+ * (SQLite: its write gate, a robust process-shared mutex). Never again while
+ * a process may use it. 0, or -1 with the reason in err (an unknown kind,
+ * or the backend's failure).
  */
-store *store_open(const config_store *cfg, char *err, size_t errlen);
+size_t store_shared_size(void);
+int store_shared_init(const config_store *cfg, void *area, char *err, size_t errlen);
+
+/*
+ * Opens the store cfg names, with the backend its kind picks ("" means the
+ * default, "sqlite": the file cfg->path, created with its schema if
+ * missing; its directory must exist). shared is the area store_shared_init()
+ * set up for the same kind, or NULL (tests, the master, tools): the SQLite
+ * backend then writes without the gate and waits for the database lock by
+ * polling it (50 us doubling to 2 ms). Returns NULL with a message in err
+ * (may be NULL): for a kind that is not built in, "store.kind \"redis\":
+ * not available in this build (built: sqlite)"; for SQLite, naming the path,
+ * when the directory is missing, the file is not a crunchd store, or its
+ * schema version is newer than this build understands.
+ */
+store *store_open(const config_store *cfg, void *shared, char *err, size_t errlen);
 
 /* Closes the connection and frees st. NULL is a no-op. */
 void store_close(store *st);
-
-/*
- * Makes every write of st (store_write and the calls built on it, cancel,
- * reap, purge) take gate first and release it after the commit: a robust,
- * process-shared mutex that all writers of the file share (the worker
- * passes the one in shm.h). SQLite's own lock is then only ever waited for
- * by writers without the gate; without a gate (NULL, the default) writers
- * poll for SQLite's lock (50 us doubling to 2 ms). Taking the gate gives up
- * after the store's busy timeout (5 s) with "write gate: ..." as the error.
- */
-void store_set_gate(store *st, pthread_mutex_t *gate);
 
 /* The reason of the last failure on st ("" if none). Valid until the next
  * call on st. */
@@ -165,18 +179,18 @@ int store_complete_many(store *st, const job *jobs, int n, bool *applied);
  * call with one part.
  */
 typedef struct store_batch {
-    job *submit;         /* nsubmit jobs to queue, in and out as store_submit_many */
+    job *submit; /* nsubmit jobs to queue, in and out as store_submit_many */
     int nsubmit;
     bool *existing;      /* nsubmit entries, or NULL */
     const job *complete; /* ncomplete final jobs, as store_complete_many */
     int ncomplete;
-    bool *applied;       /* ncomplete entries, or NULL */
-    int slot;            /* the claimer, as store_claim */
+    bool *applied; /* ncomplete entries, or NULL */
+    int slot;      /* the claimer, as store_claim */
     unsigned incarnation;
     int pid;
-    int claim_max[2];    /* by fn_kind: claim up to this many (0: no claim) */
-    job *claimed[2];     /* out: claim_max[k] jobs each, filled FIFO */
-    int nclaimed[2];
+    int claim_max[FN_NKINDS]; /* by fn_kind: claim up to this many (0: no claim) */
+    job *claimed[FN_NKINDS];  /* out: claim_max[k] jobs each, filled FIFO */
+    int nclaimed[FN_NKINDS];
 } store_batch;
 
 int store_write(store *st, store_batch *b);
@@ -301,19 +315,21 @@ int store_counts(store *st, int64_t *queued, int64_t *running);
 /*
  * What store_prepare() would refuse, found without creating or changing
  * anything (crunchd -t runs it, and the master before it binds): a kind that
- * is not built in ("store.kind \"redis\": not available in this build"), a
- * directory store_prepare() cannot create or write in, a file it cannot read
- * and write, or one that is not a crunchd store of a version this build
- * understands. Returns 0, or -1 with the reason in err.
+ * is not built in (as store_open()), and what the backend finds. SQLite: a
+ * directory store_prepare() cannot create or write in, a file it cannot
+ * read and write, or one that is not a crunchd store of a version this
+ * build understands. Returns 0, or -1 with the reason in err.
  */
 int store_check(const config_store *cfg, char *err, size_t errlen);
 
 /*
- * For the master, before it forks workers: creates the store's directory
- * (the last path component only) and schema, and takes over the jobs a
- * previous run left running (store_reap_all: re-queued or failed with
- * worker_lost). Returns 0, or -1 with a message in err naming the path.
- * *requeued and *failed (may be NULL) count the jobs taken over.
+ * For the master, before it forks workers: creates what the backend needs
+ * (SQLite: the store's directory, the last path component only, and the
+ * schema), and takes over the jobs a previous run left running
+ * (store_reap_all: re-queued or failed with worker_lost). Opens and closes
+ * its own store, without the shared area. Returns 0, or -1 with a message
+ * in err (naming the path for SQLite). *requeued and *failed (may be NULL)
+ * count the jobs taken over.
  */
 int store_prepare(const config_store *cfg, int *requeued, int *failed, char *err, size_t errlen);
 

@@ -1,21 +1,57 @@
 /*
- * store.c - the store interface: argument checks, ids and times, then the
- * backend's store_ops.
+ * store.c - the store interface: the registry of backends, then for each
+ * call the argument checks, ids and times, and the backend's store_ops.
  */
 #include "store_int.h"
 
 #include "errbuf.h"
 
 #include <assert.h>
-#include <errno.h>
-#include <libgen.h>
-#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
+
+/*
+ * The backends built in; the first is the default (config store.kind "").
+ * A new backend adds its row here and its ops to store_int.h.
+ */
+static const store_backend backends[] = {
+    {"sqlite", &store_sqlite_ops},
+};
+
+#define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
+
+const store_backend *store_backend_at(size_t i)
+{
+    return i < NBACKENDS ? &backends[i] : NULL;
+}
+
+/* The backend of cfg's kind; NULL with the message in err if not built in. */
+static const store_ops *backend_find(const config_store *cfg, char *err, size_t errlen)
+{
+    char built[128] = "";
+    size_t len = 0;
+    if (cfg->kind[0] == '\0')
+        return backends[0].ops;
+    for (size_t i = 0; i < NBACKENDS; i++) {
+        if (strcmp(cfg->kind, backends[i].kind) == 0)
+            return backends[i].ops;
+        if (len < sizeof(built))
+            len += (size_t)snprintf(built + len, sizeof(built) - len, "%s%s", i ? ", " : "",
+                                    backends[i].kind);
+    }
+    errbuf_fail(err, errlen, "store.kind \"%s\": not available in this build (built: %s)",
+                cfg->kind, built);
+    return NULL;
+}
+
+void store_init(store *st, const store_ops *ops)
+{
+    st->ops = ops;
+    atomic_flag_clear(&st->in_use);
+    st->errmsg[0] = '\0';
+}
 
 int store_fail(store *st, const char *fmt, ...)
 {
@@ -41,56 +77,30 @@ static int leave(store *st, int rc)
     return rc;
 }
 
-#define GATE_TIMEOUT_MS 5000 /* as the SQLite busy timeout */
-
-void store_set_gate(store *st, pthread_mutex_t *gate)
+size_t store_shared_size(void)
 {
-    st->gate = gate;
-}
-
-/* Takes the write gate (if any) before a write; -1 after store_fail().
- * Every write that took it (or would have) ends in gate_give(). */
-static int gate_take(store *st)
-{
-    if (!st->gate)
-        return 0;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += GATE_TIMEOUT_MS / 1000;
-    int rc = pthread_mutex_timedlock(st->gate, &until);
-    if (rc == EOWNERDEAD) { /* its holder died; SQLite rolls back what it left */
-        rc = pthread_mutex_consistent(st->gate);
-        if (rc != 0)
-            pthread_mutex_unlock(st->gate);
+    size_t max = 0;
+    for (size_t i = 0; i < NBACKENDS; i++) {
+        assert(backends[i].ops->shared_size <= STORE_SHARED_MAX);
+        if (backends[i].ops->shared_size > max)
+            max = backends[i].ops->shared_size;
     }
-    if (rc != 0)
-        return store_fail(st, "write gate: %s", rc == ETIMEDOUT ? "timed out" : strerror(rc));
-    return 0;
+    return max;
 }
 
-/* Releases the gate after a write, then lets the backend tidy up. */
-static int gate_give(store *st, int rc)
+int store_shared_init(const config_store *cfg, void *area, char *err, size_t errlen)
 {
-    if (st->gate)
-        pthread_mutex_unlock(st->gate);
-    if (st->ops->after_write)
-        st->ops->after_write(st);
-    return rc;
+    const store_ops *ops = backend_find(cfg, err, errlen);
+    if (!ops)
+        return -1;
+    memset(area, 0, STORE_SHARED_MAX);
+    return ops->shared_init ? ops->shared_init(cfg, area, err, errlen) : 0;
 }
 
-/* Whether cfg's kind is built in; -1 with the message in err if not. */
-static int kind_check(const config_store *cfg, char *err, size_t errlen)
+store *store_open(const config_store *cfg, void *shared, char *err, size_t errlen)
 {
-    if (cfg->kind[0] == '\0' || strcmp(cfg->kind, "sqlite") == 0)
-        return 0;
-    return errbuf_fail(err, errlen, "store.kind \"%s\": not available in this build", cfg->kind);
-}
-
-store *store_open(const config_store *cfg, char *err, size_t errlen)
-{
-    if (kind_check(cfg, err, errlen) < 0)
-        return NULL;
-    return store_sqlite_open(cfg->path, NULL, err, errlen);
+    const store_ops *ops = backend_find(cfg, err, errlen);
+    return ops ? ops->open(cfg, shared, err, errlen) : NULL;
 }
 
 void store_close(store *st)
@@ -162,7 +172,7 @@ static void show_claims(store_batch *b)
 {
     for (int i = 0; i < b->nsubmit; i++) {
         job *j = &b->submit[i];
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < FN_NKINDS; k++) {
             for (int c = 0; c < b->nclaimed[k]; c++) {
                 const job *r = &b->claimed[k][c];
                 if (strcmp(r->id, j->id) != 0)
@@ -194,7 +204,7 @@ static int write_entered(store *st, store_batch *b)
     for (int i = 0; applied && i < b->ncomplete; i++)
         applied[i] = false;
     b->nclaimed[0] = b->nclaimed[1] = 0;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < FN_NKINDS; k++) {
         if (b->claim_max[k] < 0 || (b->claim_max[k] > 0 && (!b->claimed[k] || b->slot < 0)))
             return store_fail(st, "claim: max must be >= 0 with room for it, and slot >= 0");
     }
@@ -219,9 +229,7 @@ static int write_entered(store *st, store_batch *b)
             goto done;
     }
     c.complete = prep;
-    if (gate_take(st) < 0)
-        goto done;
-    rc = gate_give(st, st->ops->write(st, &c, now));
+    rc = st->ops->write(st, &c, now);
     b->nclaimed[0] = c.nclaimed[0];
     b->nclaimed[1] = c.nclaimed[1];
     if (rc == 0)
@@ -320,9 +328,7 @@ int store_cancel(store *st, const char *id, job *out, bool *found, job_state *be
         before = &dummy;
     if (!id_ok(id))
         return leave(st, 0);
-    if (gate_take(st) < 0)
-        return leave(st, -1);
-    return leave(st, gate_give(st, st->ops->cancel(st, id, job_now_us(), out, found, before)));
+    return leave(st, st->ops->cancel(st, id, job_now_us(), out, found, before));
 }
 
 int store_list_page(store *st, const store_list_query *q, store_row_fn *fn, void *arg, int *n,
@@ -400,10 +406,7 @@ static int reap(store *st, bool all, int slot, unsigned incarnation, store_final
     if (failed)
         *failed = 0;
     enter(st);
-    int rc = gate_take(st);
-    if (rc == 0)
-        rc = gate_give(st, st->ops->reap(st, all, slot, incarnation, job_now_us(), &final,
-                                         &nfinal, &nreq));
+    int rc = st->ops->reap(st, all, slot, incarnation, job_now_us(), &final, &nfinal, &nreq);
     /* Leave before the callbacks: they may use st (store_get, ...). */
     leave(st, rc);
     if (rc < 0)
@@ -438,9 +441,7 @@ int store_purge(store *st, int64_t now_us, int64_t ttl_s, int *purged)
     enter(st);
     if (ttl_s < 0)
         return leave(st, store_fail(st, "purge: negative ttl"));
-    int rc = gate_take(st);
-    if (rc == 0)
-        rc = gate_give(st, st->ops->purge(st, now_us - ttl_s * 1000000, &count));
+    int rc = st->ops->purge(st, now_us - ttl_s * 1000000, &count);
     if (purged)
         *purged = count;
     return leave(st, rc);
@@ -458,61 +459,23 @@ int store_counts(store *st, int64_t *queued, int64_t *running)
     return leave(st, rc);
 }
 
-/* A directory the process can create files in; -1 with why in err. */
-static int dir_writable(const char *dir, char *err, size_t errlen)
-{
-    struct stat sb;
-    if (stat(dir, &sb) < 0)
-        return errbuf_fail(err, errlen, "store.path: stat() of \"%s\" failed: %s", dir,
-                           strerror(errno));
-    if (!S_ISDIR(sb.st_mode))
-        return errbuf_fail(err, errlen, "store.path: \"%s\" is not a directory", dir);
-    if (access(dir, W_OK | X_OK) < 0)
-        return errbuf_fail(err, errlen, "store.path: directory \"%s\" is not writable: %s", dir,
-                           strerror(errno));
-    return 0;
-}
-
 int store_check(const config_store *cfg, char *err, size_t errlen)
 {
-    char dir[CONFIG_PATH + 1], up[CONFIG_PATH + 1];
-    struct stat sb;
-    if (kind_check(cfg, err, errlen) < 0)
-        return -1;
-    snprintf(dir, sizeof(dir), "%s", cfg->path);
-    const char *parent = dirname(dir);
-    if (stat(parent, &sb) < 0 && errno == ENOENT) {
-        /* store_prepare() makes the last component only */
-        snprintf(up, sizeof(up), "%s", parent);
-        return dir_writable(dirname(up), err, errlen);
-    }
-    if (dir_writable(parent, err, errlen) < 0)
-        return -1;
-    if (stat(cfg->path, &sb) < 0)
-        return errno == ENOENT ? 0
-                               : errbuf_fail(err, errlen, "store.path: stat() of \"%s\" failed: %s",
-                                             cfg->path, strerror(errno));
-    if (access(cfg->path, R_OK | W_OK) < 0)
-        return errbuf_fail(err, errlen, "store.path: \"%s\" is not readable and writable: %s",
-                           cfg->path, strerror(errno));
-    return store_sqlite_check(cfg->path, err, errlen);
+    const store_ops *ops = backend_find(cfg, err, errlen);
+    return ops ? ops->check(cfg, err, errlen) : -1;
 }
 
 int store_prepare(const config_store *cfg, int *requeued, int *failed, char *err, size_t errlen)
 {
-    char dir[CONFIG_PATH + 1];
-    snprintf(dir, sizeof(dir), "%s", cfg->path);
-    const char *parent = dirname(dir);
-    if (mkdir(parent, 0750) < 0 && errno != EEXIST) {
-        snprintf(err, errlen, "mkdir() of \"%s\" failed: %s", parent, strerror(errno));
+    const store_ops *ops = backend_find(cfg, err, errlen);
+    if (!ops || (ops->prepare && ops->prepare(cfg, err, errlen) < 0))
         return -1;
-    }
-    store *st = store_open(cfg, err, errlen);
+    store *st = store_open(cfg, NULL, err, errlen);
     if (!st)
         return -1;
     int rc = store_reap_all(st, NULL, NULL, requeued, failed);
     if (rc < 0)
-        snprintf(err, errlen, "%s: taking over running jobs failed: %s", cfg->path, store_errmsg(st));
+        errbuf_fail(err, errlen, "taking over running jobs failed: %s", store_errmsg(st));
     store_close(st);
     return rc;
 }

@@ -1,14 +1,16 @@
 /*
- * store_sqlite_open.c - opening the SQLite store: the file's pragmas, its
- * schema (created in a new file, checked in an existing one), and the
- * messages for files that cannot be used. The schema is described in
- * store_sqlite.c.
+ * sqlite_open.c - opening and closing the SQLite store: the file's pragmas,
+ * its schema (created in a new file, checked in an existing one), the
+ * messages for files that cannot be used, and the same checks made without
+ * opening anything (store_check) or before the first open (store_prepare).
+ * The schema is described in sqlite.c.
  */
-#include "store_sqlite_int.h"
+#include "sqlite_int.h"
 
 #include "errbuf.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +66,7 @@
     " result TEXT"
 
 /* jobs_created serves the list's ORDER BY created_at DESC, id DESC and its
- * cursor (store_sqlite_list.c); it is written once per job (neither column
+ * cursor (sqlite_list.c); it is written once per job (neither column
  * ever changes), so it costs the submit only. */
 #define JOBS_INDEXES                                                                               \
     "CREATE INDEX jobs_queue ON jobs (kind, state) WHERE state = 0;"                               \
@@ -75,8 +77,8 @@
 
 _Static_assert(STORE_SQLITE_SCHEMA_VERSION == 2, "schema_sql and migrate_v1_sql write version 2");
 
-static const char schema_sql[] = "CREATE TABLE jobs (" JOBS_COLUMNS ") STRICT;" JOBS_INDEXES
-                                 "PRAGMA user_version = 2;";
+static const char schema_sql[] =
+    "CREATE TABLE jobs (" JOBS_COLUMNS ") STRICT;" JOBS_INDEXES "PRAGMA user_version = 2;";
 
 /* Version 1 -> 2: the table rebuilt with args and result last (SQLite
  * cannot move a column), the same rows (seq included, so FIFO holds), and
@@ -111,9 +113,10 @@ static int exec1(sq *s, const char *sql, const char *what, int64_t *value, char 
     return 0;
 }
 
-/* The refusals of a file, shared by schema() and store_sqlite_check(). */
-#define MSG_NEWER "%s: schema version %lld is newer than this crunchd understands (%d);" \
-                  " use the crunchd that wrote it or a new file"
+/* The refusals of a file, shared by schema() and header_check(). */
+#define MSG_NEWER                                                                                  \
+    "%s: schema version %lld is newer than this crunchd understands (%d);"                         \
+    " use the crunchd that wrote it or a new file"
 #define MSG_FOREIGN "%s: not a crunchd job store (tables without a schema version)"
 
 /* Creates the schema in a new file, checks the version of an existing one
@@ -176,7 +179,7 @@ static void open_fail(sq *s)
  * workers writing, jobs/s was 20% higher with it, but its p99 submit-to-final
  * latency was 0.7-1.5 s against 17-175 ms with this one, which starts at
  * 50 us and doubles up to 2 ms. Workers now queue on the write gate first
- * (store_set_gate), so this only runs for writers without it: the master at
+ * (sqlite_gate.c), so this only runs for writers without it: the master at
  * start-up, tests, a worker ending itself over a job that would not stop.
  */
 static int busy_wait(void *arg, int tries)
@@ -236,8 +239,8 @@ store *store_sqlite_open(const char *path, const store_sqlite_opts *opts, char *
             snprintf(err, errlen, "%s: out of memory", path);
         return NULL;
     }
-    s->base.ops = &sq_ops;
-    atomic_flag_clear(&s->base.in_use);
+    store_init(&s->base, &store_sqlite_ops);
+    s->gate = opts ? opts->gate : NULL;
     snprintf(s->path, sizeof(s->path), "%s", path);
     if (path[0] == '\0') {
         store_fail(&s->base, "store.path is empty");
@@ -260,6 +263,24 @@ err:
     return NULL;
 }
 
+store *sq_open(const config_store *cfg, void *shared, char *err, size_t errlen)
+{
+    store_sqlite_opts o = {.gate = shared ? &((store_sqlite_shared *)shared)->gate : NULL};
+    return store_sqlite_open(cfg->path, &o, err, errlen);
+}
+
+/* Finalizes the cached statements (sqlite3_close() refuses while any is
+ * alive), closes the connection and frees s. */
+void sq_free(sq *s)
+{
+    for (int i = 0; i < SQ_STMT_MAX; i++)
+        sqlite3_finalize(s->stmt[i]);
+    for (int i = 0; i < SQ_LIST_STMT_MAX; i++)
+        sqlite3_finalize(s->list_stmt[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
 /* A big-endian 32-bit field of the database header. */
 static uint32_t header_u32(const unsigned char *h, size_t off)
 {
@@ -275,7 +296,7 @@ static uint32_t header_u32(const unsigned char *h, size_t off)
  * has not been copied back to yet may be older than the file's last commit
  * (the schema is created in one transaction, so never half of it).
  */
-int store_sqlite_check(const char *path, char *err, size_t errlen)
+static int header_check(const char *path, char *err, size_t errlen)
 {
     static const char magic[16] = "SQLite format 3";
     unsigned char h[100];
@@ -297,5 +318,53 @@ int store_sqlite_check(const char *path, char *err, size_t errlen)
                            STORE_SQLITE_SCHEMA_VERSION);
     if (version == 0 && cookie != 0)
         return errbuf_fail(err, errlen, MSG_FOREIGN, path);
+    return 0;
+}
+
+/* A directory the process can create files in; -1 with why in err. */
+static int dir_writable(const char *dir, char *err, size_t errlen)
+{
+    struct stat sb;
+    if (stat(dir, &sb) < 0)
+        return errbuf_fail(err, errlen, "store.path: stat() of \"%s\" failed: %s", dir,
+                           strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return errbuf_fail(err, errlen, "store.path: \"%s\" is not a directory", dir);
+    if (access(dir, W_OK | X_OK) < 0)
+        return errbuf_fail(err, errlen, "store.path: directory \"%s\" is not writable: %s", dir,
+                           strerror(errno));
+    return 0;
+}
+
+int sq_check(const config_store *cfg, char *err, size_t errlen)
+{
+    char dir[CONFIG_PATH + 1], up[CONFIG_PATH + 1];
+    struct stat sb;
+    snprintf(dir, sizeof(dir), "%s", cfg->path);
+    const char *parent = dirname(dir);
+    if (stat(parent, &sb) < 0 && errno == ENOENT) {
+        /* sq_prepare() makes the last component only */
+        snprintf(up, sizeof(up), "%s", parent);
+        return dir_writable(dirname(up), err, errlen);
+    }
+    if (dir_writable(parent, err, errlen) < 0)
+        return -1;
+    if (stat(cfg->path, &sb) < 0)
+        return errno == ENOENT ? 0
+                               : errbuf_fail(err, errlen, "store.path: stat() of \"%s\" failed: %s",
+                                             cfg->path, strerror(errno));
+    if (access(cfg->path, R_OK | W_OK) < 0)
+        return errbuf_fail(err, errlen, "store.path: \"%s\" is not readable and writable: %s",
+                           cfg->path, strerror(errno));
+    return header_check(cfg->path, err, errlen);
+}
+
+int sq_prepare(const config_store *cfg, char *err, size_t errlen)
+{
+    char dir[CONFIG_PATH + 1];
+    snprintf(dir, sizeof(dir), "%s", cfg->path);
+    const char *parent = dirname(dir);
+    if (mkdir(parent, 0750) < 0 && errno != EEXIST)
+        return errbuf_fail(err, errlen, "mkdir() of \"%s\" failed: %s", parent, strerror(errno));
     return 0;
 }

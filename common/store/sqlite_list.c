@@ -1,5 +1,5 @@
 /*
- * store_sqlite_list.c - store_list_page() for SQLite: one page of the job
+ * sqlite_list.c - store_list_page() for SQLite: one page of the job
  * list, newest first by (created_at, id), in two steps inside one read
  * transaction.
  *
@@ -17,7 +17,7 @@
  * The extra key of step 1 says whether a next page exists without reading
  * that job.
  */
-#include "store_sqlite_int.h"
+#include "sqlite_int.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -57,7 +57,7 @@ static const char *const list_sql[N_LIST_STMT] = {
 /* The statement of step 1 for state (-1: any). */
 static int keys_stmt(int state)
 {
-    return state < 0                ? L_KEYS_ANY
+    return state < 0              ? L_KEYS_ANY
            : state == JOB_QUEUED  ? L_KEYS_QUEUED
            : state == JOB_RUNNING ? L_KEYS_RUNNING
                                   : L_KEYS_STATE;
