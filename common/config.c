@@ -15,6 +15,7 @@
 #include "config.h"
 #include "callback_allow.h"
 #include "errbuf.h"
+#include "hostname.h"
 #include "utf8.h"
 
 #include <arpa/inet.h>
@@ -206,28 +207,6 @@ static bool is_ipv6(const char *s, size_t len)
     return inet_pton(AF_INET6, buf, &a) == 1;
 }
 
-bool config_is_hostname(const char *s, size_t len)
-{
-    bool numeric = true;
-    size_t label = 0;
-    if (len == 0 || len > 253)
-        return false;
-    for (size_t i = 0; i <= len; i++) {
-        char c = i < len ? s[i] : '.';
-        if (c == '.') {
-            if (label == 0 || label > 63 || s[i - 1] == '-')
-                return false;
-            label = 0;
-        } else if (is_alnum(c) || (c == '-' && label > 0)) {
-            numeric = numeric && is_digit(c);
-            label++;
-        } else {
-            return false;
-        }
-    }
-    return !numeric; /* "300.1.1.1" is a bad address, not a host name */
-}
-
 static bool is_host(const char *s, size_t len)
 {
     char buf[CONFIG_STR];
@@ -235,7 +214,7 @@ static bool is_host(const char *s, size_t len)
         return false;
     memcpy(buf, s, len);
     buf[len] = '\0';
-    return is_ipv4(buf) || config_is_hostname(s, len);
+    return is_ipv4(buf) || hostname_valid(s, len);
 }
 
 /* Returns 1 for a valid port, 0 for bad syntax, -1 for digits out of range. */

@@ -120,9 +120,6 @@ int config_load_string(config *cfg, const char *json, char *err, size_t errlen);
  * port 1..65535, nothing after it (RFC 6454 serialisation). */
 bool config_is_origin(const char *s, size_t len);
 
-/* RFC 1123 host name: dot-separated labels (1-63) of letters, digits and
- * inner '-', 253 at most; not all digits ("300.1.1.1" is a bad IPv4
- * address, not a name). For listen addresses and callback hosts. */
-bool config_is_hostname(const char *s, size_t len);
+
 
 #endif

@@ -1,4 +1,5 @@
 #include "jobrun.h"
+#include "loop.h"
 
 #include <event2/event.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
 #include "runner.h"
+#include "loop.h"
 
 #include <stddef.h>
 

@@ -1,6 +1,7 @@
 #include "storeq.h"
+#include "loop.h"
 
-#include "engine.h"
+#include "ctx.h"
 
 #include <assert.h>
 #include <event2/event.h>

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "budget.h"
+#include "loop.h"
 #include "slot.h"
 #include "wire.h"
 

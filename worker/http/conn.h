@@ -18,7 +18,7 @@
 #include <stddef.h>
 
 #include "access_log.h"
-#include "engine.h"
+#include "ctx.h"
 #include "http_parser.h"
 #include "list.h"
 
