@@ -1,7 +1,5 @@
 #include "loop.h"
 
-static __thread bool loop_thread; /* this thread runs an engine's loop */
+__thread bool loop_thread; /* this thread runs an engine's loop */
 
 void loop_claim(void) { loop_thread = true; }
-
-bool loop_mine(void) { return loop_thread; }

@@ -12,8 +12,13 @@
 /* The calling thread becomes the loop thread (engine_init). */
 void loop_claim(void);
 
+extern __thread bool loop_thread; /* loop.c; read through loop_mine() */
+
 /* True on the thread that called loop_claim(). */
-bool loop_mine(void);
+static inline bool loop_mine(void)
+{
+    return loop_thread;
+}
 
 #define ENGINE_ASSERT_LOOP() assert(loop_mine())
 
