@@ -5,8 +5,9 @@
  *
  * Owns m->slot[] (pid, started_ms, fast_fails, respawn_at_ms, incarnation;
  * kill_at_ms and hung are shared with the stop and the watchdog) and
- * m->old[], and the shm worker slots' pid, state, incarnation, started_at_ms,
- * generation and last exit while no worker runs in them.
+ * m->old[] (reload.c and scale.c move processes from a slot to it), and the
+ * shm worker slots' pid, state, incarnation, started_at_ms, generation and
+ * last exit, which the worker itself takes over once it runs.
  *
  * Respawn back-off: a worker that lived SPAWN_FAST_EXIT_MS or longer is
  * respawned at once; the n-th fast failure in a row waits
