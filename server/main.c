@@ -13,6 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "master.h"
+#include "pidfile.h"
 #include "preflight.h"
 
 #define EXIT_USAGE 2
@@ -38,22 +39,6 @@ static void usage(FILE *out)
             "            reload (HUP), quit (QUIT), stop (TERM), reopen (USR1)\n"
             "  -v        print the version and exit\n"
             "  -h        print this help and exit\n");
-}
-
-/*
- * A stale pid file may name a pid the kernel gave to another program since:
- * where /proc tells, only a process named crunchd is signalled.
- */
-static bool pid_is_crunchd(long pid)
-{
-    char path[64], comm[64] = "";
-    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return true; /* no /proc, or no such process: kill() tells */
-    bool ok = fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, "crunchd", 7) == 0;
-    fclose(f);
-    return ok;
 }
 
 static void print_warning(const char *msg, void *arg)
@@ -90,22 +75,10 @@ static int signal_master(const config *cfg, const char *action)
         fprintf(stderr, "crunchd: -s needs \"pid_file\" in the configuration\n");
         return 1;
     }
-    FILE *f = fopen(cfg->pid_file, "re");
-    if (!f) {
-        fprintf(stderr, "crunchd: open() of pid file \"%s\" failed: %s\n", cfg->pid_file,
-                strerror(errno));
-        return 1;
-    }
-    long pid = 0;
-    int got = fscanf(f, "%ld", &pid);
-    fclose(f);
-    if (got != 1 || pid <= 1) {
-        fprintf(stderr, "crunchd: pid file \"%s\" holds no valid pid\n", cfg->pid_file);
-        return 1;
-    }
-    if (!pid_is_crunchd(pid)) {
-        fprintf(stderr, "crunchd: pid file \"%s\" is stale: process %ld is not crunchd\n",
-                cfg->pid_file, pid);
+    char err[CONFIG_PATH + 128];
+    long pid;
+    if (pidfile_read(cfg->pid_file, &pid, err, sizeof(err)) < 0) {
+        fprintf(stderr, "crunchd: %s\n", err);
         return 1;
     }
     if (kill((pid_t)pid, signal_actions[i].signo) < 0) {

@@ -35,7 +35,7 @@ __attribute__((format(printf, 2, 3))) static void warn(const warner *w, const ch
     w->fn(msg, w->arg);
 }
 
-/* As master_user_lookup(): only root switches users. */
+/* As user_lookup() (user.h): only root switches users. */
 static int check_user(const config *cfg, const warner *w, char *err, size_t errlen)
 {
     if (cfg->user[0] == '\0')
