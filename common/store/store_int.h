@@ -20,7 +20,8 @@
 #ifndef CRUNCHD_STORE_INT_H
 #define CRUNCHD_STORE_INT_H
 
-#include "store.h"
+#include "store_shared.h"
+#include "store_types.h"
 
 #include <stdatomic.h>
 
