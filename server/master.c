@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "auth_master.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -778,6 +779,10 @@ static int master_reload_load(master *m, master_user *u)
         else
             snprintf(why, sizeof(why), "%s: %s", m->config_path, err);
         master_reload_fail(m, why);
+        return -1;
+    }
+    if (auth_master_load(&cfg_next, m->cfg, m->ls, err, sizeof(err)) < 0) {
+        master_reload_fail(m, err);
         return -1;
     }
     if (cfg_next.workers < 1 || cfg_next.workers > CONFIG_MAX_WORKERS) {
