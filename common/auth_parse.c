@@ -142,7 +142,8 @@ static int parse_hash(field f, auth_token *tok, char *why)
     for (size_t i = 0; ok && i < AUTH_HASH_LEN; i++) {
         int hi = hex_value(f.p[2 * i]), lo = hex_value(f.p[2 * i + 1]);
         ok = hi >= 0 && lo >= 0;
-        tok->hash[i] = (unsigned char)(hi << 4 | lo);
+        if (ok)
+            tok->hash[i] = (unsigned char)(hi << 4 | lo);
     }
     if (!ok)
         return errbuf_fail(why, WHY_SIZE,
