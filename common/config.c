@@ -141,6 +141,12 @@ static const key_spec http_keys[] = {
     K_END,
 };
 
+static const key_spec auth_keys[] = {
+    K_STR("tokens_file", auth.tokens_file, NULL),
+    K_BOOL("none", auth.none),
+    K_END,
+};
+
 static const key_spec log_keys[] = {
     K_ENUM("level", log.level, log_levels),
     K_STR("access_log", log.access_log, NULL),
@@ -162,6 +168,7 @@ static const key_spec top_keys[] = {
     K_OBJ("store", store_keys),
     K_OBJ("callbacks", callbacks_keys),
     K_OBJ("http", http_keys),
+    K_OBJ("auth", auth_keys),
     K_OBJ("log", log_keys),
     K_INT("shutdown_timeout_s", shutdown_timeout_s, 0, 3600),
     K_INT("heartbeat_timeout_s", heartbeat_timeout_s, 1, 3600),
@@ -504,6 +511,10 @@ static int config_check(config *cfg, char *err, size_t errlen)
         return errbuf_fail(err, errlen, "store.url: required for kind redis");
     if (strcmp(cfg->store.kind, "sqlite") == 0 && cfg->store.path[0] == '\0')
         return errbuf_fail(err, errlen, "store.path: required for kind sqlite");
+    if (cfg->auth.none && cfg->auth.tokens_file[0] != '\0')
+        return errbuf_fail(err, errlen,
+                           "auth.none: true turns tokens off, but auth.tokens_file is set: "
+                           "remove one of them");
     for (int i = 0; cfg->http.n_cors_origins > 1 && i < cfg->http.n_cors_origins; i++)
         if (strcmp(cfg->http.cors_origins[i], "*") == 0)
             return errbuf_fail(err, errlen,

@@ -3,7 +3,10 @@
  *
  * A config is a plain value: fixed-size fields, no heap pointers, so the master
  * can copy it, keep the old one during a reload, and hand it to a forked
- * worker without ownership questions.
+ * worker without ownership questions. One exception: auth.table, a borrowed
+ * pointer to the immutable table of tokens that the master loaded for this
+ * config (server/auth_master.h owns it and keeps it alive while a config of
+ * the master refers to it); the loaders leave it NULL.
  *
  * Every key of DESIGN.md section 6 is known. An unknown key or a value of the
  * wrong type or range is an error naming its path, e.g.
@@ -65,6 +68,14 @@ typedef struct config_http {
     int n_cors_origins;
 } config_http;
 
+struct auth_table; /* auth.h */
+
+typedef struct config_auth {
+    char tokens_file[CONFIG_PATH]; /* "" = no tokens: loopback only unless none */
+    bool none;                     /* no authentication at all, on any address; default false */
+    const struct auth_table *table; /* not a key: set by the master (auth_master.h); NULL without tokens */
+} config_auth;
+
 typedef struct config_log {
     char level[16];               /* debug|info|notice|warn|error; default info */
     char access_log[CONFIG_PATH]; /* path, "-" for stdout, "" for off (default) */
@@ -86,6 +97,7 @@ typedef struct config {
     config_store store;
     config_callbacks callbacks;
     config_http http;
+    config_auth auth;
     config_log log;
     int shutdown_timeout_s;       /* default 30 */
     int heartbeat_timeout_s;      /* default 10 */

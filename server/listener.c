@@ -46,7 +46,7 @@ static unsigned sa_port(const listener *l)
 }
 
 /* Sets l->name from l->sa: "1.2.3.4:80" or "[::1]:80". */
-static void tcp_name(listener *l)
+void listener_tcp_name(listener *l)
 {
     char host[INET6_ADDRSTRLEN] = "?";
     if (l->sa.ss_family == AF_INET6) {
@@ -106,7 +106,7 @@ int listener_tcp_resolve(listener *l, const char *spec, char *err, size_t errlen
     memcpy(&l->sa, res->ai_addr, res->ai_addrlen);
     l->salen = res->ai_addrlen;
     freeaddrinfo(res);
-    tcp_name(l);
+    listener_tcp_name(l);
     return 0;
 
 bad:
@@ -180,7 +180,7 @@ static int tcp_open(listener *l, const char *spec, int nslots, char *err, size_t
             if (getsockname(l->fds[0], (struct sockaddr *)&l->sa, &l->salen) < 0)
                 return errbuf_fail(err, errlen, "getsockname() on %s failed: %s", l->name,
                                    strerror(errno));
-            tcp_name(l);
+            listener_tcp_name(l);
         }
     }
     return 0;
@@ -373,7 +373,7 @@ static int activated_open(listener *l, int fd, char *err, size_t errlen)
         snprintf(l->name, sizeof(l->name), "%s%s", LISTENER_UNIX_PREFIX,
                  ((struct sockaddr_un *)&l->sa)->sun_path);
     } else {
-        tcp_name(l);
+        listener_tcp_name(l);
     }
     return 0;
 }

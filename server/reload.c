@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "listener.h"
+#include "auth_master.h"
 #include "log.h"
 #include "nofile.h"
 #include "notify.h"
@@ -52,6 +53,10 @@ static int reload_load(master *m, user_ids *u)
         else
             snprintf(why, sizeof(why), "%s: %s", m->config_path, err);
         reload_fail(m, why);
+        return -1;
+    }
+    if (auth_master_load(&cfg_next, m->cfg, m->ls, err, sizeof(err)) < 0) {
+        reload_fail(m, err);
         return -1;
     }
     if (cfg_next.workers < 1 || cfg_next.workers > CONFIG_MAX_WORKERS) {
