@@ -174,9 +174,9 @@ typedef struct store_batch {
     int slot;            /* the claimer, as store_claim */
     unsigned incarnation;
     int pid;
-    int claim_max[2];    /* by fn_kind: claim up to this many (0: no claim) */
-    job *claimed[2];     /* out: claim_max[k] jobs each, filled FIFO */
-    int nclaimed[2];
+    int claim_max[FN_NKINDS]; /* by fn_kind: claim up to this many (0: no claim) */
+    job *claimed[FN_NKINDS];  /* out: claim_max[k] jobs each, filled FIFO */
+    int nclaimed[FN_NKINDS];
 } store_batch;
 
 int store_write(store *st, store_batch *b);

@@ -500,7 +500,7 @@ static bool write_rows(sq *s, store_batch *b, int64_t now_us, job *hits)
         if (submit_one(s, &b->submit[i], &hits[i], &b->existing[i]) < 0)
             return false;
     }
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < FN_NKINDS; k++) {
         if (b->claim_max[k] > 0 &&
             claim_rows(s, b, (fn_kind)k, now_us, b->claimed[k], &b->nclaimed[k]) < 0)
             return false;
@@ -515,7 +515,7 @@ static void write_undo(store_batch *b)
         b->applied[i] = false;
     for (int i = 0; i < b->nsubmit; i++)
         b->existing[i] = false;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < FN_NKINDS; k++) {
         for (int i = 0; i < b->nclaimed[k]; i++)
             job_release(&b->claimed[k][i]);
         b->nclaimed[k] = 0;

@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "nofile.h"
 #include "notify.h"
+#include "functions.h"
 #include "preflight.h"
 #include "shm.h"
 #include "store.h"
@@ -794,6 +795,10 @@ static int master_reload_load(master *m, master_user *u)
         master_reload_fail(m, err);
         return -1;
     }
+    if (functions_reload(&cfg_next, m->cfg, m->shm, err, sizeof(err)) < 0) {
+        master_reload_fail(m, err);
+        return -1;
+    }
     return 0;
 }
 
@@ -1244,12 +1249,16 @@ int master_run(const config *cfg, const char *config_path)
         log_error("%s", err);
         return 1;
     }
-    m.shm = shm_create();
+    if (functions_load(&cfg_cur, NULL, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    m.shm = shm_create(metrics_shm_bytes(cfg_cur.functions.registry));
     if (!m.shm) {
         log_error("mmap() of the shared region failed: %s", strerror(errno));
         return 1;
     }
-    metrics_register_fns(m.shm);
+    metrics_register_fns(m.shm, cfg_cur.functions.registry);
     if (master_signals_init(&m) < 0)
         goto done;
     if (wake_dir_create(m.user.switch_user, m.user.uid, m.user.gid, err, sizeof(err)) < 0) {

@@ -293,7 +293,7 @@ static void call_run(pool_task *t)
 static void call_run_inline(fn_call *call)
 {
     int64_t t0 = fn_now_ns();
-    call->status = call->fn->run(call->args, &call->ctx, &call->result);
+    call->status = fn_run(call->fn, call->args, &call->ctx, &call->result);
     call->run_us = call->cpu_us = (fn_now_ns() - t0) / 1000;
 }
 
@@ -353,7 +353,7 @@ static void call_done(pool_task *t)
     metrics_job_state st = call->status == FN_OK          ? METRICS_JOB_SUCCEEDED
                            : call->status == FN_CANCELLED ? METRICS_JOB_CANCELLED
                                                           : METRICS_JOB_FAILED;
-    metrics_job(w->shm, w->slot, metrics_fn_index(w->shm, call->fn->name), st, call->run_us);
+    metrics_job(w->shm, w->slot, call->fn->series, st, call->run_us);
     if (call->c)
         call_reply(call);
     bool pooled = call->deadline != NULL; /* inline calls never took a lane */

@@ -413,7 +413,7 @@ static void jtask_finish(jtask *jt)
     atomic_fetch_add_explicit(&w->me->jobs, 1, memory_order_relaxed);
     update_ewma(w, jt->run_us);
     settle(jt);
-    metrics_job(w->shm, w->slot, metrics_fn_index(w->shm, jt->j.fn),
+    metrics_job(w->shm, w->slot, jt->fn ? jt->fn->series : -1,
                 jt->j.state == JOB_SUCCEEDED ? METRICS_JOB_SUCCEEDED
                 : jt->j.state == JOB_CANCELLED ? METRICS_JOB_CANCELLED
                                                : METRICS_JOB_FAILED,

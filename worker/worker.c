@@ -12,6 +12,7 @@
 
 #include "budget.h"
 #include "conn.h"
+#include "fn_registry.h"
 #include "callback_deliver.h"
 #include "handlers.h"
 #include "jobs.h"
@@ -287,6 +288,7 @@ static void teardown(worker *wk)
 int worker_run(const config *cfg, shm_region *shm, int slot, const int *fds, int nfds)
 {
     static worker wk;
+    fn_registry_use(cfg->functions.registry); /* this generation's functions, for good */
     memset(&wk, 0, sizeof(wk));
     for (int i = 0; i < MAX_LISTENERS; i++)
         wk.listen_fd[i] = -1;
