@@ -17,6 +17,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "functions.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -300,12 +301,16 @@ int master_run(const config *cfg, const char *config_path)
         log_error("%s", err);
         return 1;
     }
-    m.shm = shm_create();
+    if (functions_load(&m.cur, NULL, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    m.shm = shm_create(metrics_shm_bytes(m.cur.functions.registry));
     if (!m.shm) {
         log_error("mmap() of the shared region failed: %s", strerror(errno));
         return 1;
     }
-    metrics_register_fns(m.shm);
+    metrics_register_fns(m.shm, m.cur.functions.registry);
     if (master_signals_init(&m) < 0)
         goto done;
     if (wake_dir_create(m.user.switch_user, m.user.uid, m.user.gid, err, sizeof(err)) < 0) {

@@ -37,7 +37,7 @@ static void run_end(run *r)
     bool pooled = r->pooled;
     fn_kind kind = r->fn->kind;
     slot_count_run(e);
-    metrics_job(e->shm, e->slot, metrics_fn_index(e->shm, r->fn->name), final_state(r), r->run_us);
+    metrics_job(e->shm, e->slot, r->fn->series, final_state(r), r->run_us);
     r->done(r); /* may free r */
     if (pooled)
         lanes_release(e, kind);
@@ -62,7 +62,7 @@ bool runner_start(engine *e, run *r, const fn_desc *fn, json_t *args, int64_t ti
         /* The loop does nothing else meanwhile: its CPU time is the run's
          * wall time, and the thread CPU clock (a system call) is not asked. */
         int64_t t0 = fn_now_ns();
-        r->status = fn->run(args, &r->ctx, &r->result);
+        r->status = fn_run(fn, args, &r->ctx, &r->result);
         r->run_us = r->cpu_us = (fn_now_ns() - t0) / 1000;
         run_end(r);
         return false;
