@@ -57,7 +57,7 @@ bool runner_start(engine *e, run *r, const fn_desc *fn, json_t *args, int64_t ti
     r->result = NULL;
     r->run_us = r->cpu_us = -1;
     fn_ctx_init(&r->ctx, fn_now_ns() + timeout_ms * 1000000, e->cfg->data_dir);
-    r->pooled = runner_cost_ns(fn, args) >= FN_INLINE_NS;
+    r->pooled = !fn_may_inline(fn, args);
     if (!r->pooled) {
         /* The loop does nothing else meanwhile: its CPU time is the run's
          * wall time, and the thread CPU clock (a system call) is not asked. */
