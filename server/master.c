@@ -18,12 +18,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "functions.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "nofile.h"
 #include "notify.h"
-#include "functions.h"
 #include "preflight.h"
 #include "shm.h"
 #include "store.h"
