@@ -26,6 +26,7 @@
 #define CONFIG_PATH 1024
 #define CONFIG_MAX_WORKERS 256
 #define CONFIG_MAX_CORS 32
+#define CONFIG_MAX_PLUGINS 32
 
 typedef struct config_limits {
     int64_t max_body_bytes;   /* default 1 MiB */
@@ -86,6 +87,9 @@ typedef struct config_log {
 typedef struct fn_registry fn_registry;
 
 typedef struct config_functions {
+    /* C plugins to load, in this order (include/crunchd/plugin.h); default none. */
+    char plugins[CONFIG_MAX_PLUGINS][CONFIG_PATH];
+    int n_plugins;
     /* Not from the file: the function registry built from this config
      * (server/functions.c) that the workers forked with it use. Borrowed, owned
      * by the master; NULL in a config that was only loaded (the built-ins). */

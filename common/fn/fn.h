@@ -8,7 +8,7 @@
  *
  * Where descriptors come from: a registry (fn_registry.h) that the built-ins
  * (fn_builtin.h) and the C plugins (fn_plugin.h) register into at start-up.
- * The lookups below read the process's current registry (fn_registry_use());
+ * The lookups below read the process's current registry (fn_catalog_use(), fn_catalog.h);
  * a process that never chose one sees the built-ins alone.
  *
  * Thread rules: descriptors are immutable and shared by every thread; the
@@ -120,7 +120,7 @@ struct fn_desc {
 /* Calls estimated to take less than this run inline on the loop thread. */
 #define FN_INLINE_NS 20000
 
-/* ---- the current registry (fn_registry_use()) ---- */
+/* ---- the current registry (fn_catalog_use(), fn_catalog.h) ---- */
 
 /* Returns the function called name (len bytes, not NUL-terminated), or NULL
  * (also for debug-only functions when debug is false). O(log n). */

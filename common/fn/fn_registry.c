@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "errbuf.h"
-#include "fn_builtin.h"
 
 typedef struct fn_entry {
     fn_desc desc; /* the copy; desc.index == its position */
@@ -34,9 +33,6 @@ struct fn_registry {
     bool used; /* some process chose it: no more changes */
 };
 
-static _Atomic(const fn_registry *) current;
-static fn_registry *builtins;
-static pthread_once_t builtins_once = PTHREAD_ONCE_INIT;
 
 /* ---- building ---- */
 
@@ -49,7 +45,6 @@ void fn_registry_free(fn_registry *r)
 {
     if (!r)
         return;
-    assert(r != atomic_load(&current));
     for (int i = 0; i < r->n; i++) {
         free(r->e[i]->origin);
         free(r->e[i]);
@@ -306,52 +301,7 @@ json_t *fn_registry_list_json(const fn_registry *r, bool debug)
     return list ? json_pack("{s:o}", "functions", list) : NULL;
 }
 
-/* ---- the current registry ---- */
-
-static void builtins_init(void)
+void fn_registry_seal(const fn_registry *r)
 {
-    char err[256];
-    builtins = fn_registry_new();
-    if (!builtins || fn_builtins_register(builtins, err, sizeof(err)) < 0) {
-        fprintf(stderr, "crunchd: the built-in functions cannot be registered: %s\n",
-                builtins ? err : "out of memory");
-        abort();
-    }
-    builtins->used = true;
-}
-
-void fn_registry_use(const fn_registry *r)
-{
-    if (r)
-        ((fn_registry *)r)->used = true; /* the flag only: the functions never change */
-    atomic_store(&current, r);
-}
-
-const fn_registry *fn_registry_current(void)
-{
-    const fn_registry *r = atomic_load_explicit(&current, memory_order_acquire);
-    if (r)
-        return r;
-    pthread_once(&builtins_once, builtins_init);
-    return builtins;
-}
-
-const fn_desc *fn_find(const char *name, size_t len, bool debug)
-{
-    return fn_registry_find(fn_registry_current(), name, len, debug);
-}
-
-int fn_count(void)
-{
-    return fn_registry_count(fn_registry_current());
-}
-
-const fn_desc *fn_at(int i)
-{
-    return fn_registry_at(fn_registry_current(), i);
-}
-
-json_t *fn_list_json(bool debug)
-{
-    return fn_registry_list_json(fn_registry_current(), debug);
+    ((fn_registry *)r)->used = true; /* the flag only: the functions never change */
 }

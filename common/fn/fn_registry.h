@@ -1,15 +1,15 @@
 /*
  * fn_registry.h - a set of functions that the built-ins and the plugins
- * register into at start-up, and the process's current set that fn_find(),
- * fn_count(), fn_at() and fn_list_json() of fn.h read.
+ * register into at start-up (the process's current one, that fn_find() &
+ * co. read, is chosen with fn_catalog_use(): fn_catalog.h).
  *
  * Life of a registry (DESIGN.md sections 1 and 7):
  *   1. The master builds it before it forks: fn_registry_new(), then
- *      fn_builtins_register() (fn_builtin.h), then each configured plugin
+ *      fn_builtins_register() (builtin.h), then each configured plugin
  *      (fn_plugin_load(), fn_plugin.h) in the order of the config; then
  *      metrics_register_fns() (metrics.h) gives every function its series.
  *   2. The config of a generation points at its registry; a worker forked
- *      with that config calls fn_registry_use() once, before its threads
+ *      with that config calls fn_catalog_use() once, before its threads
  *      start, and keeps that registry for its whole life.
  *   3. A reload (HUP) builds a new registry for the new generation the same
  *      way; the old workers keep theirs (their copy of the master's memory is
@@ -34,7 +34,7 @@
  * Thread rules: building (new, add, own, set_series, free) is for one
  * thread (the master's, or a test's) on a registry no other thread reads;
  * a registry is never changed once a process uses it (asserted) or a worker
- * was forked with it. fn_registry_use() is called before the threads that
+ * was forked with it. fn_catalog_use() is called before the threads that
  * read it start (a worker at its start; tests between single-threaded
  * phases). Reading (find, at, count, the fn.h lookups) takes no lock and is
  * safe from any thread.
@@ -97,14 +97,7 @@ const fn_desc *fn_registry_find(const fn_registry *r, const char *name, size_t l
 /* As fn_list_json(), of r. */
 json_t *fn_registry_list_json(const fn_registry *r, bool debug);
 
-/*
- * Makes r the registry fn_find() & co. read in this process; NULL picks the
- * built-ins alone (made on first use, never freed). Borrowed: r must outlive
- * its use. See the thread rules above.
- */
-void fn_registry_use(const fn_registry *r);
-
-/* The registry fn_find() & co. read now (the built-ins if none was chosen). */
-const fn_registry *fn_registry_current(void);
+/* Some process uses r (fn_catalog_use): no more changes (asserted). */
+void fn_registry_seal(const fn_registry *r);
 
 #endif

@@ -5,7 +5,7 @@
  * cancellation and deadlines, and file_sha256's confinement to data_dir.
  */
 #include "fn.h"
-#include "fn_builtin.h"
+#include "builtin.h"
 
 #include <check.h>
 #include <errno.h>

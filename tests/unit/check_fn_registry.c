@@ -6,7 +6,8 @@
  * process's current registry.
  */
 #include "fn.h"
-#include "fn_builtin.h"
+#include "builtin.h"
+#include "fn_catalog.h"
 #include "fn_registry.h"
 
 #include <check.h>
@@ -340,8 +341,8 @@ START_TEST(test_current)
     fn_registry *r = must_builtins();
     fn_desc mine = desc_named("mine");
     must_add(r, &mine, "/p.so");
-    fn_registry_use(r);
-    ck_assert_ptr_eq(fn_registry_current(), r);
+    fn_catalog_use(r);
+    ck_assert_ptr_eq(fn_catalog_current(), r);
     ck_assert_int_eq(fn_count(), 11);
     ck_assert_str_eq(fn_at(10)->name, "mine");
     ck_assert_ptr_null(fn_at(11));
@@ -357,7 +358,7 @@ START_TEST(test_current)
     ck_assert_int_eq(json_array_size(json_object_get(list, "functions")), 9);
     json_decref(list);
 
-    fn_registry_use(NULL);
+    fn_catalog_use(NULL);
     ck_assert_ptr_null(fn_find("mine", 4, false));
     ck_assert_int_eq(fn_count(), 10);
     fn_registry_free(r);

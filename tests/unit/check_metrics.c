@@ -6,6 +6,7 @@
  * and the render of what earlier generations counted.
  */
 #include "fn.h"
+#include "fn_catalog.h"
 #include "fn_registry.h"
 #include "metrics.h"
 #include "shm.h"
@@ -103,7 +104,7 @@ START_TEST(test_more_than_16_functions)
             metrics_job(shm, i % 3, d->series, METRICS_JOB_SUCCEEDED, 1500);
         metrics_job(shm, 5, d->series, METRICS_JOB_FAILED, 20);
     }
-    fn_registry_use(r);
+    fn_catalog_use(r);
     char *text = must_render(shm);
     for (int i = 0; i < 40; i++) {
         char fn[16], series[128];
@@ -118,7 +119,7 @@ START_TEST(test_more_than_16_functions)
         ck_assert_int_eq(value_of(text, series), 1); /* the 20 us one */
     }
     free(text);
-    fn_registry_use(NULL);
+    fn_catalog_use(NULL);
     fn_registry_free(r);
     shm_destroy(shm);
 }
@@ -162,7 +163,7 @@ START_TEST(test_reload_keeps_series_and_warns_when_full)
 
     /* Rendered by a worker of the last generation: its functions, and a19,
      * which an earlier one ran; not the a* names that never counted. */
-    fn_registry_use(r2);
+    fn_catalog_use(r2);
     char *text = must_render(shm);
     ck_assert_int_eq(jobs_of(text, "a19", "succeeded"), 2);
     ck_assert_int_eq(jobs_of(text, "a18", "succeeded"), -1);
@@ -170,7 +171,7 @@ START_TEST(test_reload_keeps_series_and_warns_when_full)
     ck_assert_int_eq(jobs_of(text, "c62", "failed"), 0);
     ck_assert_int_eq(jobs_of(text, "c63", "succeeded"), -1);
     free(text);
-    fn_registry_use(NULL);
+    fn_catalog_use(NULL);
     fn_registry_free(r0);
     fn_registry_free(r1);
     fn_registry_free(r2);

@@ -3,7 +3,7 @@
  * kind), and the debug-only crash and spin that tests use to exercise worker
  * respawn and kill escalation (DESIGN.md section 5).
  */
-#include "fn_builtin.h"
+#include "builtin.h"
 
 #include <pthread.h>
 #include <signal.h>

@@ -3,7 +3,7 @@
  * string, possibly iterated, and file_sha256 of a file under data_dir, which
  * must never read anything outside data_dir.
  */
-#include "fn_builtin.h"
+#include "builtin.h"
 
 #include <errno.h>
 #include <fcntl.h>

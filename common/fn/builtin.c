@@ -2,7 +2,7 @@
  * fn_builtin.c - see fn_builtin.h: the built-ins' registration and the
  * helpers their run() functions share.
  */
-#include "fn_builtin.h"
+#include "builtin.h"
 
 #include <stdarg.h>
 #include <stdio.h>

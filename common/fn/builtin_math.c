@@ -3,7 +3,7 @@
  * (DESIGN.md section 5). Each polls fn_ctx_check() often enough to stop
  * within a few milliseconds of a cancel or a deadline.
  */
-#include "fn_builtin.h"
+#include "builtin.h"
 
 #include <inttypes.h>
 #include <math.h>
