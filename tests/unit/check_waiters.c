@@ -95,6 +95,7 @@ static void cancel_in_store(const char *id, bool announce)
     store_close(st);
     if (announce)
         engine_job_final(&f.e, &j, false);
+    job_release(&j);
 }
 
 /* Tells the engine that job id succeeded (the store is not asked). */
