@@ -3,6 +3,7 @@
  * and one blocking HTTP/1.1 POST (see callback.h for the contracts).
  */
 #include "callback.h"
+#include "hostname.h"
 #include "callback_allow.h"
 #include "errbuf.h"
 
@@ -104,7 +105,7 @@ static int parse_host(const char *s, size_t len, bool ipv6, char *err, size_t er
             return errbuf_fail(err, errlen, "callback: host \"%s\" is not a dotted-quad IPv4 address",
                         buf);
     }
-    if (!config_is_hostname(s, len))
+    if (!hostname_valid(s, len))
         return errbuf_fail(err, errlen, "callback: bad host \"%.*s\"", (int)len, s);
     return 0;
 }

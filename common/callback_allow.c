@@ -3,7 +3,7 @@
  */
 #include "callback_allow.h"
 
-#include "config.h" /* config_is_hostname */
+#include "hostname.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -36,7 +36,7 @@ static bool norm_host(const char *s, size_t len, bool v6, char *out)
     if (v6)
         return inet_pton(AF_INET6, buf, &a6) == 1 &&
                inet_ntop(AF_INET6, &a6, out, CALLBACK_ALLOW_HOST_MAX) != NULL;
-    if (inet_pton(AF_INET, buf, &a4) != 1 && !config_is_hostname(buf, len))
+    if (inet_pton(AF_INET, buf, &a4) != 1 && !hostname_valid(buf, len))
         return false;
     for (size_t i = 0; i <= len; i++)
         out[i] = (buf[i] >= 'A' && buf[i] <= 'Z') ? (char)(buf[i] - 'A' + 'a') : buf[i];

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "callback_allow.h"
 #include "errbuf.h"
+#include "hostname.h"
 #include "utf8.h"
 
 #include <arpa/inet.h>
@@ -140,6 +141,12 @@ static const key_spec http_keys[] = {
     K_END,
 };
 
+static const key_spec auth_keys[] = {
+    K_STR("tokens_file", auth.tokens_file, NULL),
+    K_BOOL("none", auth.none),
+    K_END,
+};
+
 static const key_spec log_keys[] = {
     K_ENUM("level", log.level, log_levels),
     K_STR("access_log", log.access_log, NULL),
@@ -161,6 +168,7 @@ static const key_spec top_keys[] = {
     K_OBJ("store", store_keys),
     K_OBJ("callbacks", callbacks_keys),
     K_OBJ("http", http_keys),
+    K_OBJ("auth", auth_keys),
     K_OBJ("log", log_keys),
     K_INT("shutdown_timeout_s", shutdown_timeout_s, 0, 3600),
     K_INT("heartbeat_timeout_s", heartbeat_timeout_s, 1, 3600),
@@ -206,28 +214,6 @@ static bool is_ipv6(const char *s, size_t len)
     return inet_pton(AF_INET6, buf, &a) == 1;
 }
 
-bool config_is_hostname(const char *s, size_t len)
-{
-    bool numeric = true;
-    size_t label = 0;
-    if (len == 0 || len > 253)
-        return false;
-    for (size_t i = 0; i <= len; i++) {
-        char c = i < len ? s[i] : '.';
-        if (c == '.') {
-            if (label == 0 || label > 63 || s[i - 1] == '-')
-                return false;
-            label = 0;
-        } else if (is_alnum(c) || (c == '-' && label > 0)) {
-            numeric = numeric && is_digit(c);
-            label++;
-        } else {
-            return false;
-        }
-    }
-    return !numeric; /* "300.1.1.1" is a bad address, not a host name */
-}
-
 static bool is_host(const char *s, size_t len)
 {
     char buf[CONFIG_STR];
@@ -235,7 +221,7 @@ static bool is_host(const char *s, size_t len)
         return false;
     memcpy(buf, s, len);
     buf[len] = '\0';
-    return is_ipv4(buf) || config_is_hostname(s, len);
+    return is_ipv4(buf) || hostname_valid(s, len);
 }
 
 /* Returns 1 for a valid port, 0 for bad syntax, -1 for digits out of range. */
@@ -525,6 +511,10 @@ static int config_check(config *cfg, char *err, size_t errlen)
         return errbuf_fail(err, errlen, "store.url: required for kind redis");
     if (strcmp(cfg->store.kind, "sqlite") == 0 && cfg->store.path[0] == '\0')
         return errbuf_fail(err, errlen, "store.path: required for kind sqlite");
+    if (cfg->auth.none && cfg->auth.tokens_file[0] != '\0')
+        return errbuf_fail(err, errlen,
+                           "auth.none: true turns tokens off, but auth.tokens_file is set: "
+                           "remove one of them");
     for (int i = 0; cfg->http.n_cors_origins > 1 && i < cfg->http.n_cors_origins; i++)
         if (strcmp(cfg->http.cors_origins[i], "*") == 0)
             return errbuf_fail(err, errlen,

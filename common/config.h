@@ -1,9 +1,13 @@
 /*
  * config.h - the one JSON configuration file (DESIGN.md section 6).
  *
- * A config is a plain value: fixed-size fields, no heap pointers, so the master
- * can copy it, keep the old one during a reload, and hand it to a forked
- * worker without ownership questions.
+ * A config is a plain value: fixed-size fields and no pointer it owns, so the
+ * master can copy it, keep the old one during a reload, and hand it to a
+ * forked worker without ownership questions. Two pointers are borrowed:
+ * functions.registry (see config_functions) and auth.table, the immutable
+ * table of tokens the master loaded for this config (server/auth_master.h
+ * owns it and keeps it alive while a config of the master refers to it);
+ * the loaders leave both NULL.
  *
  * Every key of DESIGN.md section 6 is known. An unknown key or a value of the
  * wrong type or range is an error naming its path, e.g.
@@ -65,11 +69,28 @@ typedef struct config_http {
     int n_cors_origins;
 } config_http;
 
+struct auth_table; /* auth.h */
+
+typedef struct config_auth {
+    char tokens_file[CONFIG_PATH]; /* "" = no tokens: loopback only unless none */
+    bool none;                     /* no authentication at all, on any address; default false */
+    const struct auth_table *table; /* not a key: set by the master (auth_master.h); NULL without tokens */
+} config_auth;
+
 typedef struct config_log {
     char level[16];               /* debug|info|notice|warn|error; default info */
     char access_log[CONFIG_PATH]; /* path, "-" for stdout, "" for off (default) */
     char format[16];              /* "text" (default) or "json" */
 } config_log;
+
+typedef struct fn_registry fn_registry;
+
+typedef struct config_functions {
+    /* Not from the file: the function registry built from this config
+     * (server/functions.c) that the workers forked with it use. Borrowed, owned
+     * by the master; NULL in a config that was only loaded (the built-ins). */
+    fn_registry *registry;
+} config_functions;
 
 typedef struct config {
     char listen[CONFIG_MAX_LISTEN][CONFIG_STR]; /* "host:port", "[v6]:port", "unix:/path" */
@@ -86,7 +107,9 @@ typedef struct config {
     config_store store;
     config_callbacks callbacks;
     config_http http;
+    config_auth auth;
     config_log log;
+    config_functions functions;
     int shutdown_timeout_s;       /* default 30 */
     int heartbeat_timeout_s;      /* default 10 */
     bool debug_functions;         /* default false */
@@ -120,9 +143,6 @@ int config_load_string(config *cfg, const char *json, char *err, size_t errlen);
  * port 1..65535, nothing after it (RFC 6454 serialisation). */
 bool config_is_origin(const char *s, size_t len);
 
-/* RFC 1123 host name: dot-separated labels (1-63) of letters, digits and
- * inner '-', 253 at most; not all digits ("300.1.1.1" is a bad IPv4
- * address, not a name). For listen addresses and callback hosts. */
-bool config_is_hostname(const char *s, size_t len);
+
 
 #endif

@@ -38,6 +38,9 @@
 #define ERR_NOT_IMPLEMENTED "not_implemented"
 #define ERR_VERSION "http_version_not_supported"
 #define ERR_REQUEST_TIMEOUT "request_timeout"
+#define ERR_UNAUTHORIZED "unauthorized" /* 401: no token, or one no table holds */
+#define ERR_FORBIDDEN "forbidden"       /* 403: the token lacks the route's scope */
+#define ERR_RATE_LIMITED "rate_limited" /* 429: the token is over its rps (Retry-After) */
 
 /* Header names. */
 #define HDR_ALLOW "Allow"
@@ -55,6 +58,11 @@
 #define HDR_AC_EXPOSE_HEADERS "Access-Control-Expose-Headers"
 #define HDR_AC_MAX_AGE "Access-Control-Max-Age"
 #define HDR_AC_REQUEST_METHOD "Access-Control-Request-Method"
+#define HDR_WWW_AUTHENTICATE "WWW-Authenticate"
+
+/* The one authentication scheme (RFC 6750): "Authorization: Bearer <secret>",
+ * and "WWW-Authenticate: Bearer" on a 401. */
+#define AUTH_SCHEME_BEARER "Bearer"
 
 /* Content types. */
 #define CT_JSON "application/json"

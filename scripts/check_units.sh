@@ -4,7 +4,10 @@
 # at most MAX_EXPOSURE (default 2.5). Works without systemd running as PID 1
 # (containers, CI): verify only needs the binary named by ExecStart= to
 # exist, so the units are checked in a temp dir with /usr/sbin/crunchd
-# replaced by the built binary (BUILD_DIR, default ./build).
+# replaced by the built binary (BUILD_DIR, default ./build). Last, a fresh
+# `meson install` into a temp dir must give a config that passes the unit's
+# ExecStartPre= (`crunchd -t`; its /etc, /run, /var paths moved into the temp
+# dir), and a second install must keep the tokens file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,4 +57,31 @@ if ! awk -v l="$level" -v m="$max" 'BEGIN { exit !(l + 0 <= m + 0) }'; then
   echo "check_units: exposure level $level is above $max" >&2
   exit 1
 fi
-echo "check_units: 2 passed, 0 failed"
+
+echo "== fresh install: ExecStartPre=crunchd -t"
+dest="$tmp/root"
+meson install -C "$build_dir" --no-rebuild --quiet --destdir "$dest" >/dev/null
+conf=$(find "$dest" -path '*/crunchd/crunchd.json' | head -n 1)
+if [ -z "$conf" ]; then
+  echo "check_units: meson install put no crunchd/crunchd.json under $dest" >&2
+  exit 1
+fi
+etc=$(dirname "$conf")
+mkdir -p "$tmp/run" "$tmp/lib/data" "$tmp/log"
+sed -e "s#${etc#"$dest"}#$etc#g" -e "s#/run/crunchd#$tmp/run#g" \
+    -e "s#/var/lib/crunchd#$tmp/lib#g" -e "s#/var/log/crunchd#$tmp/log#g" "$conf" > "$tmp/crunchd.json"
+if ! out=$("$bin" -t -c "$tmp/crunchd.json" 2>&1); then
+  echo "$out" >&2
+  echo "check_units: crunchd -t fails on the freshly installed config" >&2
+  exit 1
+fi
+echo "$out"
+token="x call $(printf '%064d' 0)"
+echo "$token" >> "$etc/tokens"
+meson install -C "$build_dir" --no-rebuild --quiet --destdir "$dest" >/dev/null
+if ! grep -qx "$token" "$etc/tokens"; then
+  echo "check_units: a second meson install replaced $etc/tokens" >&2
+  exit 1
+fi
+echo "ok (a reinstall keeps the tokens file)"
+echo "check_units: 3 passed, 0 failed"

@@ -7,7 +7,6 @@
 #include <netinet/tcp.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -18,11 +17,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "log.h"
 
 #define LISTENER_UNIX_MODE 0666
 #define LISTENER_SD_FDS_START 3 /* SD_LISTEN_FDS_START of sd_listen_fds(3) */
-
 
 struct listener_set {
     pid_t owner; /* the process that bound the sockets; only it unlinks unix paths */
@@ -31,15 +30,6 @@ struct listener_set {
     int n;       /* listeners in l[] (some may be half open while opening) */
     listener l[CONFIG_MAX_LISTEN];
 };
-
-__attribute__((format(printf, 3, 4)))
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void close_fd(int *fd)
 {
@@ -56,7 +46,7 @@ static unsigned sa_port(const listener *l)
 }
 
 /* Sets l->name from l->sa: "1.2.3.4:80" or "[::1]:80". */
-static void tcp_name(listener *l)
+void listener_tcp_name(listener *l)
 {
     char host[INET6_ADDRSTRLEN] = "?";
     if (l->sa.ss_family == AF_INET6) {
@@ -110,20 +100,18 @@ int listener_tcp_resolve(listener *l, const char *spec, char *err, size_t errlen
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     int rc = getaddrinfo(node, port, &hints, &res);
-    if (rc != 0) {
-        set_err(err, errlen, "getaddrinfo() for \"%s\" failed: %s", spec,
-                rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-        return -1;
-    }
+    if (rc != 0)
+        return errbuf_fail(err, errlen, "getaddrinfo() for \"%s\" failed: %s", spec,
+                           rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
     memcpy(&l->sa, res->ai_addr, res->ai_addrlen);
     l->salen = res->ai_addrlen;
     freeaddrinfo(res);
-    tcp_name(l);
+    listener_tcp_name(l);
     return 0;
 
 bad:
-    set_err(err, errlen, "listen \"%s\": expected host:port, [v6]:port or unix:/path", spec);
-    return -1;
+    return errbuf_fail(err, errlen, "listen \"%s\": expected host:port, [v6]:port or unix:/path",
+                       spec);
 }
 
 /*
@@ -167,9 +155,8 @@ static int tcp_socket(const listener *l, bool reuseport, char *err, size_t errle
 
 fail:;
     int e = errno;
-    set_err(err, errlen, "%s %s failed: %s", what, l->name, strerror(e));
     close_fd(&fd);
-    return -1;
+    return errbuf_fail(err, errlen, "%s %s failed: %s", what, l->name, strerror(e));
 }
 
 /* Binds one reuseport socket per slot; port 0 is chosen by slot 0's bind. */
@@ -190,11 +177,10 @@ static int tcp_open(listener *l, const char *spec, int nslots, char *err, size_t
             return -1;
         if (slot == 0 && ephemeral) {
             l->salen = sizeof(l->sa);
-            if (getsockname(l->fds[0], (struct sockaddr *)&l->sa, &l->salen) < 0) {
-                set_err(err, errlen, "getsockname() on %s failed: %s", l->name, strerror(errno));
-                return -1;
-            }
-            tcp_name(l);
+            if (getsockname(l->fds[0], (struct sockaddr *)&l->sa, &l->salen) < 0)
+                return errbuf_fail(err, errlen, "getsockname() on %s failed: %s", l->name,
+                                   strerror(errno));
+            listener_tcp_name(l);
         }
     }
     return 0;
@@ -206,29 +192,22 @@ int listener_unix_probe(const listener *l, const char *path, char *err, size_t e
     if (lstat(path, &st) < 0) {
         if (errno == ENOENT)
             return 0;
-        set_err(err, errlen, "stat() of %s failed: %s", l->name, strerror(errno));
-        return -1;
+        return errbuf_fail(err, errlen, "stat() of %s failed: %s", l->name, strerror(errno));
     }
-    if (!S_ISSOCK(st.st_mode)) {
-        set_err(err, errlen, "bind() to %s failed: the file exists and is not a socket", l->name);
-        return -1;
-    }
+    if (!S_ISSOCK(st.st_mode))
+        return errbuf_fail(err, errlen, "bind() to %s failed: the file exists and is not a socket",
+                           l->name);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        set_err(err, errlen, "socket() for %s failed: %s", l->name, strerror(errno));
-        return -1;
-    }
+    if (fd < 0)
+        return errbuf_fail(err, errlen, "socket() for %s failed: %s", l->name, strerror(errno));
     int rc = connect(fd, (const struct sockaddr *)&l->sa, l->salen);
     int e = errno;
     close(fd);
-    if (rc == 0 || e == EAGAIN) {
-        set_err(err, errlen, "bind() to %s failed: a server is listening on it", l->name);
-        return -1;
-    }
-    if (e != ECONNREFUSED) {
-        set_err(err, errlen, "connect() to %s failed: %s", l->name, strerror(e));
-        return -1;
-    }
+    if (rc == 0 || e == EAGAIN)
+        return errbuf_fail(err, errlen, "bind() to %s failed: a server is listening on it",
+                           l->name);
+    if (e != ECONNREFUSED)
+        return errbuf_fail(err, errlen, "connect() to %s failed: %s", l->name, strerror(e));
     return 1;
 }
 
@@ -241,10 +220,9 @@ static int unix_remove_stale(const listener *l, const char *path, char *err, siz
     int rc = listener_unix_probe(l, path, err, errlen);
     if (rc <= 0)
         return rc;
-    if (unlink(path) < 0 && errno != ENOENT) {
-        set_err(err, errlen, "unlink() of stale %s failed: %s", l->name, strerror(errno));
-        return -1;
-    }
+    if (unlink(path) < 0 && errno != ENOENT)
+        return errbuf_fail(err, errlen, "unlink() of stale %s failed: %s", l->name,
+                           strerror(errno));
     log_info("removed stale socket %s", l->name);
     return 0;
 }
@@ -255,11 +233,9 @@ int listener_unix_addr(listener *l, const char *path, char *err, size_t errlen)
     l->is_unix = true;
     l->shared = true;
     snprintf(l->name, sizeof(l->name), "%s%s", LISTENER_UNIX_PREFIX, path);
-    if (path[0] == '\0' || strlen(path) >= sizeof(sun->sun_path)) {
-        set_err(err, errlen, "listen \"%s\": the path must be 1 to %zu bytes long", l->name,
-                sizeof(sun->sun_path) - 1);
-        return -1;
-    }
+    if (path[0] == '\0' || strlen(path) >= sizeof(sun->sun_path))
+        return errbuf_fail(err, errlen, "listen \"%s\": the path must be 1 to %zu bytes long",
+                           l->name, sizeof(sun->sun_path) - 1);
     sun->sun_family = AF_UNIX;
     memcpy(sun->sun_path, path, strlen(path) + 1);
     l->salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
@@ -273,28 +249,20 @@ static int unix_open(listener *l, const char *path, char *err, size_t errlen)
     if (listener_unix_addr(l, path, err, errlen) < 0 || unix_remove_stale(l, path, err, errlen) < 0)
         return -1;
     l->fds[0] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (l->fds[0] < 0) {
-        set_err(err, errlen, "socket() for %s failed: %s", l->name, strerror(errno));
-        return -1;
-    }
-    if (bind(l->fds[0], (const struct sockaddr *)sun, l->salen) < 0) {
-        set_err(err, errlen, "bind() to %s failed: %s", l->name, strerror(errno));
-        return -1;
-    }
+    if (l->fds[0] < 0)
+        return errbuf_fail(err, errlen, "socket() for %s failed: %s", l->name, strerror(errno));
+    if (bind(l->fds[0], (const struct sockaddr *)sun, l->salen) < 0)
+        return errbuf_fail(err, errlen, "bind() to %s failed: %s", l->name, strerror(errno));
     struct stat st;
     if (lstat(path, &st) == 0) {
         l->unix_created = true;
         l->unix_dev = st.st_dev;
         l->unix_ino = st.st_ino;
     }
-    if (chmod(path, LISTENER_UNIX_MODE) < 0) {
-        set_err(err, errlen, "chmod() of %s failed: %s", l->name, strerror(errno));
-        return -1;
-    }
-    if (listen(l->fds[0], LISTENER_BACKLOG) < 0) {
-        set_err(err, errlen, "listen() on %s failed: %s", l->name, strerror(errno));
-        return -1;
-    }
+    if (chmod(path, LISTENER_UNIX_MODE) < 0)
+        return errbuf_fail(err, errlen, "chmod() of %s failed: %s", l->name, strerror(errno));
+    if (listen(l->fds[0], LISTENER_BACKLOG) < 0)
+        return errbuf_fail(err, errlen, "listen() on %s failed: %s", l->name, strerror(errno));
     return 0;
 }
 
@@ -327,16 +295,12 @@ static listener_set *set_new(int nslots)
 
 static int check_counts(const config *cfg, int nslots, char *err, size_t errlen)
 {
-    if (nslots < 1 || nslots > CONFIG_MAX_WORKERS) {
-        set_err(err, errlen, "listeners: %d worker slots is outside 1..%d", nslots,
-                CONFIG_MAX_WORKERS);
-        return -1;
-    }
-    if (cfg->n_listen < 1 || cfg->n_listen > CONFIG_MAX_LISTEN) {
-        set_err(err, errlen, "listeners: %d listen addresses is outside 1..%d", cfg->n_listen,
-                CONFIG_MAX_LISTEN);
-        return -1;
-    }
+    if (nslots < 1 || nslots > CONFIG_MAX_WORKERS)
+        return errbuf_fail(err, errlen, "listeners: %d worker slots is outside 1..%d", nslots,
+                           CONFIG_MAX_WORKERS);
+    if (cfg->n_listen < 1 || cfg->n_listen > CONFIG_MAX_LISTEN)
+        return errbuf_fail(err, errlen, "listeners: %d listen addresses is outside 1..%d",
+                           cfg->n_listen, CONFIG_MAX_LISTEN);
     return 0;
 }
 
@@ -348,8 +312,9 @@ bool listener_is_unix_spec(const char *spec)
 static int open_one(listener *l, const char *spec, int nslots, char *err, size_t errlen)
 {
     snprintf(l->spec, sizeof(l->spec), "%s", spec);
-    return listener_is_unix_spec(spec) ? unix_open(l, spec + strlen(LISTENER_UNIX_PREFIX), err, errlen)
-                              : tcp_open(l, spec, nslots, err, errlen);
+    return listener_is_unix_spec(spec)
+               ? unix_open(l, spec + strlen(LISTENER_UNIX_PREFIX), err, errlen)
+               : tcp_open(l, spec, nslots, err, errlen);
 }
 
 static void log_listener(const listener *l, int nslots, const char *how)
@@ -390,33 +355,25 @@ static int activated_open(listener *l, int fd, char *err, size_t errlen)
     socklen_t len = sizeof(type);
     l->fds[0] = fd;
     l->shared = l->activated = true;
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM) {
-        set_err(err, errlen, "socket fd %d from systemd is not a stream socket", fd);
-        return -1;
-    }
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+        return errbuf_fail(err, errlen, "socket fd %d from systemd is not a stream socket", fd);
     len = sizeof(acc);
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) < 0 || !acc) {
-        set_err(err, errlen, "socket fd %d from systemd is not listening", fd);
-        return -1;
-    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) < 0 || !acc)
+        return errbuf_fail(err, errlen, "socket fd %d from systemd is not listening", fd);
     int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-        set_err(err, errlen, "fcntl() on socket fd %d from systemd failed: %s", fd,
-                strerror(errno));
-        return -1;
-    }
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        return errbuf_fail(err, errlen, "fcntl() on socket fd %d from systemd failed: %s", fd,
+                           strerror(errno));
     l->salen = sizeof(l->sa);
-    if (getsockname(fd, (struct sockaddr *)&l->sa, &l->salen) < 0) {
-        set_err(err, errlen, "getsockname() on socket fd %d from systemd failed: %s", fd,
-                strerror(errno));
-        return -1;
-    }
+    if (getsockname(fd, (struct sockaddr *)&l->sa, &l->salen) < 0)
+        return errbuf_fail(err, errlen, "getsockname() on socket fd %d from systemd failed: %s", fd,
+                           strerror(errno));
     if (l->sa.ss_family == AF_UNIX) {
         l->is_unix = true;
         snprintf(l->name, sizeof(l->name), "%s%s", LISTENER_UNIX_PREFIX,
                  ((struct sockaddr_un *)&l->sa)->sun_path);
     } else {
-        tcp_name(l);
+        listener_tcp_name(l);
     }
     return 0;
 }
@@ -427,7 +384,7 @@ listener_set *listener_set_open(const config *cfg, int nslots, char *err, size_t
         return NULL;
     listener_set *ls = set_new(nslots);
     if (!ls) {
-        set_err(err, errlen, "listeners: out of memory");
+        errbuf_fail(err, errlen, "listeners: out of memory");
         return NULL;
     }
     int nact = activation_fds();
@@ -492,11 +449,9 @@ static int keep_one(listener *l, const listener *old, int old_nslots, int nslots
     for (int s = 0; s < top; s++) {
         if (s < (l->shared ? 1 : old_nslots) && old->fds[s] >= 0) {
             l->fds[s] = fcntl(old->fds[s], F_DUPFD_CLOEXEC, 0);
-            if (l->fds[s] < 0) {
-                set_err(err, errlen, "dup() of the socket of %s failed: %s", l->name,
-                        strerror(errno));
-                return -1;
-            }
+            if (l->fds[s] < 0)
+                return errbuf_fail(err, errlen, "dup() of the socket of %s failed: %s", l->name,
+                                   strerror(errno));
         } else {
             l->fds[s] = tcp_socket(l, true, err, errlen);
             if (l->fds[s] < 0)
@@ -514,7 +469,7 @@ listener_set *listener_set_reload(const listener_set *cur, const config *cfg, in
     int keep_slots = nslots > cur->nslots ? nslots : cur->nslots;
     listener_set *ls = set_new(keep_slots);
     if (!ls) {
-        set_err(err, errlen, "listeners: out of memory");
+        errbuf_fail(err, errlen, "listeners: out of memory");
         return NULL;
     }
     ls->activated = cur->activated;
@@ -534,7 +489,8 @@ listener_set *listener_set_reload(const listener_set *cur, const config *cfg, in
         if (rc < 0)
             goto err;
         snprintf(ls->l[i].spec, sizeof(ls->l[i].spec), "%s", cfg->listen[i]);
-        log_listener(&ls->l[i], old ? keep_slots : nslots, old ? "still listening on" : "listening on");
+        log_listener(&ls->l[i], old ? keep_slots : nslots,
+                     old ? "still listening on" : "listening on");
     }
     return ls;
 
@@ -586,11 +542,9 @@ int listener_set_slot_fds(const listener_set *ls, int slot, int *fds, int max)
 
 int listener_set_grow(listener_set *ls, int nslots, char *err, size_t errlen)
 {
-    if (nslots > CONFIG_MAX_WORKERS) {
-        set_err(err, errlen, "listeners: cannot grow to %d slots (at most %d)", nslots,
-                CONFIG_MAX_WORKERS);
-        return -1;
-    }
+    if (nslots > CONFIG_MAX_WORKERS)
+        return errbuf_fail(err, errlen, "listeners: cannot grow to %d slots (at most %d)", nslots,
+                           CONFIG_MAX_WORKERS);
     for (int i = 0; i < ls->n; i++) {
         listener *l = &ls->l[i];
         for (int slot = 0; slot < nslots && !l->shared; slot++) {
@@ -657,11 +611,9 @@ int listener_set_steer(listener_set *ls, int nslots, char *err, size_t errlen)
         if (l->shared || l->fds[0] < 0)
             continue;
         if (setsockopt(l->fds[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) <
-            0) {
-            set_err(err, errlen, "setsockopt(SO_ATTACH_REUSEPORT_CBPF) on %s failed: %s",
-                    l->name, strerror(errno));
-            return -1;
-        }
+            0)
+            return errbuf_fail(err, errlen, "setsockopt(SO_ATTACH_REUSEPORT_CBPF) on %s failed: %s",
+                               l->name, strerror(errno));
     }
     return 0;
 }

@@ -81,6 +81,20 @@ listener_set *listener_set_open(const config *cfg, int nslots, char *err, size_t
 int listener_check(const config *cfg, char *err, size_t errlen);
 
 /*
+ * Whether only this host can reach what crunchd listens on: every address
+ * is in 127.0.0.0/8, ::1 (or ::ffff:127.x) or a unix socket (protected
+ * mode, auth_master.h). The addresses are those of the sockets systemd
+ * passes when it does (ls activated; or, with ls NULL before binding,
+ * LISTEN_PID is this process and LISTEN_FDS > 0), read with getsockname();
+ * else those of cfg->listen, resolved as listener_set_open() binds them (a
+ * name such as "localhost" by its first address). Returns 1; or 0 with the
+ * first other address described in which ("listen[0] (myhost:8080, that is
+ * 10.0.0.5:8080)"); or -1 with err (a name that does not resolve).
+ */
+int listener_loopback_only(const config *cfg, const listener_set *ls, char *which,
+                           size_t whichlen, char *err, size_t errlen);
+
+/*
  * For a reload: a new set for cfg and nslots built from cur (see above);
  * TCP listeners kept from cur also keep sockets for cur's slots above
  * nslots (they are released one by one as those slots retire). cur is not

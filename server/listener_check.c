@@ -128,8 +128,7 @@ static int unix_check(listener *l, const char *path, char *err, size_t errlen)
 
 int listener_check(const config *cfg, char *err, size_t errlen)
 {
-    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-    if (pid && fds && strtol(pid, NULL, 10) == (long)getpid() && strtol(fds, NULL, 10) > 0)
+    if (listener_env_fds() > 0)
         return 0; /* the sockets come from systemd: "listen" is ignored */
     for (int i = 0; i < cfg->n_listen; i++) {
         static listener l; /* large; the master is single-threaded */

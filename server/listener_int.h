@@ -47,6 +47,14 @@ int listener_unix_addr(listener *l, const char *path, char *err, size_t errlen);
  */
 int listener_unix_probe(const listener *l, const char *path, char *err, size_t errlen);
 
+/* Sets l->name from l->sa (TCP): "1.2.3.4:80" or "[::1]:80". */
+void listener_tcp_name(listener *l);
+
+/* How many sockets systemd passed this process (LISTEN_PID is ours and
+ * LISTEN_FDS > 0), 0 for none. Changes nothing (listener_set_open() unsets
+ * the variables when it adopts the sockets). */
+int listener_env_fds(void);
+
 /* True for "unix:/path". */
 bool listener_is_unix_spec(const char *spec);
 

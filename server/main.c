@@ -3,6 +3,7 @@
  * foreground; systemd does the daemonizing.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,9 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth_master.h"
+#include "auth_mint.h"
 #include "config.h"
 #include "log.h"
 #include "master.h"
+#include "pidfile.h"
 #include "preflight.h"
 
 #define EXIT_USAGE 2
@@ -32,28 +36,16 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: crunchd [-c FILE] [-t] [-s reload|quit|stop|reopen] [-v] [-h]\n"
+            "       crunchd --mint-token NAME SCOPES [max_queued=N] [rps=N] [burst=N]\n"
             "  -c FILE   configuration file (default: built-in defaults)\n"
             "  -t        check the configuration and what start-up needs, and exit\n"
             "  -s ACTION signal the running master (found through pid_file):\n"
             "            reload (HUP), quit (QUIT), stop (TERM), reopen (USR1)\n"
+            "  -m, --mint-token NAME SCOPES [LIMIT...]\n"
+            "            print a new random secret and its line for auth.tokens_file;\n"
+            "            SCOPES: comma-separated call, submit, read, cancel, admin\n"
             "  -v        print the version and exit\n"
             "  -h        print this help and exit\n");
-}
-
-/*
- * A stale pid file may name a pid the kernel gave to another program since:
- * where /proc tells, only a process named crunchd is signalled.
- */
-static bool pid_is_crunchd(long pid)
-{
-    char path[64], comm[64] = "";
-    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return true; /* no /proc, or no such process: kill() tells */
-    bool ok = fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, "crunchd", 7) == 0;
-    fclose(f);
-    return ok;
 }
 
 static void print_warning(const char *msg, void *arg)
@@ -75,6 +67,32 @@ static int test_config(const config *cfg, const char *path)
     return 0;
 }
 
+/* -m NAME SCOPES [LIMIT...]: a new secret and its tokens-file line (auth_mint.h).
+ * stdout gets the two, labelled; stderr what to do with them. */
+static int mint_token(const char *name, int nargs, char **args)
+{
+    char secret[AUTH_SECRET_LEN + 1], line[AUTH_LINE_MAX + 1], err[1024];
+    if (nargs < 1) {
+        fprintf(stderr, "crunchd: --mint-token needs NAME and SCOPES\n");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (auth_mint(name, args[0], (const char *const *)args + 1, (size_t)nargs - 1, secret,
+                  sizeof(secret), line, sizeof(line), err, sizeof(err)) < 0) {
+        fprintf(stderr, "crunchd: %s\n", err);
+        return EXIT_USAGE;
+    }
+    printf("secret: %s\nline: %s\n", secret, line);
+    fflush(stdout);
+    fprintf(stderr,
+            "crunchd: the secret is shown only now: give it to the client, which sends\n"
+            "crunchd:   Authorization: Bearer <secret>\n"
+            "crunchd: add the line to the tokens file (auth.tokens_file), then reload\n"
+            "crunchd: (crunchd -s reload, or systemctl reload crunchd)\n");
+    explicit_bzero(secret, sizeof(secret));
+    return 0;
+}
+
 /* -s: sends the action's signal to the pid in cfg->pid_file. Returns the exit code. */
 static int signal_master(const config *cfg, const char *action)
 {
@@ -90,22 +108,10 @@ static int signal_master(const config *cfg, const char *action)
         fprintf(stderr, "crunchd: -s needs \"pid_file\" in the configuration\n");
         return 1;
     }
-    FILE *f = fopen(cfg->pid_file, "re");
-    if (!f) {
-        fprintf(stderr, "crunchd: open() of pid file \"%s\" failed: %s\n", cfg->pid_file,
-                strerror(errno));
-        return 1;
-    }
-    long pid = 0;
-    int got = fscanf(f, "%ld", &pid);
-    fclose(f);
-    if (got != 1 || pid <= 1) {
-        fprintf(stderr, "crunchd: pid file \"%s\" holds no valid pid\n", cfg->pid_file);
-        return 1;
-    }
-    if (!pid_is_crunchd(pid)) {
-        fprintf(stderr, "crunchd: pid file \"%s\" is stale: process %ld is not crunchd\n",
-                cfg->pid_file, pid);
+    char err[CONFIG_PATH + 128];
+    long pid;
+    if (pidfile_read(cfg->pid_file, &pid, err, sizeof(err)) < 0) {
+        fprintf(stderr, "crunchd: %s\n", err);
         return 1;
     }
     if (kill((pid_t)pid, signal_actions[i].signo) < 0) {
@@ -118,22 +124,29 @@ static int signal_master(const config *cfg, const char *action)
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL, *action = NULL;
+    static const struct option long_opts[] = {
+        {"mint-token", required_argument, NULL, 'm'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = NULL, *action = NULL, *mint = NULL;
     bool test = false;
-    char err[1024];
+    char err[1200];
     config cfg;
-    int opt;
+    int opt, rc;
 
-    while ((opt = getopt(argc, argv, "c:ts:vh")) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:ts:m:vh", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
         case 't': test = true; break;
         case 's': action = optarg; break;
+        case 'm': mint = optarg; break;
         case 'v': printf("crunchd %s\n", CRUNCHD_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_USAGE;
         }
     }
+    if (mint)
+        return mint_token(mint, argc - optind, argv + optind);
     if (optind < argc) {
         fprintf(stderr, "crunchd: unexpected argument \"%s\"\n", argv[optind]);
         usage(stderr);
@@ -160,5 +173,12 @@ int main(int argc, char **argv)
     if (log_set_level_name(cfg.log.level) < 0)
         log_warn("log.level: unknown level \"%s\", keeping the default", cfg.log.level);
     signal(SIGPIPE, SIG_IGN);
-    return master_run(&cfg, path);
+    /* The tokens, before the master forks (auth_master.h); a reload loads them again. */
+    if (auth_master_load(&cfg, NULL, NULL, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    rc = master_run(&cfg, path);
+    auth_master_release();
+    return rc;
 }

@@ -15,21 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errbuf.h"
+
 #define NOTIFY_MAX 4096
 
 static int notify_fd = -1;
 static struct sockaddr_un notify_addr;
 static socklen_t notify_addrlen;
 static uint64_t watchdog_usec;
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-                                                          ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void read_watchdog(void)
 {
@@ -58,9 +51,8 @@ int notify_init(char *err, size_t errlen)
         memset(&notify_addr, 0, sizeof(notify_addr));
         notify_addr.sun_family = AF_UNIX;
         if ((path[0] != '/' && path[0] != '@') || n >= sizeof(notify_addr.sun_path)) {
-            set_err(err, errlen, "NOTIFY_SOCKET \"%s\" is not an absolute or abstract socket path",
-                    path);
-            rc = -1;
+            rc = errbuf_fail(err, errlen,
+                             "NOTIFY_SOCKET \"%s\" is not an absolute or abstract socket path", path);
         } else {
             memcpy(notify_addr.sun_path, path, n);
             if (path[0] == '@')
@@ -69,9 +61,8 @@ int notify_init(char *err, size_t errlen)
                 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (path[0] == '@' ? 0 : 1));
             notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
             if (notify_fd < 0) {
-                set_err(err, errlen, "socket() for NOTIFY_SOCKET \"%s\" failed: %s", path,
-                        strerror(errno));
-                rc = -1;
+                rc = errbuf_fail(err, errlen, "socket() for NOTIFY_SOCKET \"%s\" failed: %s",
+                                 path, strerror(errno));
             }
         }
     }

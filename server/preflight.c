@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth_master.h"
 #include "errbuf.h"
 #include "listener.h"
 #include "nofile.h"
@@ -35,7 +36,7 @@ __attribute__((format(printf, 2, 3))) static void warn(const warner *w, const ch
     w->fn(msg, w->arg);
 }
 
-/* As master_user_lookup(): only root switches users. */
+/* As user_lookup() (user.h): only root switches users. */
 static int check_user(const config *cfg, const warner *w, char *err, size_t errlen)
 {
     if (cfg->user[0] == '\0')
@@ -97,9 +98,13 @@ int preflight_check(const config *cfg, preflight_warn_fn *warn_fn, void *arg, ch
                     size_t errlen)
 {
     warner w = {warn_fn, arg};
+    char auth_warn[512];
     if (check_user(cfg, &w, err, errlen) < 0 || wake_dir_check(err, errlen) < 0 ||
-        listener_check(cfg, err, errlen) < 0)
+        listener_check(cfg, err, errlen) < 0 ||
+        auth_master_check(cfg, NULL, auth_warn, sizeof(auth_warn), err, errlen) < 0)
         return -1;
+    if (auth_warn[0])
+        warn(&w, "%s", auth_warn);
     if (cfg->pid_file[0] != '\0' && check_writable("pid_file", cfg->pid_file, err, errlen) < 0)
         return -1;
     if (store_check(&cfg->store, err, errlen) < 0 || nofile_ensure(cfg, false, err, errlen) < 0)

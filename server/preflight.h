@@ -8,12 +8,15 @@
  *   - the wake-up socket directory's base ($RUNTIME_DIRECTORY, $TMPDIR or
  *     /tmp) exists and is writable (wake_dir_check);
  *   - listen: every address (listener_check);
+ *   - auth: the tokens file is well formed, and without one every listen
+ *     address is loopback or unix unless auth.none (auth_master_check);
  *   - pid_file: its directory exists and is writable (or the file is);
  *   - store: kind built in, directory, file (store_check);
  *   - limits.max_connections: RLIMIT_NOFILE is or can be raised to what a
  *     worker needs (nofile_ensure without applying it).
  * What start-up only warns about is passed to warn (may be NULL): "user"
- * without root (ignored), a log.access_log that cannot be written (the
+ * without root (ignored), auth.none (nothing is checked), a tokens file
+ * without a token (every request is refused), a log.access_log that cannot be written (the
  * workers run without one), a data_dir that is not a directory (file_sha256
  * fails). What only doing it can tell is not checked: a port another process
  * holds, running out of memory.

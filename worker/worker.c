@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "engine.h"
+#include "fn_registry.h"
 #include "http_resp.h"
 #include "log.h"
 #include "route.h"
@@ -266,6 +267,7 @@ static void teardown(worker *wk)
 int worker_run(const config *cfg, shm_region *shm, int slot, const int *fds, int nfds)
 {
     static worker wk;
+    fn_registry_use(cfg->functions.registry); /* this generation's functions, for good */
     memset(&wk, 0, sizeof(wk));
     for (int i = 0; i < MAX_LISTENERS; i++)
         wk.listen_fd[i] = -1;

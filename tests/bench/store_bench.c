@@ -4,8 +4,8 @@
  *   store_bench [-d DIR] [-n JOBS] [-b BATCH] [-p PROCS] [-F]
  *
  * Not built by meson. From the source root:
- *   gcc -std=gnu11 -D_GNU_SOURCE -O2 -Icommon common/job.c common/store.c \
- *       common/store_sqlite.c tests/bench/store_bench.c \
+ *   gcc -std=gnu11 -D_GNU_SOURCE -O2 -pthread -Icommon -Icommon/store common/job.c \
+ *       common/utf8.c common/store/[a-z]*.c tests/bench/store_bench.c \
  *       $(pkg-config --cflags --libs jansson sqlite3) -o /tmp/store_bench
  *
  * DIR (default /var/tmp) must be on the disk the server will use: /tmp on a
@@ -22,8 +22,8 @@
  *              a job, as the server runs it); jobs/s over all processes
  *   mixed, group   the same with the BATCH submits in one transaction
  */
+#include "sqlite.h"
 #include "store.h"
-#include "store_int.h"
 
 #include <getopt.h>
 #include <sqlite3.h>

@@ -60,59 +60,6 @@ static void path_in(const server *s, const char *name, char *out, size_t outlen)
     snprintf(out, outlen, "%s/%s", s->dir, name);
 }
 
-/* Occurrences of needle in the server's log. */
-static int log_count(const server *s, const char *needle)
-{
-    char path[512];
-    path_in(s, "crunchd.log", path, sizeof(path));
-    char *text = slurp(path, NULL);
-    int n = 0;
-    for (const char *p = text; p && (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    free(text);
-    return n;
-}
-
-/* Waits until the log holds at least `count` lines with needle. */
-static void must_log(server *s, const char *needle, int count, int timeout_ms)
-{
-    int64_t deadline = now_ms() + timeout_ms;
-    while (log_count(s, needle) < count) {
-        if (now_ms() >= deadline) {
-            server_print_log(s);
-            ck_abort_msg("the log does not show \"%s\" %d time(s) within %d ms", needle, count,
-                         timeout_ms);
-        }
-        sleep_ms(20);
-    }
-}
-
-/* Merges overrides into DIR/crunchd.json (for a reload). */
-static void must_rewrite_config(server *s, const char *overrides)
-{
-    char path[512];
-    path_in(s, "crunchd.json", path, sizeof(path));
-    json_error_t jerr;
-    json_t *cfg = json_load_file(path, 0, &jerr);
-    json_t *over = json_loads(overrides, 0, &jerr);
-    ck_assert_msg(cfg && over, "cannot merge %s into %s: %s", overrides, path, jerr.text);
-    json_object_update_recursive(cfg, over);
-    json_t *w = json_object_get(cfg, "workers");
-    if (json_is_integer(w))
-        s->nworkers = (int)json_integer_value(w);
-    ck_assert_int_eq(json_dump_file(cfg, path, JSON_INDENT(2)), 0);
-    json_decref(cfg);
-    json_decref(over);
-}
-
-static void must_write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "we");
-    ck_assert_msg(f != NULL, "fopen(%s): %s", path, strerror(errno));
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 /* Forks argv with cwd dir, stdout and stderr to out_path (or the test's). */
 static pid_t spawn(const char *dir, const char *out_path, char *const argv[])
 {
@@ -286,7 +233,7 @@ START_TEST(test_hup_bad_config_keeps_running)
     ck_assert_int_eq(worker_pid_now(&s, 1), w1);
     must_wait_workers_running(&s, 1000);
     must_fib(&s);
-    ck_assert_int_eq(log_count(&s, "reload complete"), 0);
+    ck_assert_int_eq(server_log_count(&s, "reload complete"), 0);
 }
 END_TEST
 

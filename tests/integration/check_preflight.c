@@ -4,6 +4,7 @@
  * names what is wrong, and creates nothing: no store directory, no pid file,
  * no socket.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +44,14 @@ static void dir_teardown(void)
         fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* dir/name (static, one at a time). */
+static const char *dir_file(const char *name)
+{
+    static char path[256];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return path;
+}
+
 /* Writes dir/name with text; returns the path (static, one at a time). */
 static const char *write_file(const char *name, const char *text)
 {
@@ -53,12 +64,16 @@ static const char *write_file(const char *name, const char *text)
     return path;
 }
 
+static const char *last_output = ""; /* of the last run_fd() */
+
 /*
  * Runs CRUNCHD_BIN [-t] -c conf in dir with extra environment (NAME=value or
- * NULL); output to dir/out. Returns the exit code (-1 if killed at the
- * deadline); *out (may be NULL) gets the output (static).
+ * NULL); output to dir/out. With act_fd >= 0 the child gets it as fd 3 and
+ * LISTEN_PID/LISTEN_FDS=1, as systemd passes a socket. Returns the exit
+ * code (-1 if killed at the deadline); *out (may be NULL) gets the output
+ * (static).
  */
-static int run(bool test, const char *conf, const char *env, const char **out)
+static int run_fd(bool test, const char *conf, const char *env, int act_fd, const char **out)
 {
     static char text[8192];
     char outp[256];
@@ -78,6 +93,14 @@ static int run(bool test, const char *conf, const char *env, const char **out)
         dup2(fd, 2);
         if (env)
             putenv((char *)env);
+        if (act_fd >= 0) {
+            char me[32];
+            snprintf(me, sizeof(me), "%d", (int)getpid());
+            if (dup2(act_fd, 3) < 0 || fcntl(3, F_SETFD, 0) < 0)
+                _exit(126);
+            setenv("LISTEN_PID", me, 1);
+            setenv("LISTEN_FDS", "1", 1);
+        }
         if (test)
             execl(bin, bin, "-t", "-c", conf, (char *)NULL);
         else
@@ -100,9 +123,21 @@ static int run(bool test, const char *conf, const char *env, const char **out)
     text[n] = '\0';
     if (f)
         fclose(f);
+    last_output = text;
     if (out)
         *out = text;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int run(bool test, const char *conf, const char *env, const char **out)
+{
+    return run_fd(test, conf, env, -1, out);
+}
+
+/* The output of the last run() (static). */
+static const char *run_output(void)
+{
+    return last_output;
 }
 
 /* The names in dir, as "/a/b/c/" (static; two at a time). */
@@ -219,6 +254,136 @@ START_TEST(test_t_ok_creates_nothing)
 }
 END_TEST
 
+/* ---- authentication: protected mode, the tokens file ---- */
+
+#define HA "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define HB "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+/* The refusal of protected mode names every way out. */
+static void must_name_fix(const char *what, const char *out)
+{
+    static const char *const parts[] = {"protected mode", "\"tokens_file\"", "--mint-token",
+                                        "127.0.0.1", "unix:", "\"none\": true"};
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        ck_assert_msg(strstr(out, parts[i]), "%s: the message does not say \"%s\":\n%s", what,
+                      parts[i], out);
+}
+
+/* -t passes for conf_text; want (may be NULL) is in its output. */
+static void must_pass(const char *conf_text, const char *want)
+{
+    const char *conf = write_file("crunchd.json", conf_text), *out;
+    int rc = run(true, conf, NULL, &out);
+    ck_assert_msg(rc == 0, "crunchd -t: exit %d for %s:\n%s", rc, conf_text, out);
+    ck_assert_msg(!want || strstr(out, want), "crunchd -t for %s: want \"%s\" in:\n%s", conf_text,
+                  want, out);
+}
+
+/* Without tokens, an address other hosts reach is refused by -t and by
+ * start-up, with the fix; loopback and unix sockets are not. */
+START_TEST(test_protected_mode)
+{
+    ck_assert_msg(dir[0], "mkdtemp() in the fixture failed");
+    static const char *const reachable[] = {"0.0.0.0:0", "[::]:0"};
+    for (size_t i = 0; i < sizeof(reachable) / sizeof(reachable[0]); i++) {
+        char conf_text[300], want[100];
+        const char *out;
+        snprintf(conf_text, sizeof(conf_text),
+                 "{\"listen\": [\"127.0.0.1:0\", \"%s\"], \"workers\": 1}", reachable[i]);
+        snprintf(want, sizeof(want), "listen[1] (%s", reachable[i]);
+        must_refuse(conf_text, NULL, want);
+        ck_assert_int_eq(run(true, dir_file("crunchd.json"), NULL, &out), 1);
+        must_name_fix("crunchd -t", out);
+        ck_assert_int_eq(run(false, dir_file("crunchd.json"), NULL, &out), 1);
+        ck_assert_msg(strstr(out, want), "start-up: want \"%s\" in:\n%s", want, out);
+        must_name_fix("start-up", out);
+    }
+    char conf_text[600];
+    snprintf(conf_text, sizeof(conf_text),
+             "{\"listen\": [\"127.0.0.1:0\", \"127.1.2.3:0\", \"localhost:0\", "
+             "\"unix:%s/s.sock\"], \"workers\": 1}",
+             dir);
+    must_pass(conf_text, NULL);
+    ck_assert_msg(!strstr(run_output(), "auth"), "a warning about auth:\n%s", run_output());
+}
+END_TEST
+
+/* auth.none: anywhere, with a warning. */
+START_TEST(test_auth_none_warns)
+{
+    ck_assert_msg(dir[0], "mkdtemp() in the fixture failed");
+    must_pass("{\"listen\": [\"0.0.0.0:0\"], \"workers\": 1, \"auth\": {\"none\": true}}",
+              "warning: auth.none is true: no token is checked");
+    must_pass("{\"listen\": [\"127.0.0.1:0\"], \"workers\": 1, \"auth\": {\"none\": true}}",
+              "warning: auth.none is true");
+}
+END_TEST
+
+/* A tokens file lifts protected mode; a bad one is refused naming its line. */
+START_TEST(test_tokens_file_checked)
+{
+    ck_assert_msg(dir[0], "mkdtemp() in the fixture failed");
+    const char *conf = "{\"listen\": [\"0.0.0.0:0\"], \"workers\": 1,"
+                       " \"auth\": {\"tokens_file\": \"tokens\"}}";
+    write_file("tokens", "# ok\nci call,read " HA "\nops admin " HB " rps=5\n");
+    must_pass(conf, "is ok");
+    ck_assert_msg(!strstr(run_output(), "warning: auth"), "%s", run_output());
+
+    write_file("tokens", "# ok\nci call " HA "\nbad call,frob " HB "\n");
+    must_refuse(conf, NULL,
+                "auth.tokens_file: tokens:3: unknown scope \"frob\" (expected call, submit, read, "
+                "cancel or admin)");
+    write_file("tokens", "ci call " HA "\nci read " HB "\n");
+    must_refuse(conf, NULL, "auth.tokens_file: tokens:2: duplicate name \"ci\" (first on line 1)");
+    write_file("tokens", "ci call my-secret-by-mistake\n");
+    must_refuse(conf, NULL, "auth.tokens_file: tokens:1: bad hex");
+    ck_assert_msg(!strstr(run_output(), "my-secret"), "%s", run_output());
+    write_file("tokens", "ci call " HA "\n");
+    chmod(dir_file("tokens"), 0666);
+    must_refuse(conf, NULL, "auth.tokens_file: tokens: writable by every user");
+    unlink(dir_file("tokens"));
+    must_refuse(conf, NULL, "auth.tokens_file: tokens: No such file or directory");
+
+    write_file("tokens", "# no token yet\n");
+    must_pass(conf, "warning: auth.tokens_file: tokens holds no token");
+}
+END_TEST
+
+/* A listening TCP socket on addr (port 0), as systemd would pass it. */
+static int listening_socket(in_addr_t addr)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(addr)};
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(fd, 8), 0);
+    return fd;
+}
+
+/* With socket activation the sockets' own addresses decide, not "listen". */
+START_TEST(test_protected_mode_activated)
+{
+    ck_assert_msg(dir[0], "mkdtemp() in the fixture failed");
+    const char *conf = write_file("crunchd.json", "{\"listen\": [\"127.0.0.1:0\"], \"workers\": 1}");
+    const char *out;
+    int any = listening_socket(INADDR_ANY);
+    int rc = run_fd(true, conf, NULL, any, &out);
+    ck_assert_msg(rc == 1, "crunchd -t with a socket on 0.0.0.0: exit %d:\n%s", rc, out);
+    ck_assert_msg(strstr(out, "the socket from systemd on 0.0.0.0:"), "%s", out);
+    must_name_fix("crunchd -t", out);
+    rc = run_fd(false, conf, NULL, any, &out);
+    ck_assert_msg(rc == 1, "start-up with a socket on 0.0.0.0: exit %d:\n%s", rc, out);
+    ck_assert_msg(strstr(out, "the socket from systemd on 0.0.0.0:"), "%s", out);
+    close(any);
+
+    conf = write_file("crunchd.json", "{\"listen\": [\"0.0.0.0:0\"], \"workers\": 1}");
+    int lo = listening_socket(INADDR_LOOPBACK);
+    rc = run_fd(true, conf, NULL, lo, &out);
+    ck_assert_msg(rc == 0, "crunchd -t with a socket on 127.0.0.1: exit %d:\n%s", rc, out);
+    close(lo);
+}
+END_TEST
+
 static Suite *preflight_suite(void)
 {
     Suite *s = suite_create("integration_preflight");
@@ -226,6 +391,10 @@ static Suite *preflight_suite(void)
     tcase_add_unchecked_fixture(tc, dir_setup, dir_teardown);
     tcase_add_test(tc, test_t_refuses_what_startup_refuses);
     tcase_add_test(tc, test_t_ok_creates_nothing);
+    tcase_add_test(tc, test_protected_mode);
+    tcase_add_test(tc, test_auth_none_warns);
+    tcase_add_test(tc, test_tokens_file_checked);
+    tcase_add_test(tc, test_protected_mode_activated);
     suite_add_tcase(s, tc);
     return s;
 }

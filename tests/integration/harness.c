@@ -573,17 +573,83 @@ static void mkdirs_for(const char *path)
     }
 }
 
-void must_write_data_file(server *s, const char *rel, const char *content)
+void must_write_file(const char *path, const char *content)
 {
-    char path[600];
-    snprintf(path, sizeof(path), "%s/%s", s->data_dir, rel);
-    mkdirs_for(path);
-    FILE *f = fopen(path, "w");
+    FILE *f = fopen(path, "we");
     if (!f)
         hfail("fopen(%s) failed: %s", path, strerror(errno));
     size_t n = strlen(content);
     if (fwrite(content, 1, n, f) != n || fclose(f) != 0)
         hfail("cannot write %s", path);
+}
+
+void must_write_data_file(server *s, const char *rel, const char *content)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s", s->data_dir, rel);
+    mkdirs_for(path);
+    must_write_file(path, content);
+}
+
+void must_rewrite_config(server *s, const char *overrides)
+{
+    char path[512];
+    json_error_t jerr;
+    snprintf(path, sizeof(path), "%s/crunchd.json", s->dir);
+    json_t *cfg = json_load_file(path, 0, &jerr);
+    json_t *over = cfg ? json_loads(overrides, 0, &jerr) : NULL;
+    if (!cfg || !over)
+        hfail("cannot merge %s into %s: %s", overrides, path, jerr.text);
+    json_object_update_recursive(cfg, over);
+    json_t *w = json_object_get(cfg, "workers");
+    if (json_is_integer(w))
+        s->nworkers = (int)json_integer_value(w);
+    if (json_dump_file(cfg, path, JSON_INDENT(2)) != 0)
+        hfail("cannot write %s", path);
+    json_decref(cfg);
+    json_decref(over);
+}
+
+int server_log_count(const server *s, const char *needle)
+{
+    char path[512], buf[65536];
+    size_t keep = 0, nlen = strlen(needle);
+    int n = 0;
+    snprintf(path, sizeof(path), "%s/crunchd.log", s->dir);
+    FILE *f = fopen(path, "re");
+    if (!f || nlen == 0 || nlen >= sizeof(buf) / 2) {
+        if (f)
+            fclose(f);
+        return 0;
+    }
+    /* Chunk by chunk; the last nlen - 1 bytes carry over so no match is cut. */
+    for (;;) {
+        size_t got = fread(buf + keep, 1, sizeof(buf) - 1 - keep, f);
+        if (got == 0)
+            break;
+        size_t len = keep + got;
+        buf[len] = '\0';
+        const char *p = buf, *end = buf + len;
+        while ((p = memmem(p, (size_t)(end - p), needle, nlen)) != NULL) {
+            n++;
+            p += nlen;
+        }
+        keep = len >= nlen ? nlen - 1 : len;
+        memmove(buf, end - keep, keep);
+    }
+    fclose(f);
+    return n;
+}
+
+void must_log(server *s, const char *needle, int count, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    while (server_log_count(s, needle) < count) {
+        if (now_ms() >= deadline)
+            hfail_log(s, "the log does not show \"%s\" %d time(s) within %d ms", needle, count,
+                      timeout_ms);
+        sleep_ms(20);
+    }
 }
 
 /* ---- sockets ---------------------------------------------------------------- */

@@ -118,6 +118,20 @@ void server_print_log(const server *s);
 /* Writes content to DIR/data/rel (parent directories created). */
 void must_write_data_file(server *s, const char *rel, const char *content);
 
+/* Writes content to path (created or truncated). */
+void must_write_file(const char *path, const char *content);
+
+/* Merges overrides (JSON object text) into DIR/crunchd.json, e.g. before a
+ * reload; follows "workers" into s->nworkers. */
+void must_rewrite_config(server *s, const char *overrides);
+
+/* How many times needle occurs in DIR/crunchd.log (0 without a log). */
+int server_log_count(const server *s, const char *needle);
+
+/* Waits until DIR/crunchd.log holds needle at least count times; fails
+ * (printing the log) after timeout_ms. */
+void must_log(server *s, const char *needle, int count, int timeout_ms);
+
 /* ---- sockets and HTTP ---------------------------------------------------- */
 
 /* A connected TCP socket to the server with the harness timeouts. */
@@ -266,6 +280,9 @@ void harness_at(const char *file, int line);
 #define must_start(...) HARNESS_AT_((must_start)(__VA_ARGS__))
 #define must_signal(...) HARNESS_AT_((must_signal)(__VA_ARGS__))
 #define must_write_data_file(...) HARNESS_AT_((must_write_data_file)(__VA_ARGS__))
+#define must_write_file(...) HARNESS_AT_((must_write_file)(__VA_ARGS__))
+#define must_rewrite_config(...) HARNESS_AT_((must_rewrite_config)(__VA_ARGS__))
+#define must_log(...) HARNESS_AT_((must_log)(__VA_ARGS__))
 #define must_connect(...) HARNESS_AT_((must_connect)(__VA_ARGS__))
 #define must_send(...) HARNESS_AT_((must_send)(__VA_ARGS__))
 #define must_read_response(...) HARNESS_AT_((must_read_response)(__VA_ARGS__))

@@ -79,6 +79,9 @@ static void assert_defaults(const config *c)
     ck_assert_int_eq(c->callbacks.max_pending, 1000);
     ck_assert_int_eq(c->callbacks.max_pending_bytes, 16777216);
     ck_assert_int_eq(c->http.n_cors_origins, 0);
+    ck_assert_str_eq(c->auth.tokens_file, ""); /* protected mode: loopback only */
+    ck_assert(!c->auth.none);
+    ck_assert_ptr_null(c->auth.table);
     ck_assert_str_eq(c->log.level, "info");
     ck_assert_str_eq(c->log.access_log, "");
     ck_assert_str_eq(c->log.format, "text");
@@ -141,6 +144,7 @@ static const char full_json[] =
     "                \"secret\": \"s3cret\", \"retries\": 100, \"timeout_ms\": 600000,\n"
     "                \"threads\": 64, \"max_pending\": 1000000, \"max_pending_bytes\": 1073741824},\n"
     "  \"http\": {\"cors_origins\": [\"https://app.example.com\", \"http://127.0.0.1:3000\"]},\n"
+    "  \"auth\": {\"tokens_file\": \"/etc/crunchd/tokens\", \"none\": false},\n"
     "  \"log\": {\"level\": \"debug\", \"access_log\": \"-\", \"format\": \"json\"},\n"
     "  \"shutdown_timeout_s\": 0,\n"
     "  \"heartbeat_timeout_s\": 3600,\n"
@@ -188,6 +192,9 @@ START_TEST(test_full_config)
     ck_assert_int_eq(c.http.n_cors_origins, 2);
     ck_assert_str_eq(c.http.cors_origins[0], "https://app.example.com");
     ck_assert_str_eq(c.http.cors_origins[1], "http://127.0.0.1:3000");
+    ck_assert_str_eq(c.auth.tokens_file, "/etc/crunchd/tokens");
+    ck_assert(!c.auth.none);
+    ck_assert_ptr_null(c.auth.table);
     ck_assert_str_eq(c.log.level, "debug");
     ck_assert_str_eq(c.log.access_log, "-");
     ck_assert_str_eq(c.log.format, "json");
@@ -617,6 +624,8 @@ START_TEST(test_file_prod)
     ck_assert_str_eq(c.log.access_log, "/var/log/crunchd/access.log");
     ck_assert_str_eq(c.log.format, "text");
     ck_assert_int_eq(c.callbacks.n_allow, 0); /* no callback host in production */
+    ck_assert_str_eq(c.auth.tokens_file, "/etc/crunchd/tokens"); /* 0.0.0.0 needs tokens */
+    ck_assert(!c.auth.none);
     ck_assert(!c.debug_functions);
 }
 END_TEST

@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include "fn.h"
+#include "fn_builtin.h"
+#include "fn_registry.h"
+#include "metrics.h"
 #include "storeq.h"
 #include "wake.h"
 
@@ -36,8 +39,17 @@ void efx_prepare(efx *f)
     ck_assert_msg(store_prepare(&f->cfg.store, NULL, NULL, err, sizeof(err)) == 0,
                   "store_prepare: %s", err);
     ck_assert_msg(wake_dir_create(false, 0, 0, err, sizeof(err)) == 0, "wake_dir_create: %s", err);
-    f->shm = shm_create();
+    /* What the master does at start-up (functions_load and on). */
+    f->registry = fn_registry_new();
+    ck_assert_ptr_nonnull(f->registry);
+    ck_assert_msg(fn_builtins_register(f->registry, err, sizeof(err)) == 0, "%s", err);
+    f->cfg.functions.registry = f->registry;
+    f->shm = shm_create(metrics_shm_bytes(f->registry));
     ck_assert_msg(f->shm != NULL, "shm_create: %s", strerror(errno));
+    ck_assert_int_eq(metrics_register_fns(f->shm, f->registry), 0);
+    fn_registry_use(f->registry); /* as the worker does */
+    ck_assert_msg(store_shared_init(&f->cfg.store, f->shm->jobs.store_shared, err, sizeof(err)) == 0,
+                  "store_shared_init: %s", err);
     /* What the master does before it forks the worker of slot 0. */
     atomic_store(&f->shm->master_pid, (int)getppid());
     atomic_store(&f->shm->nslots, 1);
@@ -97,6 +109,8 @@ void efx_teardown(efx *f)
     }
     event_base_free(f->base);
     shm_destroy(f->shm);
+    fn_registry_use(NULL);
+    fn_registry_free(f->registry);
     wake_dir_remove();
     remove_store_files(f);
 }
@@ -138,7 +152,7 @@ void efx_must(efx *f, efx_cond *cond, void *arg, const char *what)
 store *efx_store(efx *f)
 {
     char err[512] = "";
-    store *st = store_open(&f->cfg.store, err, sizeof(err));
+    store *st = store_open(&f->cfg.store, f->shm->jobs.store_shared, err, sizeof(err));
     ck_assert_msg(st != NULL, "store_open: %s", err);
     return st;
 }

@@ -31,6 +31,7 @@
 typedef struct efx {
     char dir[256];      /* the temporary directory (store, wake-up sockets) */
     config cfg;
+    fn_registry *registry; /* the built-ins, as the master builds it */
     shm_region *shm;
     struct event_base *base;
     engine e;
@@ -38,8 +39,9 @@ typedef struct efx {
 } efx;
 
 /* Fills f->cfg with the fixture's config (small pools, the store in f->dir);
- * a test may change it before efx_start(). Creates the directory, the shared
- * region and the store. */
+ * a test may change it before efx_start(). Creates the directory, the
+ * function registry (the built-ins, made this process's), the shared region
+ * (its metrics and store areas set up) and the store. */
 void efx_prepare(efx *f);
 
 /* engine_init() + engine_start(), then waits for the claims the start makes

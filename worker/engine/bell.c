@@ -1,4 +1,5 @@
 #include "bell.h"
+#include "loop.h"
 
 #include <errno.h>
 #include <event2/event.h>

@@ -24,7 +24,7 @@
 
 #include <sys/types.h>
 
-#include "engine.h"
+#include "ctx.h"
 
 typedef struct bell_handlers {
     void (*claim)(engine *e, fn_kind kind);          /* someone queued jobs of kind */

@@ -1,4 +1,5 @@
 #include "budget.h"
+#include "loop.h"
 
 #include <assert.h>
 #include <malloc.h>

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine.h"
+#include "ctx.h"
 
 /* Takes n bytes of budget k; false (and nothing taken) when that would pass
  * its limit. n <= 0 always succeeds. */

@@ -1,4 +1,5 @@
 #include "claims.h"
+#include "loop.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -18,7 +18,7 @@
 #ifndef CRUNCHD_CLAIMS_H
 #define CRUNCHD_CLAIMS_H
 
-#include "engine.h"
+#include "ctx.h"
 
 #define CLAIMS_PREFETCH_MAX 16      /* extra jobs claimed per lane when jobs are short */
 #define CLAIMS_PREFETCH_BELOW_US 1000 /* "cheap": estimated and recent run time under this */

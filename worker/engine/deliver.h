@@ -25,7 +25,7 @@
 #define CRUNCHD_DELIVER_H
 
 #include "job.h"
-#include "engine.h"
+#include "ctx.h"
 
 /* Deadline of the one attempt deliver_now makes (less if
  * callbacks.timeout_ms is less). */

@@ -12,15 +12,12 @@
 #include "jobrun.h"
 #include "lanes.h"
 #include "log.h"
+#include "loop.h"
 #include "pool.h"
 #include "slot.h"
 #include "storeq.h"
 #include "upkeep.h"
 #include "waiters.h"
-
-static __thread bool loop_thread; /* this thread runs an engine's loop */
-
-bool engine_on_loop(void) { return loop_thread; }
 
 /* What the bell makes this worker do. */
 static void on_job_changed(engine *e, const char *id)
@@ -28,6 +25,21 @@ static void on_job_changed(engine *e, const char *id)
     if (waiters_count(e) > 0)
         waiters_job_changed(e, id);
 }
+
+/* A job's end, announced (ctx.h: engine_job_final). */
+static void job_final(engine *e, const job *j, bool deliver)
+{
+    ENGINE_ASSERT_LOOP();
+    waiters_job_final(e, j);
+    bell_job_final(e, j->id);
+    if (deliver && j->callback[0])
+        deliver_job(e, j);
+}
+
+static const engine_hooks hooks = {
+    .job_final = job_final,
+    .lanes_freed = claims_pump_all,
+};
 
 static const bell_handlers bell_to_engine = {
     .claim = claims_wake,
@@ -40,7 +52,7 @@ int engine_init(engine *e, const config *cfg, shm_region *shm, int slot, struct 
                 engine_idle_fn *on_idle, void *idle_arg)
 {
     memset(e, 0, sizeof(*e));
-    loop_thread = true;
+    loop_claim();
     e->cfg = cfg;
     e->shm = shm;
     e->slot = slot;
@@ -48,6 +60,7 @@ int engine_init(engine *e, const config *cfg, shm_region *shm, int slot, struct 
     e->pid = getpid();
     e->master_pid = (pid_t)atomic_load(&shm->master_pid);
     e->base = base;
+    e->hooks = &hooks;
     e->on_idle = on_idle;
     e->idle_arg = idle_arg;
     lanes_init(e);
@@ -62,7 +75,7 @@ int engine_init(engine *e, const config *cfg, shm_region *shm, int slot, struct 
     }
     if (bell_open(e, &bell_to_engine) < 0)
         return -1;
-    if (!(e->sq = storeq_new(cfg, &shm->jobs.store_gate, base, 1, e->done))) {
+    if (!(e->sq = storeq_new(cfg, shm->jobs.store_shared, base, 1, e->done))) {
         log_error("starting the store thread failed: %s", strerror(errno));
         return -1;
     }
@@ -111,20 +124,6 @@ bool engine_idle_now(const engine *e)
     return jobrun_count(e) == 0 && (!e->sq || storeq_pending(e->sq) == 0) && deliver_pending(e) == 0;
 }
 
-void engine_idle(engine *e)
-{
-    if (e->on_idle)
-        e->on_idle(e->idle_arg);
-}
-
-void engine_job_final(engine *e, const job *j, bool deliver)
-{
-    ENGINE_ASSERT_LOOP();
-    waiters_job_final(e, j);
-    bell_job_final(e, j->id);
-    if (deliver && j->callback[0])
-        deliver_job(e, j);
-}
 
 void engine_release(engine *e)
 {

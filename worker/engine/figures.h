@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "engine.h"
+#include "ctx.h"
 
 void figures_queued_add(engine *e, int64_t n);
 void figures_running_add(engine *e, int64_t n);

@@ -1,4 +1,5 @@
 #include "jobrun.h"
+#include "loop.h"
 
 #include <event2/event.h>
 #include <stdlib.h>
@@ -66,7 +67,7 @@ static void on_kill_timer(evutil_socket_t fd, short what, void *arg)
     /* The loop is about to end: blocking on the store here holds up nobody. */
     char err[256] = "";
     bool applied = false;
-    store *st = store_open(&e->cfg->store, err, sizeof(err));
+    store *st = store_open(&e->cfg->store, NULL, err, sizeof(err));
     if (!st || store_abort(st, j->id, j->owner_slot, j->owner_incarnation,
                            cancelled ? JOB_CANCELLED : JOB_FAILED, code, message, &applied) < 0)
         log_error("recording the end of job %s failed: %s", j->id, st ? store_errmsg(st) : err);

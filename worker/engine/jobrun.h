@@ -17,7 +17,7 @@
 
 #include <sys/types.h>
 
-#include "engine.h"
+#include "ctx.h"
 #include "job.h"
 
 #define JOBRUN_EXIT_KILLED 70 /* a job ignored its stop request: the worker ends */

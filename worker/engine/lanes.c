@@ -1,6 +1,6 @@
 #include "lanes.h"
+#include "loop.h"
 
-#include "claims.h"
 #include "slot.h"
 
 void lanes_init(engine *e)
@@ -37,7 +37,7 @@ void lanes_release(engine *e, fn_kind kind)
     ENGINE_ASSERT_LOOP();
     assert(e->lanes.busy[kind] > 0);
     e->lanes.busy[kind]--;
-    claims_pump_all(e); /* publishes */
+    e->hooks->lanes_freed(e); /* claims for it, and publishes */
 }
 
 void lanes_promise(engine *e, fn_kind kind, int n)

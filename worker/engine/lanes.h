@@ -16,7 +16,7 @@
 
 #include <stdbool.h>
 
-#include "engine.h"
+#include "ctx.h"
 
 void lanes_init(engine *e);
 

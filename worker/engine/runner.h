@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "engine.h"
+#include "ctx.h"
 #include "fn.h"
 #include "pool.h"
 

@@ -16,7 +16,7 @@
 
 #include <stdbool.h>
 
-#include "engine.h"
+#include "ctx.h"
 
 /* True while this process is the one in its slot. */
 bool slot_mine(const engine *e);

@@ -1,6 +1,7 @@
 #include "storeq.h"
+#include "loop.h"
 
-#include "engine.h"
+#include "ctx.h"
 
 #include <assert.h>
 #include <event2/event.h>
@@ -29,7 +30,7 @@ typedef struct sq_batch {
  */
 struct storeq {
     const config *cfg;
-    pthread_mutex_t *gate; /* shared by the writers of all workers */
+    void *store_shared; /* the store's shared area (store_shared_init), or NULL */
     pool *threads;
     struct event *kick;
     bool kicked;       /* kick is active */
@@ -55,11 +56,9 @@ static void store_key_create(void)
 
 static store *thread_store(const storeq *q, char *err, size_t errlen)
 {
-    if (!tls_store && (tls_store = store_open(&q->cfg->store, err, errlen)) != NULL) {
-        store_set_gate(tls_store, q->gate);
-        if (store_key_made)
-            pthread_setspecific(store_key, tls_store);
-    }
+    if (!tls_store && (tls_store = store_open(&q->cfg->store, q->store_shared, err, errlen)) != NULL &&
+        store_key_made)
+        pthread_setspecific(store_key, tls_store);
     return tls_store;
 }
 
@@ -399,7 +398,7 @@ void storeq_push(storeq *q, sq_op *op)
 
 int storeq_pending(const storeq *q) { return q->pending; }
 
-storeq *storeq_new(const config *cfg, pthread_mutex_t *gate, struct event_base *base, int nthreads,
+storeq *storeq_new(const config *cfg, void *store_shared, struct event_base *base, int nthreads,
                    pool_done *done)
 {
     pthread_once(&store_key_once, store_key_create);
@@ -407,7 +406,7 @@ storeq *storeq_new(const config *cfg, pthread_mutex_t *gate, struct event_base *
     if (!q)
         return NULL;
     q->cfg = cfg;
-    q->gate = gate;
+    q->store_shared = store_shared;
     q->kick = event_new(base, -1, 0, on_kick, q);
     q->threads = q->kick ? pool_new("crunchd-store", nthreads, done) : NULL;
     if (!q->threads) {

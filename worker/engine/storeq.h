@@ -25,7 +25,6 @@
 #ifndef CRUNCHD_STOREQ_H
 #define CRUNCHD_STOREQ_H
 
-#include <pthread.h>
 #include <stdbool.h>
 
 #include "config.h"
@@ -120,9 +119,9 @@ typedef struct storeq storeq;
 struct event_base;
 
 /* Starts nthreads store threads for cfg (borrowed, must outlive the storeq);
- * their stores take gate around writes (store_set_gate; may be NULL);
+ * their stores are opened with store_shared (store_open; may be NULL);
  * batches are dispatched from base's loop. */
-storeq *storeq_new(const config *cfg, pthread_mutex_t *gate, struct event_base *base, int nthreads,
+storeq *storeq_new(const config *cfg, void *store_shared, struct event_base *base, int nthreads,
                    pool_done *done);
 void storeq_free(storeq *q);
 

@@ -16,7 +16,7 @@
 #ifndef CRUNCHD_UPKEEP_H
 #define CRUNCHD_UPKEEP_H
 
-#include "engine.h"
+#include "ctx.h"
 
 #define UPKEEP_RESYNC_EVERY_MS 5000
 #define UPKEEP_PURGE_EVERY_MS 60000

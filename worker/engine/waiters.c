@@ -1,4 +1,5 @@
 #include "waiters.h"
+#include "loop.h"
 
 #include <event2/event.h>
 #include <stdio.h>

@@ -34,7 +34,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "engine.h"
+#include "ctx.h"
 #include "job.h"
 
 typedef enum waiter_end {

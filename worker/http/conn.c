@@ -16,12 +16,13 @@
 #include <unistd.h>
 
 #include "budget.h"
+#include "loop.h"
 #include "slot.h"
 #include "wire.h"
 
-/* Legal transitions: bit `to` of legal[from]. */
+/* Legal transitions: bit `to` of conn_legal[from]. */
 #define B(s) (1u << (s))
-static const unsigned legal[CONN_NSTATES] = {
+const unsigned conn_legal[CONN_NSTATES] = {
     [CONN_HEAD] = B(CONN_HEAD) | B(CONN_BODY) | B(CONN_HANDLER) | B(CONN_LINGER),
     [CONN_BODY] = B(CONN_HANDLER) | B(CONN_LINGER),
     [CONN_HANDLER] = B(CONN_HEAD) | B(CONN_ORPHAN),
@@ -30,24 +31,11 @@ static const unsigned legal[CONN_NSTATES] = {
 };
 #undef B
 
-int64_t conn_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void conn_on_read(evutil_socket_t fd, short what, void *arg);
 static void conn_on_write(evutil_socket_t fd, short what, void *arg);
 
 engine *conn_engine(const conn *c) { return c->cs->e; }
 
-void conn_set_state(conn *c, conn_state s)
-{
-    ENGINE_ASSERT_LOOP();
-    assert(legal[c->state] & (1u << s));
-    c->state = s;
-}
 
 static void conn_link(conns *cs, conn *c)
 {
@@ -362,6 +350,7 @@ void conn_accept(conns *cs, int fd, bool is_tcp)
     }
     c->cs = cs;
     c->fd = fd;
+    c->label = -1;
     c->ev_read = event_new(cs->e->base, fd, EV_READ | EV_PERSIST, conn_on_read, c);
     c->ev_write = event_new(cs->e->base, fd, EV_WRITE | EV_PERSIST, conn_on_write, c);
     if (!c->ev_read || !c->ev_write) {

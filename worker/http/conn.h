@@ -18,7 +18,7 @@
 #include <stddef.h>
 
 #include "access_log.h"
-#include "engine.h"
+#include "ctx.h"
 #include "http_parser.h"
 #include "list.h"
 
@@ -110,6 +110,10 @@ void conn_set_reply_headers(conn *c, const char *lines);
 
 /* Names the job the current request is about, for the access log. */
 void conn_set_job_id(conn *c, const char *id);
+
+/* The current request's metrics label (conn_app.label of its path, when
+ * not set). */
+void conn_set_label(conn *c, int label);
 
 /* The engine the connection's worker runs. */
 engine *conn_engine(const conn *c);

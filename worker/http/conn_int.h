@@ -8,15 +8,18 @@
 #ifndef CRUNCHD_CONN_INT_H
 #define CRUNCHD_CONN_INT_H
 
+#include <assert.h>
 #include <event2/event.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "buf.h"
 #include "conn.h"
 #include "http_chunked.h"
 #include "job.h"
 #include "list.h"
+#include "loop.h"
 
 #define IN_MIN_ROOM 2048          /* read at least this much per read() */
 #define OUT_HIGH_WATER (256 * 1024) /* stop reading requests while this much is unsent */
@@ -69,10 +72,19 @@ struct conn {
     char remote[64];           /* peer address for the access log ("-" if off) */
     char job_id[JOB_ID_LEN + 1]; /* the job the current request is about ("" if none) */
     const char *reply_headers; /* lines for every reply to the current request, or NULL */
+    int label;                 /* the request's metrics label; -1: from its path */
 };
 
 
-void conn_set_state(conn *c, conn_state s);
+/* The one setter of c->state: asserts the transition (table in conn.c). */
+extern const unsigned conn_legal[CONN_NSTATES];
+
+static inline void conn_set_state(conn *c, conn_state s)
+{
+    ENGINE_ASSERT_LOOP();
+    assert(conn_legal[c->state] & (1u << s));
+    c->state = s;
+}
 
 /* Reads and handles what came in, as far as it goes; then flushes. */
 void conn_process(conn *c);
@@ -101,6 +113,11 @@ void conn_fail(conn *c, int status, const char *code, const char *message);
 void conn_fail_hdr(conn *c, int status, const char *code, const char *message, const char *extra);
 
 /* CLOCK_MONOTONIC in microseconds. */
-int64_t conn_now_us(void);
+static inline int64_t conn_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 #endif

@@ -33,8 +33,10 @@ void conn_fail(conn *c, int status, const char *code, const char *message)
 static bool conn_body_charge(conn *c, uint64_t announced)
 {
     int64_t more = (int64_t)announced - c->body_charged;
+    if (more <= 0)
+        return true;
     if (budget_take(c->cs->e, BUDGET_BODY, more)) {
-        c->body_charged += more > 0 ? more : 0;
+        c->body_charged += more;
         return true;
     }
     conn_fail_hdr(c, 503, ERR_BUSY,

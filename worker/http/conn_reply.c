@@ -29,6 +29,7 @@ static void conn_finish(conn *c)
     c->served_one = true;
     c->job_id[0] = '\0';
     c->reply_headers = NULL;
+    c->label = -1;
     c->on_gone = NULL;
     conn_body_release(c);
     c->since_ms = shm_mono_ms();
@@ -75,8 +76,8 @@ static void conn_record(conn *c, int status, size_t start)
     int64_t us = conn_now_us() - c->t0_us;
     conn_refresh_req(c);
     const http_request *q = &c->req;
-    metrics_http(cs->e->shm, cs->e->slot, (metrics_route)cs->app->label(q->path.p, q->path.n),
-                 status, us);
+    int label = c->label >= 0 ? c->label : cs->app->label(q->path.p, q->path.n);
+    metrics_http(cs->e->shm, cs->e->slot, (metrics_route)label, status, us);
     if (!access_log_enabled(cs->al))
         return;
     access_log_entry e = {
@@ -145,6 +146,8 @@ void conn_defer(conn *c, conn_gone_fn *gone, void *arg)
 }
 
 void conn_set_reply_headers(conn *c, const char *lines) { c->reply_headers = lines; }
+
+void conn_set_label(conn *c, int label) { c->label = label; }
 
 void conn_set_job_id(conn *c, const char *id)
 {

@@ -30,6 +30,7 @@ typedef void route_handler(conn *c, const http_request *req, const char *body, s
 
 typedef struct route {
     const char *path;
+    size_t len;            /* of path */
     bool prefix;           /* path is a prefix followed by exactly one segment */
     unsigned methods;
     const char *allow;     /* the methods, for Allow (405, OPTIONS) and preflights */
@@ -37,17 +38,21 @@ typedef struct route {
     metrics_route label;   /* the "route" label of its metrics */
 } route;
 
+/* A path and its length. */
+#define PATH(p) p, sizeof(p) - 1
+
 static const route routes[] = {
-    {ROUTE_HEALTHZ, false, M_GET, METHODS_GET, route_admin_healthz, METRICS_R_HEALTHZ},
-    {ROUTE_READYZ, false, M_GET, METHODS_GET, route_admin_readyz, METRICS_R_READYZ},
-    {ROUTE_METRICS, false, M_GET, METHODS_GET, route_admin_metrics, METRICS_R_METRICS},
-    {ROUTE_FUNCTIONS, false, M_GET, METHODS_GET, route_admin_functions, METRICS_R_FUNCTIONS},
-    {ROUTE_WORKERS, false, M_GET, METHODS_GET, route_admin_workers, METRICS_R_WORKERS},
-    {ROUTE_FN_PREFIX, true, M_POST, METHODS_FN, route_fn_post, METRICS_R_FN},
-    {ROUTE_JOBS, false, M_GET | M_POST, METHODS_JOBS, route_jobs_collection, METRICS_R_JOBS},
-    {ROUTE_JOBS_PREFIX, true, M_GET | M_DELETE, METHODS_JOB, route_jobs_item, METRICS_R_JOB},
+    {PATH(ROUTE_HEALTHZ), false, M_GET, METHODS_GET, route_admin_healthz, METRICS_R_HEALTHZ},
+    {PATH(ROUTE_READYZ), false, M_GET, METHODS_GET, route_admin_readyz, METRICS_R_READYZ},
+    {PATH(ROUTE_METRICS), false, M_GET, METHODS_GET, route_admin_metrics, METRICS_R_METRICS},
+    {PATH(ROUTE_FUNCTIONS), false, M_GET, METHODS_GET, route_admin_functions, METRICS_R_FUNCTIONS},
+    {PATH(ROUTE_WORKERS), false, M_GET, METHODS_GET, route_admin_workers, METRICS_R_WORKERS},
+    {PATH(ROUTE_FN_PREFIX), true, M_POST, METHODS_FN, route_fn_post, METRICS_R_FN},
+    {PATH(ROUTE_JOBS), false, M_GET | M_POST, METHODS_JOBS, route_jobs_collection, METRICS_R_JOBS},
+    {PATH(ROUTE_JOBS_PREFIX), true, M_GET | M_DELETE, METHODS_JOB, route_jobs_item, METRICS_R_JOB},
 };
 
+#undef PATH
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
 /* CORS header lines of this worker (http.cors_origins). Loop thread only. */
@@ -59,7 +64,7 @@ static cors *cors_conf;
 static const route *route_find(const char *p, size_t n, bool one_segment)
 {
     for (size_t i = 0; i < NROUTES; i++) {
-        size_t k = strlen(routes[i].path);
+        size_t k = routes[i].len;
         if (routes[i].prefix ? (n > k && memcmp(p, routes[i].path, k) == 0 &&
                                 (!one_segment || !memchr(p + k, '/', n - k)))
                              : (n == k && memcmp(p, routes[i].path, k) == 0))
@@ -168,8 +173,10 @@ static void route_dispatch(conn *c, const http_request *req, const char *body, s
         reply_options(c, req, r->allow, cors_lines != NULL);
     else if (!(method_bit(req->method) & r->methods))
         reply_405(c, r->allow);
-    else
+    else {
+        conn_set_label(c, r->label);
         r->handle(c, req, body, len);
+    }
 }
 
 const conn_app route_app = {.handle = route_dispatch, .label = route_label};

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "jobs.h"
 #include "lanes.h"
+#include "loop.h"
 #include "runner.h"
 #include "utf8.h"
 #include "wire.h"

@@ -23,7 +23,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "engine.h"
+#include "ctx.h"
 #include "fn.h"
 #include "svc.h"
 

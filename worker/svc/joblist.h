@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "engine.h"
+#include "ctx.h"
 #include "store.h"
 #include "svc.h"
 

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine.h"
+#include "ctx.h"
 #include "job.h"
 #include "svc.h"
 
