@@ -39,14 +39,26 @@ struct storeq {
     int pending;
 };
 
-/* One store per store thread, opened on first use, closed at thread exit
- * by the process ending (a worker never outlives its store threads). */
+/* One store per store thread, opened on first use and closed when the
+ * thread ends (storeq_free joins it): by the key's destructor, on that
+ * thread, as a store wants (store.h: one thread per store). */
 static __thread store *tls_store;
+static pthread_key_t store_key;
+static bool store_key_made; /* false only if the process ran out of keys: stores then stay open */
+static pthread_once_t store_key_once = PTHREAD_ONCE_INIT;
+
+static void thread_store_close(void *st) { store_close(st); }
+
+static void store_key_create(void)
+{
+    store_key_made = pthread_key_create(&store_key, thread_store_close) == 0;
+}
 
 static store *thread_store(const storeq *q, char *err, size_t errlen)
 {
-    if (!tls_store)
-        tls_store = store_open(&q->cfg->store, q->store_shared, err, errlen);
+    if (!tls_store && (tls_store = store_open(&q->cfg->store, q->store_shared, err, errlen)) != NULL &&
+        store_key_made)
+        pthread_setspecific(store_key, tls_store);
     return tls_store;
 }
 
@@ -389,6 +401,7 @@ int storeq_pending(const storeq *q) { return q->pending; }
 storeq *storeq_new(const config *cfg, void *store_shared, struct event_base *base, int nthreads,
                    pool_done *done)
 {
+    pthread_once(&store_key_once, store_key_create);
     storeq *q = calloc(1, sizeof(*q));
     if (!q)
         return NULL;
