@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 #include "fn.h"
-#include "fn_builtin.h"
+#include "builtin.h"
+#include "fn_catalog.h"
 #include "fn_registry.h"
 #include "metrics.h"
 #include "storeq.h"
@@ -47,7 +48,7 @@ void efx_prepare(efx *f)
     f->shm = shm_create(metrics_shm_bytes(f->registry));
     ck_assert_msg(f->shm != NULL, "shm_create: %s", strerror(errno));
     ck_assert_int_eq(metrics_register_fns(f->shm, f->registry), 0);
-    fn_registry_use(f->registry); /* as the worker does */
+    fn_catalog_use(f->registry); /* as the worker does */
     ck_assert_msg(store_shared_init(&f->cfg.store, f->shm->jobs.store_shared, err, sizeof(err)) == 0,
                   "store_shared_init: %s", err);
     /* What the master does before it forks the worker of slot 0. */
@@ -109,7 +110,7 @@ void efx_teardown(efx *f)
     }
     event_base_free(f->base);
     shm_destroy(f->shm);
-    fn_registry_use(NULL);
+    fn_catalog_use(NULL);
     fn_registry_free(f->registry);
     wake_dir_remove();
     remove_store_files(f);
