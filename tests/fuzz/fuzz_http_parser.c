@@ -1,6 +1,6 @@
 /*
- * fuzz_http_parser.c - libFuzzer target for worker/http_parser.c,
- * worker/http_chunked.c, worker/http_url.c and worker/http_media.c.
+ * fuzz_http_parser.c - libFuzzer target for worker/http/http_parser.c,
+ * http_chunked.c, http_url.c and http_media.c (all in worker/http/).
  *
  * For a few max_head values the input is parsed in one piece and as prefixes
  * (bytes arriving in pieces). A prefix may only say "need more" (0), or give

@@ -23,8 +23,9 @@ mkdir -p "$OUT"
 
 # UBSan reports are fatal so that libFuzzer sees them as crashes.
 "$CC" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -Iworker worker/http_bytes.c worker/http_chunked.c worker/http_media.c worker/http_parser.c \
-    worker/http_url.c \
+    -Iworker/http worker/http/http_bytes.c worker/http/http_chunked.c worker/http/http_media.c \
+    worker/http/http_parser.c \
+    worker/http/http_url.c \
     tests/fuzz/fuzz_http_parser.c \
     -o "$OUT/fuzz_http_parser"
 
