@@ -12,7 +12,10 @@ int64_t runner_cost_ns(const fn_desc *fn, json_t *args)
     return fn->cost_ns ? fn->cost_ns(args) : FN_INLINE_NS;
 }
 
-static run *run_of(pool_task *t) { return (run *)((char *)t - offsetof(run, task)); }
+static run *run_of(pool_task *t)
+{
+    return (run *)((char *)t - offsetof(run, task));
+}
 
 /* Lane thread. */
 static void run_task(pool_task *t)
@@ -25,7 +28,8 @@ static metrics_job_state final_state(const run *r)
 {
     switch (r->status) {
     case FN_OK: return METRICS_JOB_SUCCEEDED;
-    case FN_CANCELLED: return r->stop == RUN_STOP_CANCEL ? METRICS_JOB_CANCELLED : METRICS_JOB_FAILED;
+    case FN_CANCELLED:
+        return r->stop == RUN_STOP_CANCEL ? METRICS_JOB_CANCELLED : METRICS_JOB_FAILED;
     default: return METRICS_JOB_FAILED;
     }
 }
@@ -43,7 +47,10 @@ static void run_end(run *r)
         lanes_release(e, kind);
 }
 
-static void run_task_done(pool_task *t) { run_end(run_of(t)); }
+static void run_task_done(pool_task *t)
+{
+    run_end(run_of(t));
+}
 
 bool runner_start(engine *e, run *r, const fn_desc *fn, json_t *args, int64_t timeout_ms,
                   run_done_fn *done)

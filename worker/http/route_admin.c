@@ -71,13 +71,14 @@ static json_t *worker_slot_json(const shm_worker *s, int slot)
     job_format_time(atomic_load(&s->started_at_ms) * 1000, started);
     int code = atomic_load(&s->last_exit_code), sig = atomic_load(&s->last_exit_signal);
     unsigned restarts = atomic_load(&s->restarts);
-    json_t *last = (restarts == 0 && code <= 0 && sig == 0 && atomic_load(&s->state) != SHM_W_DEAD)
-                       ? json_null()
-                       : json_pack("{s:o, s:o}", "code", code >= 0 ? json_integer(code) : json_null(),
-                                   "signal", sig ? json_integer(sig) : json_null());
+    json_t *last =
+        (restarts == 0 && code <= 0 && sig == 0 && atomic_load(&s->state) != SHM_W_DEAD)
+            ? json_null()
+            : json_pack("{s:o, s:o}", "code", code >= 0 ? json_integer(code) : json_null(),
+                        "signal", sig ? json_integer(sig) : json_null());
     return json_pack("{s:i, s:i, s:I, s:s, s:I, s:I, s:s, s:I, s:o, s:i}", "slot", slot, "pid",
-                     atomic_load(&s->pid), "incarnation", (json_int_t)atomic_load(&s->incarnation), "started_at",
-                     started, "requests", (json_int_t)atomic_load(&s->requests),
+                     atomic_load(&s->pid), "incarnation", (json_int_t)atomic_load(&s->incarnation),
+                     "started_at", started, "requests", (json_int_t)atomic_load(&s->requests),
                      "jobs", (json_int_t)atomic_load(&s->jobs), "state",
                      shm_state_name(atomic_load(&s->state)), "restarts", (json_int_t)restarts,
                      "last_exit", last, "connections", atomic_load(&s->connections));

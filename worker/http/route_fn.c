@@ -66,7 +66,8 @@ static void fn_gone(conn *c, void *arg)
 void route_fn_post(conn *c, const http_request *req, const char *body, size_t len)
 {
     engine *e = conn_engine(c);
-    http_slice name = {req->path.p + strlen(ROUTE_FN_PREFIX), req->path.n - strlen(ROUTE_FN_PREFIX)};
+    http_slice name = {req->path.p + strlen(ROUTE_FN_PREFIX),
+                       req->path.n - strlen(ROUTE_FN_PREFIX)};
     const fn_desc *fn = fn_find(name.p, name.n, e->cfg->debug_functions);
     if (!fn) {
         char echo[UTF8_ECHO_SIZE], msg[UTF8_ECHO_SIZE + 32];
@@ -75,7 +76,8 @@ void route_fn_post(conn *c, const http_request *req, const char *body, size_t le
         return;
     }
     if (!request_json_ok(req)) {
-        conn_reply_error(c, 415, ERR_UNSUPPORTED_MEDIA, "Content-Type must be application/json", NULL);
+        conn_reply_error(c, 415, ERR_UNSUPPORTED_MEDIA, "Content-Type must be application/json",
+                         NULL);
         return;
     }
     int64_t timeout_ms;

@@ -52,7 +52,8 @@ static int64_t wait_ms_of(conn *c, const http_request *req, bool prefer_ok)
     if (found) {
         int64_t s = request_uint(v, 1000000);
         if (s < 0) {
-            conn_reply_error(c, 400, ERR_INVALID_ARGS, "wait: must be a whole number of seconds", "wait");
+            conn_reply_error(c, 400, ERR_INVALID_ARGS, "wait: must be a whole number of seconds",
+                             "wait");
             return -1;
         }
         return (s > JOBS_WAIT_MAX_S ? JOBS_WAIT_MAX_S : s) * 1000;
@@ -61,10 +62,11 @@ static int64_t wait_ms_of(conn *c, const http_request *req, bool prefer_ok)
     if (!pref)
         return 0;
     for (size_t i = 0; i + 5 <= pref->n; i++) {
-        if (strncasecmp(pref->p + i, "wait=", 5) == 0 && (i == 0 || pref->p[i - 1] == ' ' ||
-                                                          pref->p[i - 1] == ',' || pref->p[i - 1] == ';')) {
+        if (strncasecmp(pref->p + i, "wait=", 5) == 0 &&
+            (i == 0 || pref->p[i - 1] == ' ' || pref->p[i - 1] == ',' || pref->p[i - 1] == ';')) {
             http_slice num = {pref->p + i + 5, 0};
-            while (i + 5 + num.n < pref->n && pref->p[i + 5 + num.n] >= '0' && pref->p[i + 5 + num.n] <= '9')
+            while (i + 5 + num.n < pref->n && pref->p[i + 5 + num.n] >= '0' &&
+                   pref->p[i + 5 + num.n] <= '9')
                 num.n++;
             int64_t s = request_uint(num, 1000000);
             return s < 0 ? 0 : (s > JOBS_WAIT_MAX_S ? JOBS_WAIT_MAX_S : s) * 1000;
@@ -83,8 +85,9 @@ static void submit_answer(void *arg, const jobs_result *r)
     } else {
         /* 202 for a job still on its way, with where to ask and when. */
         char extra[160];
-        snprintf(extra, sizeof(extra), HDR_LOCATION ": " ROUTE_JOBS_PREFIX "%s\r\n" HDR_RETRY_AFTER ": %d\r\n",
-                 r->j->id, r->retry_after_s);
+        snprintf(extra, sizeof(extra),
+                 HDR_LOCATION ": " ROUTE_JOBS_PREFIX "%s\r\n" HDR_RETRY_AFTER ": %d\r\n", r->j->id,
+                 r->retry_after_s);
         reply_job(c, 202, r->j, extra);
     }
 }
@@ -92,7 +95,8 @@ static void submit_answer(void *arg, const jobs_result *r)
 static void handle_submit(conn *c, const http_request *req, const char *body, size_t len)
 {
     if (!request_json_ok(req)) {
-        conn_reply_error(c, 415, ERR_UNSUPPORTED_MEDIA, "Content-Type must be application/json", NULL);
+        conn_reply_error(c, 415, ERR_UNSUPPORTED_MEDIA, "Content-Type must be application/json",
+                         NULL);
         return;
     }
     int64_t wait_ms = wait_ms_of(c, req, true);
@@ -110,8 +114,8 @@ static void handle_submit(conn *c, const http_request *req, const char *body, si
         return;
     }
     const http_slice *key = http_request_header(req, HDR_IDEMPOTENCY_KEY);
-    jobs_op *op = jobs_submit(e, doc, held, key ? key->p : NULL, key ? key->n : 0, wait_ms,
-                              submit_answer, c);
+    jobs_op *op =
+        jobs_submit(e, doc, held, key ? key->p : NULL, key ? key->n : 0, wait_ms, submit_answer, c);
     json_decref(doc);
     defer_to(c, op);
 }
@@ -141,7 +145,8 @@ static void cancel_answer(void *arg, const jobs_result *r)
     if (r->status != SVC_OK)
         request_reply_svc(c, r->status, r->message, r->arg, r->retry_after_s);
     else
-        reply_job(c, job_state_final(r->j->state) ? 200 : 202, r->j, NULL); /* 202: still stopping */
+        reply_job(c, job_state_final(r->j->state) ? 200 : 202, r->j,
+                  NULL); /* 202: still stopping */
 }
 
 void route_jobs_item(conn *c, const http_request *req, const char *body, size_t len)

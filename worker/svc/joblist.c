@@ -9,7 +9,7 @@
 #include "storeq.h"
 
 struct joblist_op {
-    sq_op sq; /* first */
+    sq_op sq;              /* first */
     joblist_done_fn *done; /* NULL once abandoned */
     void *arg;
     unsigned fields;
@@ -60,7 +60,8 @@ static void list_done(sq_op *sq)
     joblist_page p = {.status = SVC_OK};
     if (sq->rc < 0) {
         log_error("listing jobs failed: %s", sq->err);
-        p = (joblist_page){.status = SVC_INTERNAL, .message = "the job store failed; see the server log"};
+        p = (joblist_page){.status = SVC_INTERNAL,
+                           .message = "the job store failed; see the server log"};
     } else if (op->oom) {
         p = (joblist_page){.status = SVC_INTERNAL, .message = "out of memory"};
     } else {

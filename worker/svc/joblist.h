@@ -28,22 +28,22 @@
 #define JOBLIST_MAX_BYTES (1024 * 1024)
 
 typedef struct joblist_query {
-    int state;                  /* a job_state, or -1 for any */
-    char fn[JOB_FN_MAX + 1];    /* "" for any */
-    int limit;                  /* 1 .. JOBLIST_MAX */
-    unsigned fields;            /* JOB_VIEW_ARGS | JOB_VIEW_RESULT */
+    int state;               /* a job_state, or -1 for any */
+    char fn[JOB_FN_MAX + 1]; /* "" for any */
+    int limit;               /* 1 .. JOBLIST_MAX */
+    unsigned fields;         /* JOB_VIEW_ARGS | JOB_VIEW_RESULT */
     bool has_after;
-    store_cursor after;         /* with has_after: the page starts after this job */
+    store_cursor after; /* with has_after: the page starts after this job */
 } joblist_query;
 
 typedef struct joblist_page {
-    svc_status status;          /* SVC_OK or SVC_INTERNAL */
+    svc_status status; /* SVC_OK or SVC_INTERNAL */
     const char *message;
-    const char *text;           /* the jobs' objects, comma-separated, len bytes */
+    const char *text; /* the jobs' objects, comma-separated, len bytes */
     size_t len;
-    int n;                      /* jobs on the page */
-    bool more;                  /* more jobs match after the last one */
-    store_cursor last;          /* of the last job (n > 0) */
+    int n;             /* jobs on the page */
+    bool more;         /* more jobs match after the last one */
+    store_cursor last; /* of the last job (n > 0) */
 } joblist_page;
 
 typedef void joblist_done_fn(void *arg, const joblist_page *p);

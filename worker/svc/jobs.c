@@ -28,9 +28,9 @@ struct jobs_op {
     jobs_done_fn *done; /* NULL once abandoned */
     void *arg;
     int64_t wait_ms;
-    int64_t held;       /* BUDGET_ARGS for a submission's args, until committed */
-    bool in_store;      /* sq is with the store */
-    waiter *w;          /* the long-poll, while one runs */
+    int64_t held;  /* BUDGET_ARGS for a submission's args, until committed */
+    bool in_store; /* sq is with the store */
+    waiter *w;     /* the long-poll, while one runs */
     sq_op sq;
 };
 
@@ -86,7 +86,10 @@ static void op_job(jobs_op *op, const job *j)
     op_answer(op, &r);
 }
 
-int jobs_retry_after_s(const engine *e) { return figures_retry_after_s(e); }
+int jobs_retry_after_s(const engine *e)
+{
+    return figures_retry_after_s(e);
+}
 
 static void op_push(jobs_op *op)
 {
@@ -327,14 +330,16 @@ static svc_status submit_fields(engine *e, json_t *body, const char *key, size_t
         *arg = "fn";
         return SVC_INVALID_ARGS;
     }
-    const fn_desc *fn = fn_find(json_string_value(fnv), json_string_length(fnv), cfg->debug_functions);
+    const fn_desc *fn =
+        fn_find(json_string_value(fnv), json_string_length(fnv), cfg->debug_functions);
     if (!fn) {
         char echo[UTF8_ECHO_SIZE];
         snprintf(msg, msglen, "no function named \"%s\"",
                  utf8_echo(echo, json_string_value(fnv), json_string_length(fnv)));
         return SVC_UNKNOWN_FUNCTION;
     }
-    if (fn_validate(fn, json_object_get(body, "args"), &j->args, bad, UTF8_ECHO_SIZE, msg, msglen) < 0) {
+    if (fn_validate(fn, json_object_get(body, "args"), &j->args, bad, UTF8_ECHO_SIZE, msg, msglen) <
+        0) {
         *arg = bad[0] ? bad : "args";
         return SVC_INVALID_ARGS;
     }
@@ -394,7 +399,8 @@ jobs_op *jobs_submit(engine *e, json_t *body, int64_t held, const char *key, siz
         op_fail(op, SVC_INVALID_ARGS, "the body must be a JSON object", NULL);
         return NULL;
     }
-    svc_status st = submit_fields(e, body, key, key_len, &op->sq.u.submit.j, msg, sizeof(msg), &at, bad);
+    svc_status st =
+        submit_fields(e, body, key, key_len, &op->sq.u.submit.j, msg, sizeof(msg), &at, bad);
     if (st != SVC_OK) {
         op_fail(op, st, msg, at);
         return NULL;
