@@ -153,6 +153,38 @@ void metrics_job(shm_region *shm, int slot, int fn_index, metrics_job_state stat
     hist_add(&s->job_run[fn_index], job_bounds_us, run_us);
 }
 
+int metrics_token_index(shm_region *shm, const char *name)
+{
+    metrics_area *m = &shm->metrics;
+    for (int i = 0; i < METRICS_MAX_TOKENS; i++) {
+        metrics_token_name *t = &m->token[i];
+        int st = atomic_load_explicit(&t->state, memory_order_acquire);
+        if (st == 0 && atomic_compare_exchange_strong(&t->state, &st, 1)) {
+            snprintf(t->name, sizeof(t->name), "%s", name);
+            atomic_store_explicit(&t->state, 2, memory_order_release);
+            return i;
+        }
+        /* Being written: a few instructions away, unless its writer died
+         * right there (then the entry is skipped for good). */
+        for (long spin = 0; st == 1 && spin < 1000000; spin++)
+            st = atomic_load_explicit(&t->state, memory_order_acquire);
+        if (st == 2 && strcmp(t->name, name) == 0)
+            return i;
+    }
+    return METRICS_TOKEN_OTHER;
+}
+
+void metrics_token(shm_region *shm, int slot, int index, int status)
+{
+    int cls = status / 100 - 1;
+    if (slot < 0 || slot >= SHM_MAX_WORKERS || index < 0 || index > METRICS_TOKEN_OTHER)
+        return;
+    if (cls < 0 || cls >= METRICS_NCLASSES)
+        cls = METRICS_NCLASSES - 1;
+    note_slot(shm, slot);
+    ADD(shm->metrics_slot[slot].token[index][cls], 1);
+}
+
 /* ---- rendering ------------------------------------------------------------ */
 
 typedef struct out {
@@ -324,6 +356,29 @@ static void render_jobs(out *o, const shm_region *shm, int nslots, bool debug)
     out_printf(o, "crunchd_jobs_running %lld\n", (long long)LOAD(shm->jobs.running));
 }
 
+static void render_tokens(out *o, const shm_region *shm, int nslots)
+{
+    out_header(o, "crunchd_token_requests_total", "counter",
+               "Requests answered per API token (its name, never its secret), by status class.");
+    for (int i = 0; i <= METRICS_TOKEN_OTHER; i++) {
+        const char *name = "(other)";
+        if (i < METRICS_MAX_TOKENS) {
+            const metrics_token_name *t = &shm->metrics.token[i];
+            if (atomic_load_explicit(&t->state, memory_order_acquire) != 2)
+                continue;
+            name = t->name;
+        }
+        for (int c = 0; c < METRICS_NCLASSES; c++) {
+            uint64_t n = 0;
+            for (int s = 0; s < nslots; s++)
+                n += LOAD(shm->metrics_slot[s].token[i][c]);
+            if (n)
+                out_printf(o, "crunchd_token_requests_total{token=\"%s\",code=\"%dxx\"} %llu\n",
+                           name, c + 1, (unsigned long long)n);
+        }
+    }
+}
+
 static void render_workers(out *o, const shm_region *shm)
 {
     int live = atomic_load(&shm->nslots), running = 0, conns = 0;
@@ -352,6 +407,7 @@ int metrics_render(const shm_region *shm, bool debug, char **text, size_t *len)
         nslots = SHM_MAX_WORKERS;
     render_http(&o, shm, nslots);
     render_jobs(&o, shm, nslots, debug);
+    render_tokens(&o, shm, nslots);
     render_workers(&o, shm);
     if (o.failed) {
         free(o.p);

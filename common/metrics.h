@@ -56,6 +56,14 @@ typedef enum metrics_job_state {
 #define METRICS_FN_NAME 32  /* longest function name + 1 */
 #define METRICS_NCODES 27   /* status codes of the code table, the last is "other" */
 #define METRICS_NBUCKETS 13 /* histogram buckets, the last is +Inf */
+/* API tokens with their own series (crunchd_token_requests_total): the
+ * first METRICS_MAX_TOKENS names seen since the master started; any later
+ * one counts in one more series, token="(other)" (no token name has
+ * parentheses). Bounded whatever the tokens files hold or reloads bring. */
+#define METRICS_MAX_TOKENS 256
+#define METRICS_TOKEN_OTHER METRICS_MAX_TOKENS /* the index of "(other)" */
+#define METRICS_TOKEN_NAME 65                  /* a token name (auth.h AUTH_NAME_MAX) + 1 */
+#define METRICS_NCLASSES 5                     /* status classes 1xx .. 5xx */
 
 /* One histogram: per-bucket (not cumulative) counts and the sum. */
 typedef struct metrics_hist {
@@ -69,7 +77,16 @@ typedef struct metrics_slot {
     metrics_hist http_duration[METRICS_NROUTES];
     atomic_uint_fast64_t jobs[METRICS_MAX_FNS][METRICS_NJOB_STATES];
     metrics_hist job_run[METRICS_MAX_FNS];
+    /* Requests of each token, by metrics_token_index, by status class. */
+    atomic_uint_fast64_t token[METRICS_MAX_TOKENS + 1][METRICS_NCLASSES];
 } metrics_slot;
+
+/* A token name of the series: state 0 free, 1 being written (by the worker
+ * that took it), 2 written (then name never changes). */
+typedef struct metrics_token_name {
+    atomic_int state;
+    char name[METRICS_TOKEN_NAME];
+} metrics_token_name;
 
 /* Lives in shm_region with SHM_MAX_WORKERS metrics_slot blocks (see shm.h);
  * zero-filled at creation. */
@@ -77,6 +94,7 @@ typedef struct metrics_area {
     char fn_name[METRICS_MAX_FNS][METRICS_FN_NAME]; /* written once, before the first fork */
     int nfns;
     atomic_int slots_used; /* highest slot ever recorded into + 1 */
+    metrics_token_name token[METRICS_MAX_TOKENS]; /* taken by workers, never given back */
 } metrics_area;
 
 /*
@@ -102,6 +120,18 @@ void metrics_http(shm_region *shm, int slot, metrics_route route, int status, in
 /* One function run that ended (a synchronous call or an async job), in state
  * state after run_us of running. fn_index < 0 is ignored. */
 void metrics_job(shm_region *shm, int slot, int fn_index, metrics_job_state state, int64_t run_us);
+
+/*
+ * The series index of the API token called name (0 .. METRICS_MAX_TOKENS-1,
+ * or METRICS_TOKEN_OTHER once every name is taken), taking a free one the
+ * first time any worker asks for a name: lock-free (a compare-and-swap),
+ * any process, any thread. Compares names: cache it per token.
+ */
+int metrics_token_index(shm_region *shm, const char *name);
+
+/* One answered request of the token with series index (metrics_token_index)
+ * with status: one relaxed atomic add. An index out of range is ignored. */
+void metrics_token(shm_region *shm, int slot, int index, int status);
 
 
 /*
