@@ -30,28 +30,32 @@
 #define S_NEW "crunchd_test-new"
 #define S_UNKNOWN "crunchd_test-nobody"
 
-#define L_ALICE "alice submit,read,cancel 70738cc7a92ae8f1cbe1b0d7d34710c8591ddc3decdc861748a53e482c38df14\n"
-#define L_BOB "bob submit,read,cancel d759001f49af6394813ddc13be06797e1e934f7eac394a429698302f6d17b1ce\n"
+#define L_ALICE                                                                                    \
+    "alice submit,read,cancel 70738cc7a92ae8f1cbe1b0d7d34710c8591ddc3decdc861748a53e482c38df14\n"
+#define L_BOB                                                                                      \
+    "bob submit,read,cancel d759001f49af6394813ddc13be06797e1e934f7eac394a429698302f6d17b1ce\n"
 #define L_READER "reader read 92545aa930db69bba4b88e525873451ea754ac576eca5bbdf26907d3bf8f0b92\n"
 #define L_CALLER "caller call d433a62851681bbc8b8bb559e28fed93961d1e0219be1a6b4242b37c37eac519\n"
-#define L_ADMIN "admin read,cancel,admin 4288bff936530cee20303bfede766d0a9590cbde8590de16ebf573b2d4e09835\n"
-#define L_ADMINONLY "adminonly admin 5965a3d3b48a6fafd310197e1fb9f88745ce2725f6f360b7cb6cbae685344208\n"
+#define L_ADMIN                                                                                    \
+    "admin read,cancel,admin 4288bff936530cee20303bfede766d0a9590cbde8590de16ebf573b2d4e09835\n"
+#define L_ADMINONLY                                                                                \
+    "adminonly admin 5965a3d3b48a6fafd310197e1fb9f88745ce2725f6f360b7cb6cbae685344208\n"
 #define L_LIMITED                                                                                  \
     "limited submit,read,cancel "                                                                  \
     "e89f8ae508c7f883b4d74bdeda65e55b3e14d5985a02704e35a91491f4d43520 max_queued=2\n"
-#define L_SLOW "slow read 128d96033916248e9b696859a18f047fab2a515e3ad099dc5b13449bc47ad32a rps=1 burst=2\n"
+#define L_SLOW                                                                                     \
+    "slow read 128d96033916248e9b696859a18f047fab2a515e3ad099dc5b13449bc47ad32a rps=1 burst=2\n"
 #define L_NEW "new read 9e41ef9dde669e7c61d637937463e5123c2cafd49b87b705310fc12aa989b660\n"
 
 #define ALL_TOKENS                                                                                 \
     L_ALICE L_BOB L_READER L_CALLER L_ADMIN L_ADMINONLY L_LIMITED L_SLOW HARNESS_ADMIN_LINE
 
-
 /* Starts s with tokens and more config members (",\"k\": v", or ""). */
 static void start_tokens(server *s, const char *tokens, const char *more)
 {
     char conf[1024];
-    snprintf(conf, sizeof(conf), "{\"auth\": {\"tokens_file\": \"%s\"}%s}", harness_write_tokens(tokens),
-             more);
+    snprintf(conf, sizeof(conf), "{\"auth\": {\"tokens_file\": \"%s\"}%s}",
+             harness_write_tokens(tokens), more);
     must_start(s, conf);
 }
 
@@ -114,9 +118,9 @@ static void must_401(resp *r, bool sent)
 {
     must_error(r, 401, "unauthorized", NULL);
     const char *h = resp_header(r, "WWW-Authenticate");
-    ck_assert_msg(h && (sent ? strcmp(h, "Bearer error=\"invalid_token\"") == 0
-                             : strcmp(h, "Bearer") == 0),
-                  "WWW-Authenticate: %s", resp_describe(r));
+    ck_assert_msg(
+        h && (sent ? strcmp(h, "Bearer error=\"invalid_token\"") == 0 : strcmp(h, "Bearer") == 0),
+        "WWW-Authenticate: %s", resp_describe(r));
 }
 
 START_TEST(test_route_matrix)
@@ -261,6 +265,63 @@ START_TEST(test_owner_isolation)
 }
 END_TEST
 
+/* A connection on the worker whose pid is want (0: any), found by a fib
+ * call's "worker" (up to 64 tries: the kernel spreads connections by a
+ * hash); *pid is that worker. -1 if none landed there. */
+static int connect_on(server *s, pid_t want, pid_t *pid)
+{
+    const char *req = http_request_text("POST", "/v1/fn/fib", "{\"n\": 3}",
+                                        "Authorization: Bearer " S_CALLER "\r\n");
+    for (int i = 0; i < 64; i++) {
+        resp r;
+        int fd = must_connect(s);
+        must_send_str(fd, req);
+        ck_assert_int_eq(must_read_response(fd, &r), 200);
+        *pid = (pid_t)must_int(must_json(&r), "worker");
+        if (!want || *pid == want)
+            return fd;
+        close(fd);
+    }
+    return -1;
+}
+
+/* A sync call that goes through the job queue (its worker's cpu lane is
+ * busy, the other's free) is a job of its caller's token. */
+START_TEST(test_call_through_queue_owned)
+{
+    server s;
+    resp r;
+    pid_t busy, again;
+    start_tokens(&s, ALL_TOKENS, ", \"workers\": 2, \"cpu_threads\": 1, \"debug_functions\": true");
+    int fa = connect_on(&s, 0, &busy);
+    int fb = connect_on(&s, busy, &again);
+    ck_assert_msg(fb >= 0, "64 connections all missed worker %d", (int)busy);
+    /* A job submitted there with its lane free runs there: it holds the lane. */
+    must_send_str(fa, http_request_text("POST", "/v1/jobs",
+                                        "{\"fn\": \"spin\", \"args\": {\"ms\": 20000}}",
+                                        "Authorization: Bearer " S_ALICE "\r\n"));
+    ck_assert_int_eq(must_read_response(fa, &r), 202);
+    char id[40];
+    snprintf(id, sizeof(id), "%s", must_str(must_json(&r), "id"));
+    must_reach_state(&s, S_ALICE, id, "running");
+    char path[80];
+    snprintf(path, sizeof(path), "/v1/jobs/%s", id);
+    call_as(&s, S_ADMIN, "GET", path, NULL, &r);
+    ck_assert_int_eq(must_int(must_json(&r), "worker"), busy);
+    /* matmul n=300 is estimated at 27 ms: it goes to the other worker. */
+    must_send_str(fb, http_request_text("POST", "/v1/fn/matmul", "{\"n\": 300}",
+                                        "Authorization: Bearer " S_CALLER "\r\n"));
+    ck_assert_int_eq(must_read_response(fb, &r), 200);
+    ck_assert_int_ne(must_int(must_json(&r), "worker"), busy);
+    close(fa);
+    close(fb);
+    call_as(&s, S_ADMIN, "GET", "/v1/jobs?fn=matmul", NULL, &r);
+    json_t *jobs = must_get(must_json(&r), "jobs");
+    ck_assert_msg(json_array_size(jobs) == 1, "%s", resp_describe(&r));
+    ck_assert_str_eq(must_str(json_array_get(jobs, 0), "owner"), "caller");
+}
+END_TEST
+
 /* ---- limits ---- */
 
 /* A token's max_queued: 429 queue_full for it alone, with Retry-After; its
@@ -281,8 +342,8 @@ START_TEST(test_max_queued)
     ck_assert_msg(st == 429, "%s", resp_describe(&r));
     must_error(&r, 429, "queue_full", NULL);
     ck_assert_msg(strstr(r.body, "max_queued"), "%s", resp_describe(&r));
-    ck_assert_msg(resp_header(&r, "Retry-After") && atoi(resp_header(&r, "Retry-After")) >= 1,
-                  "%s", resp_describe(&r));
+    ck_assert_msg(resp_header(&r, "Retry-After") && atoi(resp_header(&r, "Retry-After")) >= 1, "%s",
+                  resp_describe(&r));
     /* Its own key: the job it has, not a refusal. */
     ck_assert_str_eq(must_submit_as(&s, S_LIMITED, SLEEP_JOB, "q1"), q1);
     /* Others are not limited by it. */
@@ -304,8 +365,8 @@ START_TEST(test_rate_limit)
     resp r;
     start_tokens(&s, ALL_TOKENS, ", \"workers\": 1");
     int fd = must_connect(&s);
-    const char *req = http_request_text("GET", "/v1/functions", NULL,
-                                        "Authorization: Bearer " S_SLOW "\r\n");
+    const char *req =
+        http_request_text("GET", "/v1/functions", NULL, "Authorization: Bearer " S_SLOW "\r\n");
     int statuses[3];
     for (int i = 0; i < 3; i++) /* one connection: well within a second */
         must_send_str(fd, req);
@@ -396,8 +457,9 @@ START_TEST(test_log_and_metrics)
                   "%s", r.body);
     ck_assert_msg(strstr(r.body, "crunchd_token_requests_total{token=\"caller\",code=\"4xx\"} 1\n"),
                   "%s", r.body);
-    ck_assert_msg(strstr(r.body, "crunchd_http_requests_total{route=\"functions\",code=\"401\"} 1\n"),
-                  "%s", r.body);
+    ck_assert_msg(
+        strstr(r.body, "crunchd_http_requests_total{route=\"functions\",code=\"401\"} 1\n"), "%s",
+        r.body);
     ck_assert_msg(!strstr(r.body, "crunchd_test-"), "%s", r.body);
 }
 END_TEST
@@ -434,6 +496,7 @@ static Suite *authz_suite(void)
     tcase_add_unchecked_fixture(tc, harness_tokens_setup, harness_tokens_teardown);
     tcase_add_test(tc, test_route_matrix);
     tcase_add_test(tc, test_owner_isolation);
+    tcase_add_test(tc, test_call_through_queue_owned);
     tcase_add_test(tc, test_max_queued);
     tcase_add_test(tc, test_rate_limit);
     tcase_add_test(tc, test_reload_revokes);

@@ -123,10 +123,10 @@ START_TEST(test_token_render)
     metrics_token(shm, SHM_MAX_WORKERS, ci, 200);
     char *text = must_render();
     ck_assert_msg(strstr(text, "# TYPE crunchd_token_requests_total counter\n"), "%s", text);
-    ck_assert_msg(strstr(text, "crunchd_token_requests_total{token=\"ci\",code=\"2xx\"} 2\n"),
-                  "%s", text);
-    ck_assert_msg(strstr(text, "crunchd_token_requests_total{token=\"ci\",code=\"4xx\"} 1\n"),
-                  "%s", text);
+    ck_assert_msg(strstr(text, "crunchd_token_requests_total{token=\"ci\",code=\"2xx\"} 2\n"), "%s",
+                  text);
+    ck_assert_msg(strstr(text, "crunchd_token_requests_total{token=\"ci\",code=\"4xx\"} 1\n"), "%s",
+                  text);
     ck_assert_msg(strstr(text, "crunchd_token_requests_total{token=\"ops\",code=\"4xx\"} 1\n"),
                   "%s", text);
     ck_assert_msg(strstr(text, "crunchd_token_requests_total{token=\"ops\",code=\"5xx\"} 1\n"),

@@ -148,13 +148,12 @@ END_TEST
 
 /* Submits a job of owner with limit max through store_write; returns
  * refused (and existing in *existing, may be NULL). */
-static bool submit_limited(job *j, const char *owner, const char *idem, int64_t max,
-                           bool *existing)
+static bool submit_limited(job *j, const char *owner, const char *idem, int64_t max, bool *existing)
 {
     bool ex = true, refused = true;
     owned_job(j, owner, idem);
-    store_batch b = {.submit = j, .nsubmit = 1, .existing = &ex, .max_queued = &max,
-                     .refused = &refused};
+    store_batch b = {
+        .submit = j, .nsubmit = 1, .existing = &ex, .max_queued = &max, .refused = &refused};
     MUST(store_write(st, &b));
     if (existing)
         *existing = ex;
@@ -199,8 +198,8 @@ START_TEST(test_max_queued)
     bool ex[4], refused[4];
     for (int i = 0; i < 4; i++)
         owned_job(&b[i], "ci", NULL);
-    store_batch wb = {.submit = b, .nsubmit = 4, .existing = ex, .max_queued = max,
-                      .refused = refused};
+    store_batch wb = {
+        .submit = b, .nsubmit = 4, .existing = ex, .max_queued = max, .refused = refused};
     MUST(store_write(st, &wb));
     ck_assert(!refused[0] && !refused[1] && refused[2] && refused[3]);
     ck_assert(job_exists(b[1].id) && !job_exists(b[2].id));

@@ -57,7 +57,7 @@ typedef struct route {
 
 /* clang-format off */
 static const route routes[] = {
-    /*                                                                             GET   POST    DELETE */
+    /* path, a prefix?, methods, Allow, handler, metrics label, scopes {GET and HEAD, POST, DELETE} */
     {PATH(ROUTE_HEALTHZ), false, M_GET, METHODS_GET, route_admin_healthz, METRICS_R_HEALTHZ, {NONE}},
     {PATH(ROUTE_READYZ), false, M_GET, METHODS_GET, route_admin_readyz, METRICS_R_READYZ, {NONE}},
     {PATH(ROUTE_METRICS), false, M_GET, METHODS_GET, route_admin_metrics, METRICS_R_METRICS, {ADMIN}},
