@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "log.h"
 
 #define ACCESS_LOG_MODE 0640
@@ -320,22 +321,11 @@ static void *writer_main(void *arg)
 
 /* ---- life cycle ------------------------------------------------------------- */
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
-                                                          ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 access_log *access_log_open(const config_log *cfg, char *err, size_t errlen)
 {
     access_log *al = calloc(1, sizeof(*al));
     if (!al) {
-        set_err(err, errlen, "access log: out of memory");
+        errbuf_fail(err, errlen, "access log: out of memory");
         return NULL;
     }
     al->fd = -1;
@@ -348,13 +338,14 @@ access_log *access_log_open(const config_log *cfg, char *err, size_t errlen)
     al->is_stdout = strcmp(cfg->access_log, "-") == 0;
     al->fd = al->is_stdout ? STDOUT_FILENO : open_file(al->path);
     if (al->fd < 0) {
-        set_err(err, errlen, "open() of access log \"%s\" failed: %s", al->path, strerror(errno));
+        errbuf_fail(err, errlen, "open() of access log \"%s\" failed: %s", al->path,
+                    strerror(errno));
         goto err;
     }
     int rc = pthread_create(&al->thread, NULL, writer_main, al);
     if (rc != 0) {
-        set_err(err, errlen, "pthread_create() for access log \"%s\" failed: %s", al->path,
-                strerror(rc));
+        errbuf_fail(err, errlen, "pthread_create() for access log \"%s\" failed: %s", al->path,
+                    strerror(rc));
         goto err;
     }
     al->thread_started = true;

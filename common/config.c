@@ -154,6 +154,11 @@ static const key_spec log_keys[] = {
     K_END,
 };
 
+static const key_spec functions_keys[] = {
+    K_LIST("plugins", functions.plugins, functions.n_plugins, 0, true, check_nonempty),
+    K_END,
+};
+
 static const key_spec top_keys[] = {
     K_LIST("listen", listen, n_listen, 1, true, check_listen),
     {.name = "workers", .type = KT_WORKERS, .off = OFF(workers), .size = SZ(workers),
@@ -170,6 +175,7 @@ static const key_spec top_keys[] = {
     K_OBJ("http", http_keys),
     K_OBJ("auth", auth_keys),
     K_OBJ("log", log_keys),
+    K_OBJ("functions", functions_keys),
     K_INT("shutdown_timeout_s", shutdown_timeout_s, 0, 3600),
     K_INT("heartbeat_timeout_s", heartbeat_timeout_s, 1, 3600),
     K_BOOL("debug_functions", debug_functions),

@@ -1,12 +1,13 @@
 /*
  * config.h - the one JSON configuration file (DESIGN.md section 6).
  *
- * A config is a plain value: fixed-size fields, no heap pointers, so the master
- * can copy it, keep the old one during a reload, and hand it to a forked
- * worker without ownership questions. One exception: auth.table, a borrowed
- * pointer to the immutable table of tokens that the master loaded for this
- * config (server/auth_master.h owns it and keeps it alive while a config of
- * the master refers to it); the loaders leave it NULL.
+ * A config is a plain value: fixed-size fields and no pointer it owns, so the
+ * master can copy it, keep the old one during a reload, and hand it to a
+ * forked worker without ownership questions. Two pointers are borrowed:
+ * functions.registry (see config_functions) and auth.table, the immutable
+ * table of tokens the master loaded for this config (server/auth_master.h
+ * owns it and keeps it alive while a config of the master refers to it);
+ * the loaders leave both NULL.
  *
  * Every key of DESIGN.md section 6 is known. An unknown key or a value of the
  * wrong type or range is an error naming its path, e.g.
@@ -25,6 +26,7 @@
 #define CONFIG_PATH 1024
 #define CONFIG_MAX_WORKERS 256
 #define CONFIG_MAX_CORS 32
+#define CONFIG_MAX_PLUGINS 32
 
 typedef struct config_limits {
     int64_t max_body_bytes;   /* default 1 MiB */
@@ -82,6 +84,18 @@ typedef struct config_log {
     char format[16];              /* "text" (default) or "json" */
 } config_log;
 
+typedef struct fn_registry fn_registry;
+
+typedef struct config_functions {
+    /* C plugins to load, in this order (include/crunchd/plugin.h); default none. */
+    char plugins[CONFIG_MAX_PLUGINS][CONFIG_PATH];
+    int n_plugins;
+    /* Not from the file: the function registry built from this config
+     * (server/functions.c) that the workers forked with it use. Borrowed, owned
+     * by the master; NULL in a config that was only loaded (the built-ins). */
+    fn_registry *registry;
+} config_functions;
+
 typedef struct config {
     char listen[CONFIG_MAX_LISTEN][CONFIG_STR]; /* "host:port", "[v6]:port", "unix:/path" */
     int n_listen;                 /* default 1: "127.0.0.1:8080" */
@@ -99,6 +113,7 @@ typedef struct config {
     config_http http;
     config_auth auth;
     config_log log;
+    config_functions functions;
     int shutdown_timeout_s;       /* default 30 */
     int heartbeat_timeout_s;      /* default 10 */
     bool debug_functions;         /* default false */

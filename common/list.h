@@ -54,10 +54,10 @@ static inline list_node *list_first(const list *l)
     return list_empty(l) ? NULL : l->head.next;
 }
 
-#define list_entry(n, type, member) ((type *)(void *)((char *)(n) - offsetof(type, member)))
+#define list_entry(n, type, member) ((type *)(void *)((char *)(n)-offsetof(type, member)))
 
 /* Visits every node; the loop body may remove (and free) the current one. */
-#define list_for_each_safe(l, n, nx) \
+#define list_for_each_safe(l, n, nx)                                                               \
     for ((n) = (l)->head.next, (nx) = (n)->next; (n) != &(l)->head; (n) = (nx), (nx) = (n)->next)
 
 #endif

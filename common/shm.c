@@ -6,20 +6,38 @@
 #include <sys/mman.h>
 #include <time.h>
 
-shm_region *shm_create(void)
+#define SHM_ALIGN 64 /* a cache line: the metrics area shares none with the fixed part */
+
+shm_region *shm_create(size_t metrics_bytes)
 {
-    void *p = mmap(NULL, sizeof(shm_region), PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    size_t off = (sizeof(shm_region) + SHM_ALIGN - 1) / SHM_ALIGN * SHM_ALIGN;
+    size_t bytes = off + metrics_bytes;
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
-    /* Anonymous mappings are zero-filled: every slot starts SHM_W_EMPTY. */
-    return p;
+    /* Anonymous mappings are zero-filled: every slot starts SHM_W_EMPTY, and
+     * pages nobody touches (the metrics of slots never used) cost nothing. */
+    shm_region *shm = p;
+    shm->map_bytes = bytes;
+    shm->metrics_off = off;
+    shm->metrics_bytes = metrics_bytes;
+    return shm;
 }
 
 void shm_destroy(shm_region *shm)
 {
     if (shm)
-        munmap(shm, sizeof(*shm));
+        munmap(shm, shm->map_bytes);
+}
+
+void *shm_metrics_area(const shm_region *shm)
+{
+    return (char *)shm + shm->metrics_off;
+}
+
+size_t shm_metrics_bytes(const shm_region *shm)
+{
+    return shm->metrics_bytes;
 }
 
 const char *shm_state_name(int state)

@@ -3,6 +3,10 @@
  * mmap(MAP_SHARED | MAP_ANONYMOUS) mapping created by the master before the
  * first fork, so every process sees it at the same address.
  *
+ * Each subsystem owns its part: the slots and the job figures below; the
+ * metrics own a variable-size area after the fixed part (shm_metrics_area(),
+ * sized by the caller of shm_create(), laid out by metrics.c).
+ *
  * Ownership: slot i is written by the worker running in it (counters,
  * heartbeat, state "draining") and by the master (pid, incarnation, start
  * time, restarts, last exit, state changes on spawn and reap). Fields that
@@ -20,8 +24,9 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "metrics.h"
 #include "store_shared.h"
+
+typedef struct shm_region shm_region;
 
 #define SHM_MAX_WORKERS 256
 #define SHM_JOB_ID 40 /* current_job: a job id and its NUL */
@@ -136,9 +141,11 @@ typedef struct shm_region {
     /* Added for operations. */
     atomic_uint generation;         /* master: +1 per successful reload (HUP), 0 at start */
     atomic_int_fast64_t reloaded_at_ms; /* wall clock of the last successful reload, 0 if none */
-    metrics_area metrics;           /* see metrics.h */
-    metrics_slot metrics_slot[SHM_MAX_WORKERS];
     shm_jobs jobs;                  /* asynchronous jobs */
+    /* Written once by shm_create(). */
+    size_t map_bytes;               /* the whole mapping */
+    size_t metrics_off;             /* start of the metrics area (cache-line aligned) */
+    size_t metrics_bytes;           /* its size */
 } shm_region;
 
 /* The wait_bins index of a job id: from its last three hex digits (random
@@ -152,8 +159,17 @@ static inline unsigned shm_wait_bin(const char *id)
     return h & (SHM_WAIT_BINS - 1);
 }
 
-/* Maps a zeroed region. Returns NULL on failure (errno set). Master only. */
-shm_region *shm_create(void);
+/*
+ * Maps a zeroed region with metrics_bytes for the metrics area
+ * (metrics_shm_bytes()). Returns NULL on failure
+ * (errno set). Master only, once, before the first fork: the mapping never
+ * grows.
+ */
+shm_region *shm_create(size_t metrics_bytes);
+
+/* The metrics area (metrics.c's alone) and its size in bytes. */
+void *shm_metrics_area(const shm_region *shm);
+size_t shm_metrics_bytes(const shm_region *shm);
 
 /* Unmaps it. */
 void shm_destroy(shm_region *shm);

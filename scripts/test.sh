@@ -9,6 +9,9 @@ bash scripts/setup.sh
 werror=false
 [ "${CI:-}" = "true" ] && werror=true
 
+echo "== source layout: no include cycle, layers point down, no file over 700 lines"
+python3 scripts/check_layers.py
+
 echo "== unit and integration tests"
 meson test -C build --print-errorlogs --num-processes 2
 

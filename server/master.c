@@ -17,6 +17,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "functions.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -42,18 +44,14 @@
  * master_dispatch() after sigsuspend() returns. All of them are blocked
  * outside sigsuspend(), so reading and clearing the flags does not race.
  */
-static volatile sig_atomic_t got_quit, got_term, got_int, got_hup, got_usr1, got_ttin,
-    got_ttou, got_chld, got_alrm;
+static volatile sig_atomic_t got_quit, got_term, got_int, got_hup, got_usr1, got_ttin, got_ttou,
+    got_chld, got_alrm;
 
 static const master_signal master_signals[] = {
-    {SIGQUIT, "SIGQUIT", &got_quit, SIG_DFL},
-    {SIGTERM, "SIGTERM", &got_term, SIG_DFL},
-    {SIGINT, "SIGINT", &got_int, SIG_DFL},
-    {SIGHUP, "SIGHUP", &got_hup, SIG_IGN},
-    {SIGUSR1, "SIGUSR1", &got_usr1, SIG_IGN},
-    {SIGTTIN, "SIGTTIN", &got_ttin, SIG_IGN},
-    {SIGTTOU, "SIGTTOU", &got_ttou, SIG_IGN},
-    {SIGCHLD, "SIGCHLD", &got_chld, SIG_DFL},
+    {SIGQUIT, "SIGQUIT", &got_quit, SIG_DFL}, {SIGTERM, "SIGTERM", &got_term, SIG_DFL},
+    {SIGINT, "SIGINT", &got_int, SIG_DFL},    {SIGHUP, "SIGHUP", &got_hup, SIG_IGN},
+    {SIGUSR1, "SIGUSR1", &got_usr1, SIG_IGN}, {SIGTTIN, "SIGTTIN", &got_ttin, SIG_IGN},
+    {SIGTTOU, "SIGTTOU", &got_ttou, SIG_IGN}, {SIGCHLD, "SIGCHLD", &got_chld, SIG_DFL},
     {SIGALRM, "SIGALRM", &got_alrm, SIG_DFL},
 };
 #define MASTER_NSIGNALS (sizeof(master_signals) / sizeof(master_signals[0]))
@@ -98,10 +96,7 @@ static int master_signals_init(master *m)
 
 static int master_timer_set(int ms)
 {
-    struct itimerval it = {0};
-    it.it_interval.tv_sec = ms / 1000;
-    it.it_interval.tv_usec = (ms % 1000) * 1000;
-    it.it_value = it.it_interval;
+    struct itimerval it = {.it_interval = clock_tv_ms(ms), .it_value = clock_tv_ms(ms)};
     if (setitimer(ITIMER_REAL, &it, NULL) < 0) {
         log_error("setitimer(ITIMER_REAL, %d ms) failed: %s", ms, strerror(errno));
         return -1;
@@ -149,7 +144,8 @@ static void master_stop_workers(master *m, master_stop how, const char *signame)
                    (long long)grace);
     else
         log_notice("%s received: fast stop", signame);
-    notify_send("STOPPING=1\nSTATUS=stopping (%s)", how == MASTER_STOP_GRACEFUL ? "graceful" : "fast");
+    notify_send("STOPPING=1\nSTATUS=stopping (%s)",
+                how == MASTER_STOP_GRACEFUL ? "graceful" : "fast");
 
     reload_abandon(m);
     listener_set_close(m->ls);
@@ -160,8 +156,7 @@ static void master_stop_workers(master *m, master_stop how, const char *signame)
         if (s->pid == 0)
             continue;
         if (kill(s->pid, sig) < 0)
-            log_warn("kill(%d, %s) of worker %d failed: %s", (int)s->pid, sent, i,
-                     strerror(errno));
+            log_warn("kill(%d, %s) of worker %d failed: %s", (int)s->pid, sent, i, strerror(errno));
         if (s->kill_at_ms == 0 || s->kill_at_ms > now + grace)
             s->kill_at_ms = now + grace;
     }
@@ -196,23 +191,15 @@ static void master_reopen(master *m)
 static void master_on_signal(master *m, const master_signal *sig)
 {
     switch (sig->signo) {
-    case SIGCHLD:
-        spawn_reap(m);
-        break;
-    case SIGQUIT:
-        master_stop_workers(m, MASTER_STOP_GRACEFUL, sig->name);
-        break;
+    case SIGCHLD: spawn_reap(m); break;
+    case SIGQUIT: master_stop_workers(m, MASTER_STOP_GRACEFUL, sig->name); break;
     case SIGTERM:
-    case SIGINT:
-        master_stop_workers(m, MASTER_STOP_FAST, sig->name);
-        break;
+    case SIGINT: master_stop_workers(m, MASTER_STOP_FAST, sig->name); break;
     case SIGHUP:
         if (m->stop == MASTER_RUNNING)
             reload_start(m);
         break;
-    case SIGUSR1:
-        master_reopen(m);
-        break;
+    case SIGUSR1: master_reopen(m); break;
     case SIGTTIN:
     case SIGTTOU:
         if (m->stop != MASTER_RUNNING)
@@ -224,8 +211,7 @@ static void master_on_signal(master *m, const master_signal *sig)
         else
             scale_remove_worker(m);
         break;
-    default: /* SIGALRM: master_tick() runs after every wake-up anyway */
-        break;
+    default: /* SIGALRM: master_tick() runs after every wake-up anyway */ break;
     }
 }
 
@@ -300,12 +286,16 @@ int master_run(const config *cfg, const char *config_path)
         log_error("%s", err);
         return 1;
     }
-    m.shm = shm_create();
+    if (functions_load(&m.cur, NULL, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    m.shm = shm_create(metrics_shm_bytes(m.cur.functions.registry));
     if (!m.shm) {
         log_error("mmap() of the shared region failed: %s", strerror(errno));
         return 1;
     }
-    metrics_register_fns(m.shm);
+    metrics_register_fns(m.shm, m.cur.functions.registry);
     if (master_signals_init(&m) < 0)
         goto done;
     if (wake_dir_create(m.user.switch_user, m.user.uid, m.user.gid, err, sizeof(err)) < 0) {

@@ -14,6 +14,7 @@
 
 #include "auth_master.h"
 #include "errbuf.h"
+#include "functions.h"
 #include "listener.h"
 #include "nofile.h"
 #include "store.h"
@@ -107,7 +108,8 @@ int preflight_check(const config *cfg, preflight_warn_fn *warn_fn, void *arg, ch
         warn(&w, "%s", auth_warn);
     if (cfg->pid_file[0] != '\0' && check_writable("pid_file", cfg->pid_file, err, errlen) < 0)
         return -1;
-    if (store_check(&cfg->store, err, errlen) < 0 || nofile_ensure(cfg, false, err, errlen) < 0)
+    if (store_check(&cfg->store, err, errlen) < 0 || nofile_ensure(cfg, false, err, errlen) < 0 ||
+        functions_check(cfg, err, errlen) < 0)
         return -1;
     check_warnings(cfg, &w);
     return 0;

@@ -13,7 +13,10 @@
  *   - pid_file: its directory exists and is writable (or the file is);
  *   - store: kind built in, directory, file (store_check);
  *   - limits.max_connections: RLIMIT_NOFILE is or can be raised to what a
- *     worker needs (nofile_ensure without applying it).
+ *     worker needs (nofile_ensure without applying it);
+ *   - functions.plugins: the whole set loads, in a child process
+ *     (functions_check): each file exists and is a crunchd plugin of this
+ *     ABI with valid declarations, and no name clashes with another.
  * What start-up only warns about is passed to warn (may be NULL): "user"
  * without root (ignored), auth.none (nothing is checked), a tokens file
  * without a token (every request is refused), a log.access_log that cannot be written (the

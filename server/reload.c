@@ -10,6 +10,7 @@
 
 #include "listener.h"
 #include "auth_master.h"
+#include "functions.h"
 #include "log.h"
 #include "nofile.h"
 #include "notify.h"
@@ -70,6 +71,10 @@ static int reload_load(master *m, user_ids *u)
         return -1;
     }
     if (nofile_ensure(&cfg_next, true, err, sizeof(err)) < 0) {
+        reload_fail(m, err);
+        return -1;
+    }
+    if (functions_reload(&cfg_next, m->cfg, m->shm, err, sizeof(err)) < 0) {
         reload_fail(m, err);
         return -1;
     }

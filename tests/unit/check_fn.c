@@ -1,10 +1,11 @@
 /*
- * check_fn.c - unit tests of the function registry (common/fn.c) and the
+ * check_fn.c - unit tests of one function's contract (common/fn/fn.c: lookup
+ * in the built-in registry, listing, validation, the run context) and the
  * built-in functions: results for known inputs, argument validation,
  * cancellation and deadlines, and file_sha256's confinement to data_dir.
  */
 #include "fn.h"
-#include "fn_builtin.h"
+#include "builtin.h"
 
 #include <check.h>
 #include <errno.h>
@@ -66,7 +67,7 @@ static fn_status run_with(const char *name, const char *args_text, fn_ctx *ctx, 
     const fn_desc *fn = must_find(name, true);
     json_t *args = must_validate(fn, args_text);
     *result = NULL;
-    fn_status st = fn->run(args, ctx, result);
+    fn_status st = fn_run(fn, args, ctx, result);
     json_decref(args);
     ck_assert_msg((st == FN_OK) == (*result != NULL), "%s: result and status disagree", name);
     return st;
@@ -137,18 +138,27 @@ static fn_status status_of(const char *name, const char *args_text, fn_ctx *ctx)
 
 /* ---- registry ---- */
 
+/* The registry keeps copies: the same function, found by name. */
+static void must_be(const fn_desc *found, const fn_desc *builtin)
+{
+    ck_assert_ptr_nonnull(found);
+    ck_assert_str_eq(found->name, builtin->name);
+    ck_assert_ptr_eq(found->run, builtin->run);
+    ck_assert_ptr_eq(found->args, builtin->args);
+}
+
 START_TEST(test_find)
 {
-    ck_assert_ptr_eq(fn_find("count", 5, false), &fn_count);
-    ck_assert_ptr_eq(fn_find("countdown", 5, false), &fn_count); /* not NUL-terminated */
+    must_be(fn_find("count", 5, false), &fn_builtin_count);
+    must_be(fn_find("countdown", 5, false), &fn_builtin_count); /* not NUL-terminated */
     ck_assert_ptr_null(fn_find("coun", 4, false));
     ck_assert_ptr_null(fn_find("nope", 4, true));
     ck_assert_ptr_null(fn_find("", 0, true));
     ck_assert_ptr_null(fn_find("crash", 5, false));
     ck_assert_ptr_null(fn_find("spin", 4, false));
-    ck_assert_ptr_eq(fn_find("crash", 5, true), &fn_crash);
-    ck_assert_ptr_eq(fn_find("spin", 4, true), &fn_spin);
-    ck_assert_ptr_eq(fn_find("sleep", 5, false), &fn_sleep);
+    must_be(fn_find("crash", 5, true), &fn_builtin_crash);
+    must_be(fn_find("spin", 4, true), &fn_builtin_spin);
+    must_be(fn_find("sleep", 5, false), &fn_builtin_sleep);
 }
 END_TEST
 
@@ -241,25 +251,25 @@ END_TEST
 
 START_TEST(test_cost)
 {
-    json_t *small = must_validate(&fn_count, "{\"iterations\": 10000}");
-    json_t *dflt = must_validate(&fn_count, "{}");
-    ck_assert_int_lt(fn_count.cost_ns(small), FN_INLINE_NS);
-    ck_assert_int_gt(fn_count.cost_ns(dflt), FN_INLINE_NS);
+    json_t *small = must_validate(&fn_builtin_count, "{\"iterations\": 10000}");
+    json_t *dflt = must_validate(&fn_builtin_count, "{}");
+    ck_assert_int_lt(fn_builtin_count.cost_ns(small), FN_INLINE_NS);
+    ck_assert_int_gt(fn_builtin_count.cost_ns(dflt), FN_INLINE_NS);
     json_decref(small);
     json_decref(dflt);
 
-    json_t *fib = must_validate(&fn_fib, "{\"n\": 93}");
-    ck_assert_int_lt(fn_fib.cost_ns(fib), FN_INLINE_NS);
+    json_t *fib = must_validate(&fn_builtin_fib, "{\"n\": 93}");
+    ck_assert_int_lt(fn_builtin_fib.cost_ns(fib), FN_INLINE_NS);
     json_decref(fib);
 
-    json_t *primes = must_validate(&fn_primes, "{\"limit\": 10000000000}");
-    ck_assert_int_gt(fn_primes.cost_ns(primes), FN_INLINE_NS);
+    json_t *primes = must_validate(&fn_builtin_primes, "{\"limit\": 10000000000}");
+    ck_assert_int_gt(fn_builtin_primes.cost_ns(primes), FN_INLINE_NS);
     json_decref(primes);
 
     /* io functions never run inline */
-    ck_assert_ptr_null(fn_sleep.cost_ns);
-    ck_assert_ptr_null(fn_file_sha256.cost_ns);
-    ck_assert(fn_sleep.kind == FN_IO && fn_file_sha256.kind == FN_IO);
+    ck_assert_ptr_null(fn_builtin_sleep.cost_ns);
+    ck_assert_ptr_null(fn_builtin_file_sha256.cost_ns);
+    ck_assert(fn_builtin_sleep.kind == FN_IO && fn_builtin_file_sha256.kind == FN_IO);
 }
 END_TEST
 
@@ -267,18 +277,18 @@ END_TEST
 
 START_TEST(test_defaults_filled)
 {
-    json_t *out = must_validate(&fn_count, NULL);
+    json_t *out = must_validate(&fn_builtin_count, NULL);
     ck_assert_int_eq(json_object_size(out), 2);
     ck_assert_int_eq(int_of(out, "start"), 0);
     ck_assert_int_eq(int_of(out, "iterations"), 10000000);
     json_decref(out);
 
-    out = must_validate(&fn_count, "{\"start\": -3}");
+    out = must_validate(&fn_builtin_count, "{\"start\": -3}");
     ck_assert_int_eq(int_of(out, "start"), -3);
     ck_assert_int_eq(int_of(out, "iterations"), 10000000);
     json_decref(out);
 
-    out = must_validate(&fn_sha256, "{\"data\": \"x\"}");
+    out = must_validate(&fn_builtin_sha256, "{\"data\": \"x\"}");
     ck_assert_str_eq(json_string_value(json_object_get(out, "encoding")), "utf8");
     ck_assert_int_eq(int_of(out, "rounds"), 1);
     json_decref(out);
@@ -339,9 +349,9 @@ START_TEST(test_validate_int)
     must_reject("primes", "{\"limit\": 10000000001}", "limit", "limit: must be from 0");
 
     /* the bounds themselves are accepted */
-    json_t *out = must_validate(&fn_count, "{\"start\": -4611686018427387904, \"iterations\": 0}");
+    json_t *out = must_validate(&fn_builtin_count, "{\"start\": -4611686018427387904, \"iterations\": 0}");
     json_decref(out);
-    out = must_validate(&fn_primes, "{\"limit\": 10000000000}");
+    out = must_validate(&fn_builtin_primes, "{\"limit\": 10000000000}");
     json_decref(out);
 }
 END_TEST
@@ -364,7 +374,7 @@ START_TEST(test_validate_string)
     args = json_pack("{s:s}", "path", p);
     json_t *out = NULL;
     char bad[64], err[256];
-    ck_assert_int_eq(fn_validate(&fn_file_sha256, args, &out, bad, sizeof(bad), err, sizeof(err)),
+    ck_assert_int_eq(fn_validate(&fn_builtin_file_sha256, args, &out, bad, sizeof(bad), err, sizeof(err)),
                      0);
     json_decref(out);
     json_decref(args);
@@ -424,7 +434,7 @@ START_TEST(test_validate_base64)
     must_reject("sha256", "{\"data\": \"YQ=\", \"encoding\": \"base64\"}", "data",
                 "data: invalid base64");
     /* the same text is fine as utf8 */
-    json_t *out = must_validate(&fn_sha256, "{\"data\": \"YW=J\"}");
+    json_t *out = must_validate(&fn_builtin_sha256, "{\"data\": \"YW=J\"}");
     json_decref(out);
 }
 END_TEST
@@ -442,7 +452,7 @@ START_TEST(test_validate_path)
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         json_t *args = json_pack("{s:s}", "path", ok[i]), *out = NULL;
         char bad[64], err[256];
-        ck_assert_msg(fn_validate(&fn_file_sha256, args, &out, bad, sizeof(bad), err,
+        ck_assert_msg(fn_validate(&fn_builtin_file_sha256, args, &out, bad, sizeof(bad), err,
                                   sizeof(err)) == 0,
                       "%s: %s", ok[i], err);
         json_decref(out);
@@ -616,7 +626,7 @@ START_TEST(test_sort)
     json_t *args = json_pack("{s:o}", "values", values), *r = NULL;
     fn_ctx ctx;
     fn_ctx_init(&ctx, 0, NULL);
-    ck_assert_int_eq(fn_sort.run(args, &ctx, &r), FN_OK);
+    ck_assert_int_eq(fn_run(&fn_builtin_sort, args, &ctx, &r), FN_OK);
     ck_assert_int_eq(json_array_size(r), 100000);
     for (int i = 0; i < 100000; i++)
         ck_assert_int_eq(json_integer_value(json_array_get(r, (size_t)i)), i + 1);
@@ -755,7 +765,7 @@ static void must_crash(const char *signal_name, int sig)
 {
     char args[64];
     snprintf(args, sizeof(args), "{\"signal\": \"%s\"}", signal_name);
-    json_t *a = must_validate(&fn_crash, args);
+    json_t *a = must_validate(&fn_builtin_crash, args);
     fflush(NULL);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -763,7 +773,7 @@ static void must_crash(const char *signal_name, int sig)
         fn_ctx ctx;
         json_t *r = NULL;
         fn_ctx_init(&ctx, 0, NULL);
-        fn_crash.run(a, &ctx, &r);
+        fn_run(&fn_builtin_crash, a, &ctx, &r);
         _exit(0);
     }
     int status;
@@ -852,7 +862,7 @@ static fn_status hash_file(const char *path, json_t **result, char *msg, size_t 
     fn_ctx ctx;
     fn_ctx_init(&ctx, 0, data_dir);
     *result = NULL;
-    fn_status st = fn_file_sha256.run(args, &ctx, result);
+    fn_status st = fn_run(&fn_builtin_file_sha256, args, &ctx, result);
     snprintf(msg, msglen, "%s", ctx.message);
     json_decref(args);
     return st;

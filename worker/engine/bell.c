@@ -44,8 +44,8 @@ void bell_wake_idle(engine *e, fn_kind kind)
     for (int i = 0; i < n; i++) {
         shm_worker *s = &e->shm->w[(start + i) % n];
         pid_t pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
-        int free_lanes = atomic_load_explicit(kind == FN_CPU ? &s->free_cpu : &s->free_io,
-                                              memory_order_relaxed);
+        int free_lanes =
+            atomic_load_explicit(kind == FN_CPU ? &s->free_cpu : &s->free_io, memory_order_relaxed);
         if (pid > 0 && pid != e->pid && free_lanes > 0 && ring(s, pid, 1 << kind))
             return;
     }
@@ -59,7 +59,8 @@ void bell_job_final(engine *e, const char *id)
     for (int i = 0; i < n; i++) {
         shm_worker *s = &e->shm->w[i];
         pid_t pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
-        if (pid <= 0 || pid == e->pid || atomic_load_explicit(&s->waiters, memory_order_relaxed) == 0 ||
+        if (pid <= 0 || pid == e->pid ||
+            atomic_load_explicit(&s->waiters, memory_order_relaxed) == 0 ||
             atomic_load(&s->wait_bins[shm_wait_bin(id)]) == 0)
             continue;
         if (!noted) {

@@ -27,10 +27,10 @@
 #include "ctx.h"
 
 typedef struct bell_handlers {
-    void (*claim)(engine *e, fn_kind kind);          /* someone queued jobs of kind */
-    void (*job_changed)(engine *e, const char *id);  /* job id may be final: look again */
-    void (*stop_job)(engine *e, const char *id);     /* the job id this worker runs is to stop */
-    void (*notes_lost)(engine *e);                   /* fell a ring behind: look everything up */
+    void (*claim)(engine *e, fn_kind kind);         /* someone queued jobs of kind */
+    void (*job_changed)(engine *e, const char *id); /* job id may be final: look again */
+    void (*stop_job)(engine *e, const char *id);    /* the job id this worker runs is to stop */
+    void (*notes_lost)(engine *e);                  /* fell a ring behind: look everything up */
 } bell_handlers;
 
 /* Binds this worker's wake-up socket and listens on the loop. h is copied.

@@ -4,7 +4,7 @@
 #include <assert.h>
 #include <malloc.h>
 
-#define TRIM_AFTER (8 * 1024 * 1024)  /* budgets held at least this much since the last trim */
+#define TRIM_AFTER (8 * 1024 * 1024) /* budgets held at least this much since the last trim */
 
 static int64_t limit_of(const engine *e, budget_kind k)
 {

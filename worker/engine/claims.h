@@ -20,7 +20,7 @@
 
 #include "ctx.h"
 
-#define CLAIMS_PREFETCH_MAX 16      /* extra jobs claimed per lane when jobs are short */
+#define CLAIMS_PREFETCH_MAX 16        /* extra jobs claimed per lane when jobs are short */
 #define CLAIMS_PREFETCH_BELOW_US 1000 /* "cheap": estimated and recent run time under this */
 
 int claims_init(engine *e);

@@ -76,16 +76,16 @@ typedef struct engine_hooks {
 } engine_hooks;
 
 struct engine {
-    const config *cfg;          /* borrowed from the master's copy; read-only */
+    const config *cfg; /* borrowed from the master's copy; read-only */
     struct event_base *base;
     shm_region *shm;
-    shm_worker *me;             /* this worker's slot (slot.h writes it) */
+    shm_worker *me; /* this worker's slot (slot.h writes it) */
     int slot;
-    pid_t pid;                  /* getpid(), cached */
+    pid_t pid; /* getpid(), cached */
     pid_t master_pid;
-    pool_done *done;            /* where pool results come home */
-    pool *cpu;                  /* cpu lane: cpu-kind functions */
-    pool *io;                   /* io pool: io-kind functions */
+    pool_done *done; /* where pool results come home */
+    pool *cpu;       /* cpu lane: cpu-kind functions */
+    pool *io;        /* io pool: io-kind functions */
     lanes lanes;
     int64_t held[BUDGET_NKINDS]; /* budget.h */
     int64_t held_peak;
@@ -96,9 +96,9 @@ struct engine {
     jobrun *jobrun;
     upkeep *upkeep;
     deliveries *deliveries;
-    bool draining;              /* QUIT: no more claims; long-polls answered at once */
+    bool draining; /* QUIT: no more claims; long-polls answered at once */
     const engine_hooks *hooks;
-    engine_idle_fn *on_idle;    /* the worker's: see engine_idle */
+    engine_idle_fn *on_idle; /* the worker's: see engine_idle */
     void *idle_arg;
 };
 
@@ -120,4 +120,3 @@ static inline void engine_idle(engine *e)
 }
 
 #endif
-

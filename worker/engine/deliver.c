@@ -24,7 +24,7 @@ struct deliveries {
 /* One delivery: the body is fixed when the job becomes final. */
 typedef struct cb_delivery {
     pool_task task;              /* first: an attempt runs on a delivery thread */
-    engine *e;                     /* loop side only (done, retry timer) */
+    engine *e;                   /* loop side only (done, retry timer) */
     const config_callbacks *cfg; /* immutable copy (deliveries.cfg) */
     char *body;                  /* owned, from job_dumps */
     size_t len;

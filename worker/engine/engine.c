@@ -64,7 +64,8 @@ int engine_init(engine *e, const config *cfg, shm_region *shm, int slot, struct 
     e->on_idle = on_idle;
     e->idle_arg = idle_arg;
     lanes_init(e);
-    if (!(e->done = pool_done_new(base)) || !(e->cpu = pool_new("crunchd-cpu", cfg->cpu_threads, e->done)) ||
+    if (!(e->done = pool_done_new(base)) ||
+        !(e->cpu = pool_new("crunchd-cpu", cfg->cpu_threads, e->done)) ||
         !(e->io = pool_new("crunchd-io", cfg->io_threads, e->done))) {
         log_error("starting thread pools failed: %s", strerror(errno));
         return -1;
@@ -121,9 +122,9 @@ bool engine_idle_now(const engine *e)
     for (int k = 0; k < FN_NKINDS; k++)
         if (e->lanes.busy[k] > 0)
             return false;
-    return jobrun_count(e) == 0 && (!e->sq || storeq_pending(e->sq) == 0) && deliver_pending(e) == 0;
+    return jobrun_count(e) == 0 && (!e->sq || storeq_pending(e->sq) == 0) &&
+           deliver_pending(e) == 0;
 }
-
 
 void engine_release(engine *e)
 {

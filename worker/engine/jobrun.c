@@ -20,8 +20,8 @@
 
 /* One claimed job, from claim to completion. */
 typedef struct jtask {
-    run run;                  /* the function's run */
-    list_node node;           /* jobrun.running until its run ends */
+    run run;        /* the function's run */
+    list_node node; /* jobrun.running until its run ends */
     engine *e;
     job j;                    /* owned: the claimed job, then its outcome */
     struct event *kill_timer; /* deadline + grace, or cancel + grace */
@@ -31,11 +31,14 @@ typedef struct jtask {
 
 struct jobrun {
     list running;
-    int nrunning;  /* in running */
-    int alive;     /* jtasks not yet completed in the store */
+    int nrunning; /* in running */
+    int alive;    /* jtasks not yet completed in the store */
 };
 
-int jobrun_count(const engine *e) { return e->jobrun ? e->jobrun->alive : 0; }
+int jobrun_count(const engine *e)
+{
+    return e->jobrun ? e->jobrun->alive : 0;
+}
 
 static jtask *running_find(engine *e, const char *id)
 {
@@ -59,9 +62,9 @@ static void on_kill_timer(evutil_socket_t fd, short what, void *arg)
     job *j = &jt->j;
     bool cancelled = jt->run.stop == RUN_STOP_CANCEL;
     const char *code = cancelled ? ERR_CANCELLED : ERR_TIMEOUT;
-    const char *message = cancelled
-                              ? "cancelled; the function did not stop, so its worker was ended"
-                              : "timeout_ms passed; the function did not stop, so its worker was ended";
+    const char *message =
+        cancelled ? "cancelled; the function did not stop, so its worker was ended"
+                  : "timeout_ms passed; the function did not stop, so its worker was ended";
     log_warn("job %s (%s) did not stop within jobs.cancel_grace_ms after %s; ending this worker",
              j->id, j->fn, cancelled ? "a cancel" : "its timeout");
     /* The loop is about to end: blocking on the store here holds up nobody. */

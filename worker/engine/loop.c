@@ -2,4 +2,7 @@
 
 __thread bool loop_thread; /* this thread runs an engine's loop */
 
-void loop_claim(void) { loop_thread = true; }
+void loop_claim(void)
+{
+    loop_thread = true;
+}

@@ -41,8 +41,8 @@ static pool_task *taskq_pop(taskq *q)
 struct pool_done {
     pthread_mutex_t lock; /* guards q */
     taskq q;
-    int efd;              /* written by pool threads, read by the loop */
-    struct event *ev;     /* the loop's read event on efd */
+    int efd;          /* written by pool threads, read by the loop */
+    struct event *ev; /* the loop's read event on efd */
 };
 
 struct pool {
@@ -173,7 +173,10 @@ void pool_submit(pool *p, pool_task *t)
     pthread_mutex_unlock(&p->lock);
 }
 
-int pool_load(pool *p) { return atomic_load_explicit(&p->load, memory_order_relaxed); }
+int pool_load(pool *p)
+{
+    return atomic_load_explicit(&p->load, memory_order_relaxed);
+}
 
 void pool_free(pool *p)
 {

@@ -42,17 +42,17 @@ typedef struct run run;
 typedef void run_done_fn(run *r);
 
 struct run {
-    pool_task task;     /* internal */
-    engine *e;          /* internal */
+    pool_task task; /* internal */
+    engine *e;      /* internal */
     const fn_desc *fn;
-    json_t *args;       /* borrowed from the caller until done() */
-    fn_ctx ctx;         /* the function's view: cancel flag, deadline, message */
+    json_t *args; /* borrowed from the caller until done() */
+    fn_ctx ctx;   /* the function's view: cancel flag, deadline, message */
     run_done_fn *done;
-    bool pooled;        /* took a lane */
+    bool pooled; /* took a lane */
     run_stop stop;
     /* The outcome, valid in done(): */
     fn_status status;
-    json_t *result;     /* new reference on FN_OK: the caller's (json_decref) */
+    json_t *result; /* new reference on FN_OK: the caller's (json_decref) */
     int64_t run_us, cpu_us;
 };
 

@@ -16,7 +16,7 @@
 typedef struct sq_batch {
     pool_task task; /* first */
     storeq *q;
-    sq_op *ops;     /* linked through next, in push order */
+    sq_op *ops; /* linked through next, in push order */
     int n;
 } sq_batch;
 
@@ -33,20 +33,36 @@ struct storeq {
     void *store_shared; /* the store's shared area (store_shared_init), or NULL */
     pool *threads;
     struct event *kick;
-    bool kicked;       /* kick is active */
+    bool kicked; /* kick is active */
     sq_op *head, *tail;
-    bool in_flight;    /* a batch is with the store thread */
+    bool in_flight; /* a batch is with the store thread */
     int pending;
 };
 
-/* One store per store thread, opened on first use, closed at thread exit
- * by the process ending (a worker never outlives its store threads). */
+/* One store per store thread, opened on first use and closed when the
+ * thread ends (storeq_free joins it): by the key's destructor, on that
+ * thread, as a store wants (store.h: one thread per store). */
 static __thread store *tls_store;
+static pthread_key_t store_key;
+static bool store_key_made; /* false only if the process ran out of keys: stores then stay open */
+static pthread_once_t store_key_once = PTHREAD_ONCE_INIT;
+
+static void thread_store_close(void *st)
+{
+    store_close(st);
+}
+
+static void store_key_create(void)
+{
+    store_key_made = pthread_key_create(&store_key, thread_store_close) == 0;
+}
 
 static store *thread_store(const storeq *q, char *err, size_t errlen)
 {
-    if (!tls_store)
-        tls_store = store_open(&q->cfg->store, q->store_shared, err, errlen);
+    if (!tls_store &&
+        (tls_store = store_open(&q->cfg->store, q->store_shared, err, errlen)) != NULL &&
+        store_key_made)
+        pthread_setspecific(store_key, tls_store);
     return tls_store;
 }
 
@@ -122,17 +138,18 @@ static int run_single(const storeq *q, sq_op *op)
     switch (op->kind) {
     case SQ_GET: rc = store_get(st, op->u.get.id, &op->u.get.j, &op->u.get.found); break;
     case SQ_CANCEL:
-        rc = store_cancel_for(st, op->u.cancel.id, op->u.cancel.by_owner ? op->u.cancel.owner : NULL,
-                              &op->u.cancel.j, &op->u.cancel.found, &op->u.cancel.before);
+        rc =
+            store_cancel_for(st, op->u.cancel.id, op->u.cancel.by_owner ? op->u.cancel.owner : NULL,
+                             &op->u.cancel.j, &op->u.cancel.found, &op->u.cancel.before);
         break;
     case SQ_LIST:
         rc = store_list_page(st, &op->u.list.q, op->u.list.row, op->u.list.row_arg, &op->u.list.n,
                              &op->u.list.more);
         break;
     case SQ_REAP:
-        rc = op->u.reap.slot < 0
-                 ? store_reap_all(st, collect_final, op, NULL, NULL)
-                 : store_reap(st, op->u.reap.slot, op->u.reap.incarnation, collect_final, op, NULL, NULL);
+        rc = op->u.reap.slot < 0 ? store_reap_all(st, collect_final, op, NULL, NULL)
+                                 : store_reap(st, op->u.reap.slot, op->u.reap.incarnation,
+                                              collect_final, op, NULL, NULL);
         break;
     case SQ_COUNTS: rc = store_counts(st, &op->u.counts.queued, &op->u.counts.running); break;
     case SQ_PURGE: rc = store_purge(st, job_now_us(), op->u.purge.ttl_s, &op->u.purge.n); break;
@@ -141,7 +158,10 @@ static int run_single(const storeq *q, sq_op *op)
     return rc < 0 ? fail_op(op, st) : 0;
 }
 
-static sq_op *op_of(pool_task *t) { return (sq_op *)((char *)t - offsetof(sq_op, task)); }
+static sq_op *op_of(pool_task *t)
+{
+    return (sq_op *)((char *)t - offsetof(sq_op, task));
+}
 
 static void single_run(pool_task *t)
 {
@@ -393,11 +413,15 @@ void storeq_push(storeq *q, sq_op *op)
     pool_submit(q->threads, &op->task);
 }
 
-int storeq_pending(const storeq *q) { return q->pending; }
+int storeq_pending(const storeq *q)
+{
+    return q->pending;
+}
 
 storeq *storeq_new(const config *cfg, void *store_shared, struct event_base *base, int nthreads,
                    pool_done *done)
 {
+    pthread_once(&store_key_once, store_key_create);
     storeq *q = calloc(1, sizeof(*q));
     if (!q)
         return NULL;

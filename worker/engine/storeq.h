@@ -46,77 +46,77 @@ typedef enum sq_kind {
 
 typedef struct sq_op sq_op;
 struct sq_op {
-    pool_task task;          /* internal */
-    sq_op *next;             /* internal: batch link */
-    struct storeq *q;        /* internal: set by storeq_push */
-    bool sent;               /* internal: with the store thread (batched ops) */
+    pool_task task;   /* internal */
+    sq_op *next;      /* internal: batch link */
+    struct storeq *q; /* internal: set by storeq_push */
+    bool sent;        /* internal: with the store thread (batched ops) */
     sq_kind kind;
     void (*done)(sq_op *op); /* loop thread */
     void *arg;               /* the caller's */
     int rc;                  /* 0, or -1 with err */
     char err[256];
     union {
-        struct {            /* SQ_SUBMIT */
-            job j;          /* in: fn, kind, args, timeout, retries, callback, idem_key,
-                               owner; out: the job as stored (the existing one for a
-                               known key) */
+        struct {                /* SQ_SUBMIT */
+            job j;              /* in: fn, kind, args, timeout, retries, callback, idem_key,
+                                   owner; out: the job as stored (the existing one for a
+                                   known key) */
             int64_t max_queued; /* in: the owner's limit of queued jobs (0: none) */
-            bool existing;  /* out: its Idempotency-Key was known (for this owner) */
-            bool refused;   /* out: not queued, its owner has max_queued queued */
-            bool conflict;  /* out: existing, but asked with another request */
-            bool claimed;   /* out: a claim of this batch took it (it is running) */
-            json_t *req_args; /* internal: the request's own args while the store has it */
+            bool existing;      /* out: its Idempotency-Key was known (for this owner) */
+            bool refused;       /* out: not queued, its owner has max_queued queued */
+            bool conflict;      /* out: existing, but asked with another request */
+            bool claimed;       /* out: a claim of this batch took it (it is running) */
+            json_t *req_args;   /* internal: the request's own args while the store has it */
         } submit;
-        struct {            /* SQ_CLAIM */
-            fn_kind kind;   /* in */
-            int max;        /* in: up to this many */
-            int slot;       /* in: the claimer */
+        struct {          /* SQ_CLAIM */
+            fn_kind kind; /* in */
+            int max;      /* in: up to this many */
+            int slot;     /* in: the claimer */
             unsigned incarnation;
             int pid;
-            job *jobs;      /* out: jobs[0..n), FIFO (malloc'ed; sq_op_release frees) */
+            job *jobs; /* out: jobs[0..n), FIFO (malloc'ed; sq_op_release frees) */
             int n;
-            int fresh;      /* out: how many of them this batch submitted */
+            int fresh; /* out: how many of them this batch submitted */
         } claim;
-        struct {            /* SQ_COMPLETE */
-            job j;          /* in: the final job */
-            bool applied;   /* out: it was still ours (store_complete) */
+        struct {          /* SQ_COMPLETE */
+            job j;        /* in: the final job */
+            bool applied; /* out: it was still ours (store_complete) */
         } complete;
-        struct {            /* SQ_GET */
+        struct {                     /* SQ_GET */
             char id[JOB_ID_LEN + 1]; /* in */
-            job j;          /* out */
+            job j;                   /* out */
             bool found;
         } get;
-        struct {            /* SQ_CANCEL */
-            char id[JOB_ID_LEN + 1]; /* in */
+        struct {                           /* SQ_CANCEL */
+            char id[JOB_ID_LEN + 1];       /* in */
             char owner[JOB_OWNER_MAX + 1]; /* in, with by_owner: only a job of this owner */
             bool by_owner;
-            job j;          /* out: after the cancel */
+            job j; /* out: after the cancel */
             bool found;
             job_state before;
         } cancel;
-        struct {            /* SQ_LIST */
-            store_list_query q;       /* in; its fn, after and owner may point at fn,
-                                         after and owner */
+        struct {                /* SQ_LIST */
+            store_list_query q; /* in; its fn, after and owner may point at fn,
+                                   after and owner */
             char fn[JOB_FN_MAX + 1];
             char owner[JOB_OWNER_MAX + 1];
             store_cursor after;
-            store_row_fn *row;        /* in: called on the store thread per row */
+            store_row_fn *row; /* in: called on the store thread per row */
             void *row_arg;
-            int n;                    /* out: rows taken */
-            bool more;                /* out: more rows match */
+            int n;     /* out: rows taken */
+            bool more; /* out: more rows match */
         } list;
-        struct {            /* SQ_REAP */
-            int slot;       /* in: the dead worker; -1 = every running job (start-up) */
+        struct {      /* SQ_REAP */
+            int slot; /* in: the dead worker; -1 = every running job (start-up) */
             unsigned incarnation;
-            job *jobs;      /* out: the jobs made final (malloc'ed) */
+            job *jobs; /* out: the jobs made final (malloc'ed) */
             int n;
         } reap;
-        struct {            /* SQ_COUNTS */
+        struct {                     /* SQ_COUNTS */
             int64_t queued, running; /* out */
         } counts;
-        struct {            /* SQ_PURGE */
-            int64_t ttl_s;  /* in */
-            int n;          /* out: jobs purged */
+        struct {           /* SQ_PURGE */
+            int64_t ttl_s; /* in */
+            int n;         /* out: jobs purged */
         } purge;
     } u;
 };

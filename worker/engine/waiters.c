@@ -6,17 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "list.h"
 #include "slot.h"
 #include "storeq.h"
 
-typedef enum waiter_state {
-    W_COMMITTING,
-    W_IDLE,
-    W_READING,
-    W_ANSWERED,
-    W_NSTATES
-} waiter_state;
+typedef enum waiter_state { W_COMMITTING, W_IDLE, W_READING, W_ANSWERED, W_NSTATES } waiter_state;
 
 /* Legal transitions: bit `to` of legal[from] (freeing is not a state). */
 #define B(s) (1u << (s))
@@ -29,16 +24,16 @@ static const unsigned legal[W_NSTATES] = {
 #undef B
 
 struct waiter {
-    list_node node;        /* waiters.all */
+    list_node node; /* waiters.all */
     engine *e;
     char id[JOB_ID_LEN + 1];
     waiter_state state;
-    bool news;             /* COMMITTING, READING: the job may have changed since */
-    bool expired;          /* time is up: the next read answers whatever it brings */
-    waiter_fn *fn;         /* NULL once abandoned */
+    bool news;     /* COMMITTING, READING: the job may have changed since */
+    bool expired;  /* time is up: the next read answers whatever it brings */
+    waiter_fn *fn; /* NULL once abandoned */
     void *arg;
     struct event *timer;
-    sq_op op;              /* the read (SQ_GET) */
+    sq_op op; /* the read (SQ_GET) */
 };
 
 struct waiters {
@@ -52,7 +47,10 @@ static void waiter_set_state(waiter *w, waiter_state s)
     w->state = s;
 }
 
-int waiters_count(const engine *e) { return e->waiters ? e->waiters->n : 0; }
+int waiters_count(const engine *e)
+{
+    return e->waiters ? e->waiters->n : 0;
+}
 
 static void waiter_link(waiter *w)
 {
@@ -167,7 +165,7 @@ waiter *waiter_new(engine *e, const char *id, int64_t wait_ms, bool committing, 
     w->state = committing ? W_COMMITTING : W_IDLE;
     snprintf(w->id, sizeof(w->id), "%s", id);
     w->timer = evtimer_new(e->base, waiter_on_timeout, w);
-    struct timeval tv = {(time_t)(wait_ms / 1000), (suseconds_t)(wait_ms % 1000) * 1000};
+    struct timeval tv = clock_tv_ms(wait_ms);
     if (w->timer)
         evtimer_add(w->timer, &tv);
     waiter_link(w);
@@ -239,8 +237,7 @@ void waiters_job_changed(engine *e, const char *id)
 void waiters_refetch_all(engine *e)
 {
     list_node *n, *next;
-    list_for_each_safe(&e->waiters->all, n, next)
-        waiter_news(list_entry(n, waiter, node));
+    list_for_each_safe(&e->waiters->all, n, next) waiter_news(list_entry(n, waiter, node));
 }
 
 void waiters_drain(engine *e)

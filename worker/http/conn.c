@@ -34,8 +34,10 @@ const unsigned conn_legal[CONN_NSTATES] = {
 static void conn_on_read(evutil_socket_t fd, short what, void *arg);
 static void conn_on_write(evutil_socket_t fd, short what, void *arg);
 
-engine *conn_engine(const conn *c) { return c->cs->e; }
-
+engine *conn_engine(const conn *c)
+{
+    return c->cs->e;
+}
 
 static void conn_link(conns *cs, conn *c)
 {
@@ -230,8 +232,7 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
     conn_make_room(c);
     ssize_t n = read(fd, c->in.p + c->in.len, c->in.cap - c->in.len);
     if (n > 0) {
-        if (c->state == CONN_HEAD && c->in.len == c->in_off)
-        {
+        if (c->state == CONN_HEAD && c->in.len == c->in_off) {
             c->since_ms = shm_mono_ms(); /* a new request starts: read_timeout runs */
             c->t0_us = conn_now_us();
         }
@@ -282,8 +283,7 @@ static void conn_check_timeouts(conn *c, int64_t now)
         return;
     case CONN_HANDLER:
     case CONN_ORPHAN:
-    case CONN_NSTATES:
-        return; /* the handler has its own deadline */
+    case CONN_NSTATES: return; /* the handler has its own deadline */
     case CONN_HEAD:
         if (c->in.len == c->in_off && c->out_off == c->out.len &&
             ((c->cs->e->draining && age >= DRAIN_IDLE_MS) ||
@@ -291,7 +291,8 @@ static void conn_check_timeouts(conn *c, int64_t now)
             conn_close(c);
             return;
         }
-        if (c->in.len == c->in_off && !c->served_one && age >= (int64_t)lim->read_timeout_s * 1000) {
+        if (c->in.len == c->in_off && !c->served_one &&
+            age >= (int64_t)lim->read_timeout_s * 1000) {
             conn_close(c); /* connected and never sent a byte */
             return;
         }
@@ -301,7 +302,8 @@ static void conn_check_timeouts(conn *c, int64_t now)
         __attribute__((fallthrough));
     case CONN_BODY:
         if (age >= (int64_t)lim->read_timeout_s * 1000)
-            conn_fail(c, 408, ERR_REQUEST_TIMEOUT, "request not received within limits.read_timeout_s");
+            conn_fail(c, 408, ERR_REQUEST_TIMEOUT,
+                      "request not received within limits.read_timeout_s");
         return;
     }
 }

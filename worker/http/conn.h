@@ -40,10 +40,10 @@ typedef struct conn_app {
 
 /* The connections of a worker; embedded by the worker, which owns it. */
 typedef struct conns {
-    engine *e;            /* borrowed */
-    const conn_app *app;  /* borrowed */
-    access_log *al;       /* borrowed; a handle that writes nothing when off */
-    list all;             /* every open connection, for the sweep */
+    engine *e;           /* borrowed */
+    const conn_app *app; /* borrowed */
+    access_log *al;      /* borrowed; a handle that writes nothing when off */
+    list all;            /* every open connection, for the sweep */
     int n;
 } conns;
 
@@ -68,8 +68,7 @@ void conn_reply(conn *c, int status, const char *content_type, const char *body,
                 const char *extra);
 
 /* Same, with the error envelope; arg names the offending field or is NULL. */
-void conn_reply_error(conn *c, int status, const char *code, const char *message,
-                      const char *arg);
+void conn_reply_error(conn *c, int status, const char *code, const char *message, const char *arg);
 
 /* The same with extra header lines (each ending in CRLF, may be NULL). */
 void conn_reply_error_hdr(conn *c, int status, const char *code, const char *message,

@@ -21,12 +21,13 @@
 #include "list.h"
 #include "loop.h"
 
-#define IN_MIN_ROOM 2048          /* read at least this much per read() */
+#define IN_MIN_ROOM 2048            /* read at least this much per read() */
 #define OUT_HIGH_WATER (256 * 1024) /* stop reading requests while this much is unsent */
-#define BUF_KEEP (16 * 1024)      /* idle connections keep buffers up to this size */
-#define LINGER_MS 2000            /* how long a closing connection drains its input */
-#define DRAIN_IDLE_MS 500         /* draining: close keep-alives idle at least this long */
-#define PIPELINE_READ_MAX (64 * 1024) /* read ahead while a request is deferred, to notice a hang-up */
+#define BUF_KEEP (16 * 1024)        /* idle connections keep buffers up to this size */
+#define LINGER_MS 2000              /* how long a closing connection drains its input */
+#define DRAIN_IDLE_MS 500           /* draining: close keep-alives idle at least this long */
+#define PIPELINE_READ_MAX                                                                          \
+    (64 * 1024) /* read ahead while a request is deferred, to notice a hang-up */
 
 typedef enum conn_state {
     CONN_HEAD,    /* waiting for (the rest of) a request head */
@@ -42,41 +43,40 @@ struct conn {
     conns *cs;
     int fd;
     struct event *ev_read, *ev_write;
-    bool reading, writing;     /* whether ev_read / ev_write are added */
+    bool reading, writing; /* whether ev_read / ev_write are added */
     conn_state state;
-    list_node node;            /* cs->all */
-    buf in;                    /* bytes from the client */
-    size_t in_off;             /* start of the current request in in */
-    buf out;                   /* replies not yet written */
-    size_t out_off;            /* bytes of out already written */
-    http_request req;          /* the current request; slices into in */
-    const char *parsed_at;     /* in.p + in_off when req was parsed */
+    list_node node;        /* cs->all */
+    buf in;                /* bytes from the client */
+    size_t in_off;         /* start of the current request in in */
+    buf out;               /* replies not yet written */
+    size_t out_off;        /* bytes of out already written */
+    http_request req;      /* the current request; slices into in */
+    const char *parsed_at; /* in.p + in_off when req was parsed */
     size_t head_len;
     http_chunked chunk;
-    size_t raw_body;           /* raw body bytes consumed after the head */
-    int64_t body_charged;      /* BUDGET_BODY held for the current request's body */
-    size_t body_len;           /* body bytes (decoded) right after the head */
+    size_t raw_body;      /* raw body bytes consumed after the head */
+    int64_t body_charged; /* BUDGET_BODY held for the current request's body */
+    size_t body_len;      /* body bytes (decoded) right after the head */
     bool continue_sent;
-    bool keep_alive;           /* the current reply keeps the connection */
-    bool close_after;          /* close once out is written */
-    bool linger;               /* ...after draining input: request bytes were left unread */
+    bool keep_alive;  /* the current reply keeps the connection */
+    bool close_after; /* close once out is written */
+    bool linger;      /* ...after draining input: request bytes were left unread */
     bool peer_eof;
-    bool served_one;           /* a reply was sent: idleness is keep-alive */
-    bool in_process;           /* conn_process is on the stack */
-    conn_gone_fn *on_gone;     /* the deferring handler's hook, NULL if none */
+    bool served_one;       /* a reply was sent: idleness is keep-alive */
+    bool in_process;       /* conn_process is on the stack */
+    conn_gone_fn *on_gone; /* the deferring handler's hook, NULL if none */
     void *gone_arg;
-    struct event *ev_gone;     /* runs on_gone from a clean stack (orphans only) */
-    int64_t since_ms;          /* start of the current request or idle period */
-    int64_t stall_ms;          /* when out stopped draining; 0 if it drains */
-    int64_t t0_us;             /* first byte of the current request (CLOCK_MONOTONIC) */
-    char remote[64];           /* peer address for the access log ("-" if off) */
+    struct event *ev_gone;       /* runs on_gone from a clean stack (orphans only) */
+    int64_t since_ms;            /* start of the current request or idle period */
+    int64_t stall_ms;            /* when out stopped draining; 0 if it drains */
+    int64_t t0_us;               /* first byte of the current request (CLOCK_MONOTONIC) */
+    char remote[64];             /* peer address for the access log ("-" if off) */
     char job_id[JOB_ID_LEN + 1]; /* the job the current request is about ("" if none) */
-    const char *reply_headers; /* lines for every reply to the current request, or NULL */
-    int label;                 /* the request's metrics label; -1: from its path */
-    const char *user;          /* the request's API token name (conn_set_user), or NULL */
-    int user_series;           /* its metrics_token_index */
+    const char *reply_headers;   /* lines for every reply to the current request, or NULL */
+    int label;                   /* the request's metrics label; -1: from its path */
+    const char *user;            /* the request's API token name (conn_set_user), or NULL */
+    int user_series;             /* its metrics_token_index */
 };
-
 
 /* The one setter of c->state: asserts the transition (table in conn.c). */
 extern const unsigned conn_legal[CONN_NSTATES];

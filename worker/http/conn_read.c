@@ -14,8 +14,7 @@
 
 /* The request bytes cannot be trusted or were not read: the error closes
  * the connection. */
-void conn_fail_hdr(conn *c, int status, const char *code, const char *message,
-                          const char *extra)
+void conn_fail_hdr(conn *c, int status, const char *code, const char *message, const char *extra)
 {
     c->keep_alive = false;
     c->linger = true;

@@ -106,7 +106,10 @@ void conn_drop(conn *c)
     conn_free(c);
 }
 
-bool conn_orphaned(const conn *c) { return c->state == CONN_ORPHAN; }
+bool conn_orphaned(const conn *c)
+{
+    return c->state == CONN_ORPHAN;
+}
 
 void conn_reply(conn *c, int status, const char *content_type, const char *body, size_t len,
                 const char *extra)
@@ -122,8 +125,7 @@ void conn_reply(conn *c, int status, const char *content_type, const char *body,
     conn_finish(c);
 }
 
-void conn_reply_error(conn *c, int status, const char *code, const char *message,
-                      const char *arg)
+void conn_reply_error(conn *c, int status, const char *code, const char *message, const char *arg)
 {
     conn_reply_error_hdr(c, status, code, message, arg, NULL);
 }
@@ -149,9 +151,15 @@ void conn_defer(conn *c, conn_gone_fn *gone, void *arg)
     c->gone_arg = arg;
 }
 
-void conn_set_reply_headers(conn *c, const char *lines) { c->reply_headers = lines; }
+void conn_set_reply_headers(conn *c, const char *lines)
+{
+    c->reply_headers = lines;
+}
 
-void conn_set_label(conn *c, int label) { c->label = label; }
+void conn_set_label(conn *c, int label)
+{
+    c->label = label;
+}
 
 void conn_set_user(conn *c, const char *name, int series)
 {

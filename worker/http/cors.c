@@ -16,8 +16,8 @@
 
 struct cors {
     int n;
-    bool any;                                /* the list is "*" */
-    const char *origin[CONFIG_MAX_CORS];     /* borrowed from the config */
+    bool any;                            /* the list is "*" */
+    const char *origin[CONFIG_MAX_CORS]; /* borrowed from the config */
     char lines[CONFIG_MAX_CORS][CORS_LINES_MAX];
 };
 
@@ -28,7 +28,8 @@ static void format_lines(char *out, const char *origin)
     char allow_origin[CONFIG_STR];
     size_t i = 0;
     for (; origin[i] && i + 1 < sizeof(allow_origin); i++)
-        allow_origin[i] = (char)(origin[i] >= 'A' && origin[i] <= 'Z' ? origin[i] | 0x20 : origin[i]);
+        allow_origin[i] =
+            (char)(origin[i] >= 'A' && origin[i] <= 'Z' ? origin[i] | 0x20 : origin[i]);
     allow_origin[i] = '\0';
     snprintf(out, CORS_LINES_MAX,
              HDR_AC_ALLOW_ORIGIN ": %s\r\n" HDR_VARY ": " HDR_ORIGIN "\r\n" HDR_AC_EXPOSE_HEADERS

@@ -27,9 +27,9 @@
 /* State of an incremental chunked-body decoder. Zero it (http_chunked_init) per body. */
 typedef struct http_chunked {
     int state;
-    uint64_t chunk_left;   /* bytes of chunk data still to come */
-    size_t line_len;       /* bytes of the current size/trailer line seen so far */
-    uint64_t total;        /* decoded bytes so far */
+    uint64_t chunk_left; /* bytes of chunk data still to come */
+    size_t line_len;     /* bytes of the current size/trailer line seen so far */
+    uint64_t total;      /* decoded bytes so far */
 } http_chunked;
 
 void http_chunked_init(http_chunked *c);
@@ -47,7 +47,7 @@ void http_chunked_init(http_chunked *c);
  * *consumed and *produced cover the bytes before the bad one, and every later
  * call fails too.
  */
-int http_chunked_decode(http_chunked *c, const char *in, size_t len, char *out,
-                        size_t *consumed, size_t *produced);
+int http_chunked_decode(http_chunked *c, const char *in, size_t len, char *out, size_t *consumed,
+                        size_t *produced);
 
 #endif

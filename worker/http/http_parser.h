@@ -44,22 +44,22 @@ typedef enum http_method {
 
 typedef struct http_header {
     http_slice name;
-    http_slice value;  /* leading and trailing spaces/tabs removed */
+    http_slice value; /* leading and trailing spaces/tabs removed */
 } http_header;
 
 typedef struct http_request {
     http_method method;
     http_slice method_name;
-    http_slice target;        /* the request-target as sent (for logs) */
-    http_slice path;          /* origin-form path, not decoded: "/..." or "*" */
-    http_slice query;         /* after '?', without it, not decoded; n == 0 if none */
-    int version_minor;        /* 0 for HTTP/1.0, 1 for HTTP/1.1 .. 1.9 */
-    bool keep_alive;          /* 1.1 unless "Connection: close"; 1.0 only with "Connection: keep-alive" */
-    bool chunked;             /* Transfer-Encoding: chunked */
-    bool expect_continue;     /* Expect: 100-continue */
+    http_slice target; /* the request-target as sent (for logs) */
+    http_slice path;   /* origin-form path, not decoded: "/..." or "*" */
+    http_slice query;  /* after '?', without it, not decoded; n == 0 if none */
+    int version_minor; /* 0 for HTTP/1.0, 1 for HTTP/1.1 .. 1.9 */
+    bool keep_alive;   /* 1.1 unless "Connection: close"; 1.0 only with "Connection: keep-alive" */
+    bool chunked;      /* Transfer-Encoding: chunked */
+    bool expect_continue; /* Expect: 100-continue */
     bool has_content_length;
-    uint64_t content_length;  /* 0 when absent */
-    http_slice content_type;  /* p == NULL if absent (p != NULL, n == 0: present, empty) */
+    uint64_t content_length; /* 0 when absent */
+    http_slice content_type; /* p == NULL if absent (p != NULL, n == 0: present, empty) */
     http_header headers[HTTP_MAX_HEADERS];
     int n_headers;
 } http_request;

@@ -113,4 +113,7 @@ void http_resp_error(buf *out, const http_resp *r, const char *code, const char 
     buf_release(&body);
 }
 
-void http_resp_continue(buf *out) { buf_append_str(out, "HTTP/1.1 100 Continue\r\n\r\n"); }
+void http_resp_continue(buf *out)
+{
+    buf_append_str(out, "HTTP/1.1 100 Continue\r\n\r\n");
+}

@@ -18,7 +18,10 @@ buf *request_scratch(void)
     return &scratch;
 }
 
-void request_release(void) { buf_release(&scratch); }
+void request_release(void)
+{
+    buf_release(&scratch);
+}
 
 bool request_json_ok(const http_request *req)
 {
@@ -94,10 +97,11 @@ json_t *request_parse_body(conn *c, const char *body, size_t len, int64_t *held)
     }
     int64_t cost = (int64_t)len + values * BUDGET_VALUE_COST;
     if (!budget_take(e, BUDGET_ARGS, cost)) {
-        request_reply_svc(c, SVC_BUSY,
-                          "this worker holds limits.max_worker_args_bytes of arguments already; try "
-                          "again shortly",
-                          NULL, 1);
+        request_reply_svc(
+            c, SVC_BUSY,
+            "this worker holds limits.max_worker_args_bytes of arguments already; try "
+            "again shortly",
+            NULL, 1);
         return NULL;
     }
     json_error_t jerr;

@@ -43,12 +43,12 @@ typedef void route_handler(conn *c, const http_request *req, const svc_caller *w
 
 typedef struct route {
     const char *path;
-    size_t len;            /* of path */
-    bool prefix;           /* path is a prefix followed by exactly one segment */
+    size_t len;  /* of path */
+    bool prefix; /* path is a prefix followed by exactly one segment */
     unsigned methods;
-    const char *allow;     /* the methods, for Allow (405, OPTIONS) and preflights */
+    const char *allow; /* the methods, for Allow (405, OPTIONS) and preflights */
     route_handler *handle;
-    metrics_route label;   /* the "route" label of its metrics */
+    metrics_route label;      /* the "route" label of its metrics */
     unsigned scope[M_NINDEX]; /* by method: what a token needs (auth.h) */
 } route;
 

@@ -34,14 +34,14 @@ void route_admin_release(void)
     functions_json = NULL;
 }
 
-void route_admin_healthz(conn *c, const http_request *req, const svc_caller *who,
-        const char *body, size_t len)
+void route_admin_healthz(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                         size_t len)
 {
     conn_reply(c, 200, CT_JSON, BODY_HEALTHY, sizeof(BODY_HEALTHY) - 1, NULL);
 }
 
-void route_admin_readyz(conn *c, const http_request *req, const svc_caller *who,
-        const char *body, size_t len)
+void route_admin_readyz(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                        size_t len)
 {
     if (conn_engine(c)->draining)
         conn_reply_error(c, 503, ERR_DRAINING, "this worker is draining", NULL);
@@ -49,8 +49,8 @@ void route_admin_readyz(conn *c, const http_request *req, const svc_caller *who,
         conn_reply(c, 200, CT_JSON, BODY_READY, sizeof(BODY_READY) - 1, NULL);
 }
 
-void route_admin_metrics(conn *c, const http_request *req, const svc_caller *who,
-        const char *body, size_t len)
+void route_admin_metrics(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                         size_t len)
 {
     const engine *e = conn_engine(c);
     char *text;
@@ -64,7 +64,7 @@ void route_admin_metrics(conn *c, const http_request *req, const svc_caller *who
 }
 
 void route_admin_functions(conn *c, const http_request *req, const svc_caller *who,
-        const char *body, size_t len)
+                           const char *body, size_t len)
 {
     conn_reply(c, 200, CT_JSON, functions_json, functions_len, NULL);
 }
@@ -75,20 +75,21 @@ static json_t *worker_slot_json(const shm_worker *s, int slot)
     job_format_time(atomic_load(&s->started_at_ms) * 1000, started);
     int code = atomic_load(&s->last_exit_code), sig = atomic_load(&s->last_exit_signal);
     unsigned restarts = atomic_load(&s->restarts);
-    json_t *last = (restarts == 0 && code <= 0 && sig == 0 && atomic_load(&s->state) != SHM_W_DEAD)
-                       ? json_null()
-                       : json_pack("{s:o, s:o}", "code", code >= 0 ? json_integer(code) : json_null(),
-                                   "signal", sig ? json_integer(sig) : json_null());
+    json_t *last =
+        (restarts == 0 && code <= 0 && sig == 0 && atomic_load(&s->state) != SHM_W_DEAD)
+            ? json_null()
+            : json_pack("{s:o, s:o}", "code", code >= 0 ? json_integer(code) : json_null(),
+                        "signal", sig ? json_integer(sig) : json_null());
     return json_pack("{s:i, s:i, s:I, s:s, s:I, s:I, s:s, s:I, s:o, s:i}", "slot", slot, "pid",
-                     atomic_load(&s->pid), "incarnation", (json_int_t)atomic_load(&s->incarnation), "started_at",
-                     started, "requests", (json_int_t)atomic_load(&s->requests),
+                     atomic_load(&s->pid), "incarnation", (json_int_t)atomic_load(&s->incarnation),
+                     "started_at", started, "requests", (json_int_t)atomic_load(&s->requests),
                      "jobs", (json_int_t)atomic_load(&s->jobs), "state",
                      shm_state_name(atomic_load(&s->state)), "restarts", (json_int_t)restarts,
                      "last_exit", last, "connections", atomic_load(&s->connections));
 }
 
-void route_admin_workers(conn *c, const http_request *req, const svc_caller *who,
-        const char *body, size_t len)
+void route_admin_workers(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                         size_t len)
 {
     const shm_region *shm = conn_engine(c)->shm;
     json_t *slots = json_array();

@@ -18,15 +18,15 @@
 int route_admin_init(const engine *e);
 void route_admin_release(void);
 
-void route_admin_healthz(conn *c, const http_request *req, const svc_caller *who,
-        const char *body, size_t len);
-void route_admin_readyz(conn *c, const http_request *req, const svc_caller *who,
-        const char *body, size_t len);
-void route_admin_metrics(conn *c, const http_request *req, const svc_caller *who,
-        const char *body, size_t len);
+void route_admin_healthz(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                         size_t len);
+void route_admin_readyz(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                        size_t len);
+void route_admin_metrics(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                         size_t len);
 void route_admin_functions(conn *c, const http_request *req, const svc_caller *who,
-        const char *body, size_t len);
-void route_admin_workers(conn *c, const http_request *req, const svc_caller *who,
-        const char *body, size_t len);
+                           const char *body, size_t len);
+void route_admin_workers(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                         size_t len);
 
 #endif

@@ -63,11 +63,12 @@ static void fn_gone(conn *c, void *arg)
     conn_drop(c);
 }
 
-void route_fn_post(conn *c, const http_request *req, const svc_caller *who,
-        const char *body, size_t len)
+void route_fn_post(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                   size_t len)
 {
     engine *e = conn_engine(c);
-    http_slice name = {req->path.p + strlen(ROUTE_FN_PREFIX), req->path.n - strlen(ROUTE_FN_PREFIX)};
+    http_slice name = {req->path.p + strlen(ROUTE_FN_PREFIX),
+                       req->path.n - strlen(ROUTE_FN_PREFIX)};
     const fn_desc *fn = fn_find(name.p, name.n, e->cfg->debug_functions);
     if (!fn) {
         char echo[UTF8_ECHO_SIZE], msg[UTF8_ECHO_SIZE + 32];
@@ -76,7 +77,8 @@ void route_fn_post(conn *c, const http_request *req, const svc_caller *who,
         return;
     }
     if (!request_json_ok(req)) {
-        conn_reply_error(c, 415, ERR_UNSUPPORTED_MEDIA, "Content-Type must be application/json", NULL);
+        conn_reply_error(c, 415, ERR_UNSUPPORTED_MEDIA, "Content-Type must be application/json",
+                         NULL);
         return;
     }
     int64_t timeout_ms;

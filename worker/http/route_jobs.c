@@ -55,7 +55,8 @@ static int64_t wait_ms_of(conn *c, const http_request *req, bool prefer_ok)
     if (found) {
         int64_t s = request_uint(v, 1000000);
         if (s < 0) {
-            conn_reply_error(c, 400, ERR_INVALID_ARGS, "wait: must be a whole number of seconds", "wait");
+            conn_reply_error(c, 400, ERR_INVALID_ARGS, "wait: must be a whole number of seconds",
+                             "wait");
             return -1;
         }
         return (s > JOBS_WAIT_MAX_S ? JOBS_WAIT_MAX_S : s) * 1000;
@@ -64,10 +65,11 @@ static int64_t wait_ms_of(conn *c, const http_request *req, bool prefer_ok)
     if (!pref)
         return 0;
     for (size_t i = 0; i + 5 <= pref->n; i++) {
-        if (strncasecmp(pref->p + i, "wait=", 5) == 0 && (i == 0 || pref->p[i - 1] == ' ' ||
-                                                          pref->p[i - 1] == ',' || pref->p[i - 1] == ';')) {
+        if (strncasecmp(pref->p + i, "wait=", 5) == 0 &&
+            (i == 0 || pref->p[i - 1] == ' ' || pref->p[i - 1] == ',' || pref->p[i - 1] == ';')) {
             http_slice num = {pref->p + i + 5, 0};
-            while (i + 5 + num.n < pref->n && pref->p[i + 5 + num.n] >= '0' && pref->p[i + 5 + num.n] <= '9')
+            while (i + 5 + num.n < pref->n && pref->p[i + 5 + num.n] >= '0' &&
+                   pref->p[i + 5 + num.n] <= '9')
                 num.n++;
             int64_t s = request_uint(num, 1000000);
             return s < 0 ? 0 : (s > JOBS_WAIT_MAX_S ? JOBS_WAIT_MAX_S : s) * 1000;
@@ -86,17 +88,19 @@ static void submit_answer(void *arg, const jobs_result *r)
     } else {
         /* 202 for a job still on its way, with where to ask and when. */
         char extra[160];
-        snprintf(extra, sizeof(extra), HDR_LOCATION ": " ROUTE_JOBS_PREFIX "%s\r\n" HDR_RETRY_AFTER ": %d\r\n",
-                 r->j->id, r->retry_after_s);
+        snprintf(extra, sizeof(extra),
+                 HDR_LOCATION ": " ROUTE_JOBS_PREFIX "%s\r\n" HDR_RETRY_AFTER ": %d\r\n", r->j->id,
+                 r->retry_after_s);
         reply_job(c, 202, r, extra);
     }
 }
 
-static void handle_submit(conn *c, const http_request *req, const svc_caller *who,
-                          const char *body, size_t len)
+static void handle_submit(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                          size_t len)
 {
     if (!request_json_ok(req)) {
-        conn_reply_error(c, 415, ERR_UNSUPPORTED_MEDIA, "Content-Type must be application/json", NULL);
+        conn_reply_error(c, 415, ERR_UNSUPPORTED_MEDIA, "Content-Type must be application/json",
+                         NULL);
         return;
     }
     int64_t wait_ms = wait_ms_of(c, req, true);
@@ -121,7 +125,7 @@ static void handle_submit(conn *c, const http_request *req, const svc_caller *wh
 }
 
 void route_jobs_collection(conn *c, const http_request *req, const svc_caller *who,
-        const char *body, size_t len)
+                           const char *body, size_t len)
 {
     if (req->method == HTTP_POST)
         handle_submit(c, req, who, body, len);
@@ -149,8 +153,8 @@ static void cancel_answer(void *arg, const jobs_result *r)
         reply_job(c, job_state_final(r->j->state) ? 200 : 202, r, NULL); /* 202: still stopping */
 }
 
-void route_jobs_item(conn *c, const http_request *req, const svc_caller *who,
-        const char *body, size_t len)
+void route_jobs_item(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                     size_t len)
 {
     /* The route holds one segment after the prefix, decoded: the id. Anything
      * that cannot be an id is 404 without asking the store. */

@@ -25,11 +25,11 @@
 
 /* POST and GET /v1/jobs. */
 void route_jobs_collection(conn *c, const http_request *req, const svc_caller *who,
-        const char *body, size_t len);
+                           const char *body, size_t len);
 
 /* GET and DELETE /v1/jobs/{id}. */
-void route_jobs_item(conn *c, const http_request *req, const svc_caller *who,
-        const char *body, size_t len);
+void route_jobs_item(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                     size_t len);
 
 /* GET /v1/jobs (route_list.c): who's jobs (every owner's with who->all). */
 void route_list_get(conn *c, const http_request *req, const svc_caller *who);

@@ -106,7 +106,8 @@ static int list_params(conn *c, const http_request *req, joblist_query *q, char 
             memcpy(name, v.p, v.n);
         if (v.n >= sizeof(name) || job_state_parse(name, &st) < 0) {
             conn_reply_error(c, 400, ERR_INVALID_ARGS,
-                             "state: one of queued, running, succeeded, failed, cancelled", "state");
+                             "state: one of queued, running, succeeded, failed, cancelled",
+                             "state");
             return -1;
         }
         q->state = (int)st;

@@ -18,9 +18,9 @@ static const char TIMEOUT_MESSAGE[] = "the call did not finish within timeout_ms
 /* One synchronous call. Owned by the loop thread; while it runs on a lane
  * only the runner's task is touched there. */
 struct call {
-    run run;                /* first: the run is the call */
+    run run; /* first: the run is the call */
     engine *e;
-    call_done_fn *done;     /* NULL once answered or abandoned */
+    call_done_fn *done; /* NULL once answered or abandoned */
     void *arg;
     json_t *args;           /* validated, new reference */
     int64_t held;           /* BUDGET_ARGS for args */
@@ -47,7 +47,8 @@ static void call_answer(call *c, const call_result *r)
 
 static void call_answer_status(call *c, svc_status st, const char *message)
 {
-    call_result r = {.status = st, .message = message, .fn = c->run.fn->name, .worker_pid = c->e->pid};
+    call_result r = {
+        .status = st, .message = message, .fn = c->run.fn->name, .worker_pid = c->e->pid};
     call_answer(c, &r);
 }
 
@@ -55,8 +56,11 @@ static void call_answer_status(call *c, svc_status st, const char *message)
 static void call_ran(run *rn)
 {
     call *c = (call *)rn;
-    call_result r = {.fn = rn->fn->name, .result = rn->result, .run_us = rn->run_us,
-                     .cpu_us = rn->cpu_us, .worker_pid = c->e->pid};
+    call_result r = {.fn = rn->fn->name,
+                     .result = rn->result,
+                     .run_us = rn->run_us,
+                     .cpu_us = rn->cpu_us,
+                     .worker_pid = c->e->pid};
     switch (rn->status) {
     case FN_OK: r.status = SVC_OK; break;
     case FN_FAILED: r.status = SVC_FUNCTION_ERROR, r.message = rn->ctx.message; break;
@@ -86,9 +90,14 @@ static void call_queued_done(void *arg, const jobs_result *jr)
     if (jr->status != SVC_OK) {
         r.status = SVC_INTERNAL, r.message = jr->message;
     } else {
-        r = (call_result){.fn = j->fn, .result = j->result, .run_us = j->run_us, .cpu_us = j->cpu_us,
-                          .worker_pid = j->worker_pid, .job_id = j->id,
-                          .status = SVC_TIMEOUT, .message = TIMEOUT_MESSAGE};
+        r = (call_result){.fn = j->fn,
+                          .result = j->result,
+                          .run_us = j->run_us,
+                          .cpu_us = j->cpu_us,
+                          .worker_pid = j->worker_pid,
+                          .job_id = j->id,
+                          .status = SVC_TIMEOUT,
+                          .message = TIMEOUT_MESSAGE};
         if (j->state == JOB_SUCCEEDED)
             r.status = SVC_OK, r.message = NULL;
         else if (j->state == JOB_FAILED && strcmp(j->error_code, ERR_FUNCTION_ERROR) == 0)
@@ -106,8 +115,8 @@ static bool call_validate(call *c, const fn_desc *fn, json_t *raw_args)
     char bad[UTF8_ECHO_SIZE], msg[256];
     if (fn_validate(fn, raw_args, &c->args, bad, sizeof(bad), msg, sizeof(msg)) == 0)
         return true;
-    call_result r = {.status = SVC_INVALID_ARGS, .message = msg, .arg = bad[0] ? bad : NULL,
-                     .fn = fn->name};
+    call_result r = {
+        .status = SVC_INVALID_ARGS, .message = msg, .arg = bad[0] ? bad : NULL, .fn = fn->name};
     call_answer(c, &r);
     return false;
 }

@@ -38,8 +38,8 @@ typedef struct call_result {
     const char *fn;      /* the function's name */
     json_t *result;      /* SVC_OK: borrowed for the call */
     int64_t run_us, cpu_us;
-    int worker_pid;      /* the worker that ran it */
-    const char *job_id;  /* when it went through the queue, else NULL */
+    int worker_pid;     /* the worker that ran it */
+    const char *job_id; /* when it went through the queue, else NULL */
 } call_result;
 
 typedef void call_done_fn(void *arg, const call_result *r);

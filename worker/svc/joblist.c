@@ -9,7 +9,7 @@
 #include "storeq.h"
 
 struct joblist_op {
-    sq_op sq; /* first */
+    sq_op sq;              /* first */
     joblist_done_fn *done; /* NULL once abandoned */
     void *arg;
     unsigned fields;
@@ -60,7 +60,8 @@ static void list_done(sq_op *sq)
     joblist_page p = {.status = SVC_OK};
     if (sq->rc < 0) {
         log_error("listing jobs failed: %s", sq->err);
-        p = (joblist_page){.status = SVC_INTERNAL, .message = "the job store failed; see the server log"};
+        p = (joblist_page){.status = SVC_INTERNAL,
+                           .message = "the job store failed; see the server log"};
     } else if (op->oom) {
         p = (joblist_page){.status = SVC_INTERNAL, .message = "out of memory"};
     } else {
@@ -86,8 +87,8 @@ joblist_op *joblist_start(engine *e, const svc_caller *who, const joblist_query 
     }
     op->done = done;
     op->arg = arg;
-    op->fields = (q->fields & (JOB_VIEW_ARGS | JOB_VIEW_RESULT)) |
-                 (who->show_owner ? JOB_VIEW_OWNER : 0u);
+    op->fields =
+        (q->fields & (JOB_VIEW_ARGS | JOB_VIEW_RESULT)) | (who->show_owner ? JOB_VIEW_OWNER : 0u);
     sq_op_init(&op->sq, SQ_LIST, list_done, op);
     typeof(op->sq.u.list) *l = &op->sq.u.list;
     l->q.state = q->state;

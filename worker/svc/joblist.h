@@ -6,9 +6,9 @@
  * paging always moves on), newest first by (created_at, id), after a cursor.
  * Each job is its object without "args" and "result" unless fields asks for
  * them, and with "owner" for a caller with show_owner. A caller sees its own
- * jobs only, unless it has all (svc.h). The page's JSON is written on the store thread as the store reads
- * the rows (store_list_page), args and result copied as stored, never
- * parsed: the loop only copies a bounded buffer.
+ * jobs only, unless it has all (svc.h). The page's JSON is written on the store thread as the store
+ * reads the rows (store_list_page), args and result copied as stored, never parsed: the loop only
+ * copies a bounded buffer.
  *
  * Loop thread only (the row writer excepted: the store thread).
  */
@@ -29,23 +29,23 @@
 #define JOBLIST_MAX_BYTES (1024 * 1024)
 
 typedef struct joblist_query {
-    int state;                  /* a job_state, or -1 for any */
-    char fn[JOB_FN_MAX + 1];    /* "" for any */
-    int limit;                  /* 1 .. JOBLIST_MAX */
-    unsigned fields;            /* JOB_VIEW_ARGS | JOB_VIEW_RESULT (JOB_VIEW_OWNER: from the
-                                   caller) */
+    int state;               /* a job_state, or -1 for any */
+    char fn[JOB_FN_MAX + 1]; /* "" for any */
+    int limit;               /* 1 .. JOBLIST_MAX */
+    unsigned fields;         /* JOB_VIEW_ARGS | JOB_VIEW_RESULT (JOB_VIEW_OWNER: from the
+                                caller) */
     bool has_after;
-    store_cursor after;         /* with has_after: the page starts after this job */
+    store_cursor after; /* with has_after: the page starts after this job */
 } joblist_query;
 
 typedef struct joblist_page {
-    svc_status status;          /* SVC_OK or SVC_INTERNAL */
+    svc_status status; /* SVC_OK or SVC_INTERNAL */
     const char *message;
-    const char *text;           /* the jobs' objects, comma-separated, len bytes */
+    const char *text; /* the jobs' objects, comma-separated, len bytes */
     size_t len;
-    int n;                      /* jobs on the page */
-    bool more;                  /* more jobs match after the last one */
-    store_cursor last;          /* of the last job (n > 0) */
+    int n;             /* jobs on the page */
+    bool more;         /* more jobs match after the last one */
+    store_cursor last; /* of the last job (n > 0) */
 } joblist_page;
 
 typedef void joblist_done_fn(void *arg, const joblist_page *p);

@@ -28,10 +28,10 @@ struct jobs_op {
     jobs_done_fn *done; /* NULL once abandoned */
     void *arg;
     int64_t wait_ms;
-    int64_t held;       /* BUDGET_ARGS for a submission's args, until committed */
-    bool in_store;      /* sq is with the store */
-    waiter *w;          /* the long-poll, while one runs */
-    bool all;           /* the caller's (svc_caller) */
+    int64_t held;  /* BUDGET_ARGS for a submission's args, until committed */
+    bool in_store; /* sq is with the store */
+    waiter *w;     /* the long-poll, while one runs */
+    bool all;      /* the caller's (svc_caller) */
     bool show_owner;
     char owner[JOB_OWNER_MAX + 1];
     sq_op sq;
@@ -92,7 +92,9 @@ static void op_store_error(jobs_op *op, const char *what, const char *err)
 
 static void op_job(jobs_op *op, const job *j)
 {
-    jobs_result r = {.status = SVC_OK, .j = j, .retry_after_s = jobs_retry_after_s(op->e),
+    jobs_result r = {.status = SVC_OK,
+                     .j = j,
+                     .retry_after_s = jobs_retry_after_s(op->e),
                      .show_owner = op->show_owner};
     if (op->mode == MODE_CANCEL && j->state != JOB_CANCELLED && job_state_final(j->state)) {
         r = (jobs_result){.status = SVC_ALREADY_FINAL,
@@ -101,12 +103,15 @@ static void op_job(jobs_op *op, const job *j)
     op_answer(op, &r);
 }
 
-int jobs_retry_after_s(const engine *e) { return figures_retry_after_s(e); }
+int jobs_retry_after_s(const engine *e)
+{
+    return figures_retry_after_s(e);
+}
 
 static void op_queue_full(jobs_op *op, const char *message)
 {
-    jobs_result r = {.status = SVC_QUEUE_FULL, .message = message,
-                     .retry_after_s = jobs_retry_after_s(op->e)};
+    jobs_result r = {
+        .status = SVC_QUEUE_FULL, .message = message, .retry_after_s = jobs_retry_after_s(op->e)};
     op_answer(op, &r);
 }
 
@@ -355,14 +360,16 @@ static svc_status submit_fields(engine *e, json_t *body, const char *key, size_t
         *arg = "fn";
         return SVC_INVALID_ARGS;
     }
-    const fn_desc *fn = fn_find(json_string_value(fnv), json_string_length(fnv), cfg->debug_functions);
+    const fn_desc *fn =
+        fn_find(json_string_value(fnv), json_string_length(fnv), cfg->debug_functions);
     if (!fn) {
         char echo[UTF8_ECHO_SIZE];
         snprintf(msg, msglen, "no function named \"%s\"",
                  utf8_echo(echo, json_string_value(fnv), json_string_length(fnv)));
         return SVC_UNKNOWN_FUNCTION;
     }
-    if (fn_validate(fn, json_object_get(body, "args"), &j->args, bad, UTF8_ECHO_SIZE, msg, msglen) < 0) {
+    if (fn_validate(fn, json_object_get(body, "args"), &j->args, bad, UTF8_ECHO_SIZE, msg, msglen) <
+        0) {
         *arg = bad[0] ? bad : "args";
         return SVC_INVALID_ARGS;
     }
@@ -422,7 +429,8 @@ jobs_op *jobs_submit(engine *e, const svc_caller *who, json_t *body, int64_t hel
         op_fail(op, SVC_INVALID_ARGS, "the body must be a JSON object", NULL);
         return NULL;
     }
-    svc_status st = submit_fields(e, body, key, key_len, &op->sq.u.submit.j, msg, sizeof(msg), &at, bad);
+    svc_status st =
+        submit_fields(e, body, key, key_len, &op->sq.u.submit.j, msg, sizeof(msg), &at, bad);
     if (st != SVC_OK) {
         op_fail(op, st, msg, at);
         return NULL;

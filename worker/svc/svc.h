@@ -30,17 +30,17 @@ extern const svc_caller svc_caller_open;
 
 typedef enum svc_status {
     SVC_OK,
-    SVC_INVALID_ARGS,     /* arg names the argument or field */
+    SVC_INVALID_ARGS, /* arg names the argument or field */
     SVC_UNKNOWN_FUNCTION,
-    SVC_NOT_FOUND,        /* no such job */
-    SVC_ALREADY_FINAL,    /* a cancel came after the job ended */
-    SVC_KEY_REUSED,       /* an Idempotency-Key sent again with another request */
-    SVC_QUEUE_FULL,       /* limits.max_queue jobs are queued, or the caller's max_queued
-                             (retry_after_s) */
-    SVC_BUSY,             /* a memory budget of the worker is full */
-    SVC_TIMEOUT,          /* a call passed its time limit */
-    SVC_FUNCTION_ERROR,   /* the function ran and failed */
-    SVC_INTERNAL,         /* the store failed, out of memory, a worker lost */
+    SVC_NOT_FOUND,      /* no such job */
+    SVC_ALREADY_FINAL,  /* a cancel came after the job ended */
+    SVC_KEY_REUSED,     /* an Idempotency-Key sent again with another request */
+    SVC_QUEUE_FULL,     /* limits.max_queue jobs are queued, or the caller's max_queued
+                           (retry_after_s) */
+    SVC_BUSY,           /* a memory budget of the worker is full */
+    SVC_TIMEOUT,        /* a call passed its time limit */
+    SVC_FUNCTION_ERROR, /* the function ran and failed */
+    SVC_INTERNAL,       /* the store failed, out of memory, a worker lost */
 } svc_status;
 
 #endif

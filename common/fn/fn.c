@@ -1,10 +1,9 @@
 /*
- * fn.c - the function registry, argument validation and the run context.
- * The built-in functions themselves live in fn_math.c, fn_digest.c and
- * fn_time.c.
+ * fn.c - one function: its description, argument validation, the run context
+ * and the runner. The registry is fn_registry.c; the built-in functions live
+ * in fn_math.c, fn_digest.c and fn_time.c.
  */
 #include "fn.h"
-#include "fn_builtin.h"
 #include "utf8.h"
 
 #include <assert.h>
@@ -14,26 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-/* Sorted by name: fn_list_json() emits this order (a unit test checks it). */
-static const fn_desc *const registry[] = {
-    &fn_count,  &fn_crash,  &fn_fib,   &fn_file_sha256, &fn_matmul,
-    &fn_primes, &fn_sha256, &fn_sleep, &fn_sort,        &fn_spin,
-};
-#define REGISTRY_LEN (sizeof(registry) / sizeof(registry[0]))
-
-/* ---- registry ---- */
-
-const fn_desc *fn_find(const char *name, size_t len, bool debug)
-{
-    for (size_t i = 0; i < REGISTRY_LEN; i++) {
-        const fn_desc *fn = registry[i];
-        if (fn->debug_only && !debug)
-            continue;
-        if (strlen(fn->name) == len && memcmp(fn->name, name, len) == 0)
-            return fn;
-    }
-    return NULL;
-}
+/* ---- description ---- */
 
 static const char *arg_type_name(fn_arg_type t)
 {
@@ -84,26 +64,20 @@ static json_t *arg_json(const fn_arg *a)
     return o;
 }
 
-/* Returns a new reference describing one function. */
-static json_t *desc_json(const fn_desc *fn)
+json_t *fn_desc_json(const fn_desc *fn)
 {
     json_t *args = json_array();
-    for (int i = 0; i < fn->nargs; i++)
-        json_array_append_new(args, arg_json(&fn->args[i]));
+    for (int i = 0; args && i < fn->nargs; i++) {
+        if (json_array_append_new(args, arg_json(&fn->args[i])) != 0) {
+            json_decref(args);
+            return NULL;
+        }
+    }
+    if (!args)
+        return NULL;
     return json_pack("{s:s, s:s, s:s, s:o}", "name", fn->name, "kind",
                      fn->kind == FN_CPU ? "cpu" : "io", "doc", fn->doc ? fn->doc : "",
                      "args", args);
-}
-
-json_t *fn_list_json(bool debug)
-{
-    json_t *list = json_array();
-    for (size_t i = 0; i < REGISTRY_LEN; i++) {
-        if (registry[i]->debug_only && !debug)
-            continue;
-        json_array_append_new(list, desc_json(registry[i]));
-    }
-    return json_pack("{s:o}", "functions", list);
 }
 
 /* ---- validation ---- */
@@ -330,13 +304,14 @@ int64_t fn_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-fn_status fn_fail(fn_ctx *ctx, const char *fmt, ...)
+bool fn_may_inline(const fn_desc *fn, json_t *args)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ctx->message, sizeof(ctx->message), fmt, ap);
-    va_end(ap);
-    return FN_FAILED;
+    return fn->cost_ns != NULL && fn->cost_ns(args) < FN_INLINE_NS;
+}
+
+fn_status fn_run(const fn_desc *fn, json_t *args, fn_ctx *ctx, json_t **result)
+{
+    return fn->run(fn, args, ctx, result);
 }
 
 static int64_t thread_cpu_us(void)
@@ -350,7 +325,7 @@ fn_status fn_run_timed(const fn_desc *fn, json_t *args, fn_ctx *ctx, json_t **re
                        int64_t *run_us, int64_t *cpu_us)
 {
     int64_t t0 = fn_now_ns(), cpu0 = thread_cpu_us();
-    fn_status st = fn->run(args, ctx, result);
+    fn_status st = fn->run(fn, args, ctx, result);
     *run_us = (fn_now_ns() - t0) / 1000;
     *cpu_us = thread_cpu_us() - cpu0;
     return st;

@@ -3,7 +3,7 @@
  * kind), and the debug-only crash and spin that tests use to exercise worker
  * respawn and kill escalation (DESIGN.md section 5).
  */
-#include "fn_builtin.h"
+#include "builtin.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -27,7 +27,7 @@ static void nap_ns(int64_t ns)
     nanosleep(&ts, NULL); /* an EINTR only shortens one nap; the caller loops */
 }
 
-static fn_status sleep_run(json_t *args, fn_ctx *ctx, json_t **result)
+static fn_status sleep_run(const fn_desc *self, json_t *args, fn_ctx *ctx, json_t **result)
 {
     int64_t start = fn_now_ns();
     int64_t end = start + fn_arg_int(args, "ms") * NS_PER_MS;
@@ -44,7 +44,7 @@ static fn_status sleep_run(json_t *args, fn_ctx *ctx, json_t **result)
     return *result ? FN_OK : fn_fail(ctx, "out of memory");
 }
 
-const fn_desc fn_sleep = {
+const fn_desc fn_builtin_sleep = {
     .name = "sleep",
     .kind = FN_IO,
     .args = sleep_args,
@@ -62,7 +62,7 @@ static const fn_arg crash_args[] = {
      .doc = "segv: die of SIGSEGV; abort: die of SIGABRT"},
 };
 
-static fn_status crash_run(json_t *args, fn_ctx *ctx, json_t **result)
+static fn_status crash_run(const fn_desc *self, json_t *args, fn_ctx *ctx, json_t **result)
 {
     int sig = strcmp(fn_arg_str(args, "signal"), "segv") == 0 ? SIGSEGV : SIGABRT;
     sigset_t set;
@@ -78,7 +78,7 @@ static fn_status crash_run(json_t *args, fn_ctx *ctx, json_t **result)
     return fn_fail(ctx, "crash: raise(%s) returned", strsignal(sig));
 }
 
-const fn_desc fn_crash = {
+const fn_desc fn_builtin_crash = {
     .name = "crash",
     .kind = FN_CPU,
     .debug_only = true,
@@ -95,7 +95,7 @@ static const fn_arg spin_args[] = {
      .doc = "milliseconds to busy-loop"},
 };
 
-static fn_status spin_run(json_t *args, fn_ctx *ctx, json_t **result)
+static fn_status spin_run(const fn_desc *self, json_t *args, fn_ctx *ctx, json_t **result)
 {
     int64_t ms = fn_arg_int(args, "ms");
     int64_t end = fn_now_ns() + ms * NS_PER_MS;
@@ -111,7 +111,7 @@ static fn_status spin_run(json_t *args, fn_ctx *ctx, json_t **result)
     return *result ? FN_OK : fn_fail(ctx, "out of memory");
 }
 
-const fn_desc fn_spin = {
+const fn_desc fn_builtin_spin = {
     .name = "spin",
     .kind = FN_CPU,
     .debug_only = true,
@@ -121,3 +121,9 @@ const fn_desc fn_spin = {
            "escalation)",
     .run = spin_run,
 };
+
+int fn_time_register(fn_registry *r, char *err, size_t errlen)
+{
+    static const fn_desc *const table[] = {&fn_builtin_sleep, &fn_builtin_crash, &fn_builtin_spin};
+    return fn_builtin_add_all(r, table, sizeof(table) / sizeof(table[0]), err, errlen);
+}

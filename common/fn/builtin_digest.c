@@ -3,7 +3,7 @@
  * string, possibly iterated, and file_sha256 of a file under data_dir, which
  * must never read anything outside data_dir.
  */
-#include "fn_builtin.h"
+#include "builtin.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -170,7 +170,7 @@ done:
     return st;
 }
 
-static fn_status sha256_run(json_t *args, fn_ctx *ctx, json_t **result)
+static fn_status sha256_run(const fn_desc *self, json_t *args, fn_ctx *ctx, json_t **result)
 {
     json_t *data = json_object_get(args, "data");
     const void *bytes = json_string_value(data);
@@ -206,7 +206,7 @@ static int64_t sha256_cost(json_t *args)
     return (len + 64 * fn_arg_int(args, "rounds")) * 4;
 }
 
-const fn_desc fn_sha256 = {
+const fn_desc fn_builtin_sha256 = {
     .name = "sha256",
     .kind = FN_CPU,
     .args = sha256_args,
@@ -420,7 +420,7 @@ done:
     return st;
 }
 
-static fn_status file_sha256_run(json_t *args, fn_ctx *ctx, json_t **result)
+static fn_status file_sha256_run(const fn_desc *self, json_t *args, fn_ctx *ctx, json_t **result)
 {
     const char *path = fn_arg_str(args, "path");
     const char *why = path_problem(path);
@@ -443,7 +443,7 @@ static fn_status file_sha256_run(json_t *args, fn_ctx *ctx, json_t **result)
     return *result ? FN_OK : fn_fail(ctx, "out of memory");
 }
 
-const fn_desc fn_file_sha256 = {
+const fn_desc fn_builtin_file_sha256 = {
     .name = "file_sha256",
     .kind = FN_IO,
     .args = file_sha256_args,
@@ -452,3 +452,9 @@ const fn_desc fn_file_sha256 = {
     .run = file_sha256_run,
     .check = file_sha256_check,
 };
+
+int fn_digest_register(fn_registry *r, char *err, size_t errlen)
+{
+    static const fn_desc *const table[] = {&fn_builtin_sha256, &fn_builtin_file_sha256};
+    return fn_builtin_add_all(r, table, sizeof(table) / sizeof(table[0]), err, errlen);
+}

@@ -1,14 +1,22 @@
 /*
- * fn.h - the function registry and the contract of a function
- * (DESIGN.md section 5).
+ * fn.h - the contract of a function (DESIGN.md section 5), and the lookups
+ * the rest of crunchd uses: fn_find(), fn_list_json(), fn_count(), fn_at().
  *
  * A function is a descriptor: name, kind, argument schema, run(). Arguments are
  * validated (and defaults filled in) by fn_validate() before anything runs, so
  * run() may assume every argument is present, of the right type and in range.
  *
- * Thread rules: descriptors are immutable and shared by every thread. run() is
- * called on a pool thread (cpu lane or io pool) or, for a call whose estimated
- * cost is tiny, on the loop thread itself; it must not touch anything but its
+ * Where descriptors come from: a registry (fn_registry.h) that the built-ins
+ * (fn_builtin.h) and the C plugins (fn_plugin.h) register into at start-up.
+ * The lookups below read the process's current registry (fn_catalog_use(), fn_catalog.h);
+ * a process that never chose one sees the built-ins alone.
+ *
+ * Thread rules: descriptors are immutable and shared by every thread; the
+ * current registry is chosen once per process before its threads start
+ * (fn_registry.h), so the lookups take no lock and may run on any thread.
+ * run() is called on a pool thread (cpu lane or io pool) or, for a call
+ * whose estimated cost is tiny, on the loop thread itself (never a function
+ * without cost_ns: plugins have none); it must not touch anything but its
  * arguments and its ctx.
  */
 #ifndef CRUNCHD_FN_H
@@ -20,7 +28,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum fn_kind { FN_CPU, FN_IO, FN_NKINDS } fn_kind;
+/* The kinds; arrays by kind are [FN_NKINDS], never [2]. */
+typedef enum fn_kind { FN_CPU = 0, FN_IO, FN_NKINDS } fn_kind;
+
+/* Longest function name + 1. Names are 1..FN_NAME_MAX-1 bytes of letters,
+ * digits, '_', '-' and '.', starting with a letter (fn_registry_add). */
+#define FN_NAME_MAX 64
 
 typedef enum fn_arg_type {
     FN_ARG_INT,          /* JSON integer in [min, max] */
@@ -61,7 +74,9 @@ typedef struct fn_ctx {
     char message[256];           /* run() writes the reason when it returns FN_FAILED */
 } fn_ctx;
 
-typedef struct fn_desc {
+typedef struct fn_desc fn_desc;
+
+struct fn_desc {
     const char *name;
     fn_kind kind;
     bool debug_only;             /* exists only with "debug_functions": true */
@@ -69,14 +84,15 @@ typedef struct fn_desc {
     int nargs;
     const char *doc;
     /*
-     * Runs the function. args: borrowed, validated, defaults filled in.
-     * On FN_OK *result is a new reference. On FN_FAILED ctx->message is set.
+     * Runs the function. self: this descriptor (adapters find their impl
+     * there). args: borrowed, validated, defaults filled in. On FN_OK *result
+     * is a new reference. On FN_FAILED ctx->message is set.
      */
-    fn_status (*run)(json_t *args, fn_ctx *ctx, json_t **result);
+    fn_status (*run)(const fn_desc *self, json_t *args, fn_ctx *ctx, json_t **result);
     /*
      * Estimated run time in nanoseconds for these (validated) args; calls
      * estimated below FN_INLINE_NS run on the loop thread without a hand-off.
-     * NULL means "never inline".
+     * NULL means "never inline" (fn_may_inline()): every plugin function.
      */
     int64_t (*cost_ns)(json_t *args);
     /*
@@ -87,17 +103,43 @@ typedef struct fn_desc {
      * sentence such as "path: must not contain ..". NULL means "none".
      */
     const char *(*check)(json_t *args, char *err, size_t errlen);
-} fn_desc;
+    /* Adapter data, borrowed for the registry's life (a plugin's function
+     * table entry); NULL for built-ins. */
+    const void *impl;
+    /*
+     * Set by the registry on the copy it keeps (ignored when registering):
+     * index is the position in its registry (0 .. fn_count() - 1, in the
+     * order of registration, debug-only functions included, so it does not
+     * change with debug_functions); series is the function's metrics series
+     * (metrics_register_fns()), -1 when it has none.
+     */
+    int index;
+    int series;
+};
 
 /* Calls estimated to take less than this run inline on the loop thread. */
 #define FN_INLINE_NS 20000
 
-/* Returns the function called name, or NULL (also for debug-only functions
- * when debug is false). */
+/* ---- the current registry (fn_catalog_use(), fn_catalog.h) ---- */
+
+/* Returns the function called name (len bytes, not NUL-terminated), or NULL
+ * (also for debug-only functions when debug is false). O(log n). */
 const fn_desc *fn_find(const char *name, size_t len, bool debug);
 
-/* Returns a new reference: {"functions": [{name, kind, doc, args: [...]}, ...]} */
+/* Functions registered, debug-only ones included; fn_at(i) for 0 <= i <
+ * fn_count() is the one whose index is i (NULL outside the range). */
+int fn_count(void);
+const fn_desc *fn_at(int i);
+
+/* Returns a new reference: {"functions": [{name, kind, doc, args: [...]}, ...]}
+ * sorted by name; debug-only functions only when debug is true. */
 json_t *fn_list_json(bool debug);
+
+/* ---- one function ---- */
+
+/* Returns a new reference describing fn as fn_list_json() lists it, or NULL
+ * when out of memory. */
+json_t *fn_desc_json(const fn_desc *fn);
 
 /*
  * Validates args (borrowed; NULL is treated as {}) against fn's schema. On
@@ -112,6 +154,10 @@ json_t *fn_list_json(bool debug);
 int fn_validate(const fn_desc *fn, json_t *args, json_t **out,
                 char *bad_arg, size_t bad_arg_len, char *err, size_t errlen);
 
+/* Whether a call of fn with these validated args may run on the loop thread:
+ * it has a cost estimate and the estimate is below FN_INLINE_NS. */
+bool fn_may_inline(const fn_desc *fn, json_t *args);
+
 /* Initialises a ctx: no cancel, no deadline (0), no progress. */
 void fn_ctx_init(fn_ctx *ctx, int64_t deadline_ns, const char *data_dir);
 
@@ -121,6 +167,9 @@ void fn_ctx_init(fn_ctx *ctx, int64_t deadline_ns, const char *data_dir);
  * clock read.
  */
 fn_status fn_ctx_check(fn_ctx *ctx);
+
+/* Runs fn on the calling thread: fn->run(fn, args, ctx, result). */
+fn_status fn_run(const fn_desc *fn, json_t *args, fn_ctx *ctx, json_t **result);
 
 /*
  * Runs fn on the calling thread and measures it: *run_us the wall time,

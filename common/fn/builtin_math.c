@@ -3,7 +3,7 @@
  * (DESIGN.md section 5). Each polls fn_ctx_check() often enough to stop
  * within a few milliseconds of a cancel or a deadline.
  */
-#include "fn_builtin.h"
+#include "builtin.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -25,7 +25,7 @@ static const fn_arg count_args[] = {
      .doc = "number of increments to perform, one at a time"},
 };
 
-static fn_status count_run(json_t *args, fn_ctx *ctx, json_t **result)
+static fn_status count_run(const fn_desc *self, json_t *args, fn_ctx *ctx, json_t **result)
 {
     int64_t iterations = fn_arg_int(args, "iterations");
     uint64_t sum = (uint64_t)fn_arg_int(args, "start");
@@ -50,7 +50,7 @@ static fn_status count_run(json_t *args, fn_ctx *ctx, json_t **result)
 
 static int64_t count_cost(json_t *args) { return fn_arg_int(args, "iterations") / 2; }
 
-const fn_desc fn_count = {
+const fn_desc fn_builtin_count = {
     .name = "count",
     .kind = FN_CPU,
     .args = count_args,
@@ -67,7 +67,7 @@ static const fn_arg fib_args[] = {
      .doc = "index of the Fibonacci number (fib(0) = 0, fib(1) = 1)"},
 };
 
-static fn_status fib_run(json_t *args, fn_ctx *ctx, json_t **result)
+static fn_status fib_run(const fn_desc *self, json_t *args, fn_ctx *ctx, json_t **result)
 {
     int64_t n = fn_arg_int(args, "n");
     uint64_t a = 0, b = 1;
@@ -95,7 +95,7 @@ static int64_t fib_cost(json_t *args)
     return 100;
 }
 
-const fn_desc fn_fib = {
+const fn_desc fn_builtin_fib = {
     .name = "fib",
     .kind = FN_CPU,
     .args = fib_args,
@@ -173,7 +173,7 @@ static size_t sieve_segment(unsigned char *seg, size_t len, uint64_t low, const 
     return len - marked;
 }
 
-static fn_status primes_run(json_t *args, fn_ctx *ctx, json_t **result)
+static fn_status primes_run(const fn_desc *self, json_t *args, fn_ctx *ctx, json_t **result)
 {
     uint64_t limit = (uint64_t)fn_arg_int(args, "limit");
     uint32_t *base = NULL;
@@ -215,7 +215,7 @@ done:
 
 static int64_t primes_cost(json_t *args) { return fn_arg_int(args, "limit") * 2; }
 
-const fn_desc fn_primes = {
+const fn_desc fn_builtin_primes = {
     .name = "primes",
     .kind = FN_CPU,
     .args = primes_args,
@@ -271,7 +271,7 @@ static uint64_t matmul_row(const uint32_t *a, const uint32_t *b, uint64_t *row, 
     return sum;
 }
 
-static fn_status matmul_run(json_t *args, fn_ctx *ctx, json_t **result)
+static fn_status matmul_run(const fn_desc *self, json_t *args, fn_ctx *ctx, json_t **result)
 {
     size_t n = (size_t)fn_arg_int(args, "n");
     uint64_t state = (uint64_t)fn_arg_int(args, "seed");
@@ -314,7 +314,7 @@ static int64_t matmul_cost(json_t *args)
     return n * n * n;
 }
 
-const fn_desc fn_matmul = {
+const fn_desc fn_builtin_matmul = {
     .name = "matmul",
     .kind = FN_CPU,
     .args = matmul_args,
@@ -398,7 +398,7 @@ static json_t *sort_result(json_t *values, const sort_item *items, size_t n)
     return out;
 }
 
-static fn_status sort_run(json_t *args, fn_ctx *ctx, json_t **result)
+static fn_status sort_run(const fn_desc *self, json_t *args, fn_ctx *ctx, json_t **result)
 {
     json_t *values = json_object_get(args, "values");
     size_t n = json_array_size(values);
@@ -436,7 +436,7 @@ static int64_t sort_cost(json_t *args)
     return n < 2 ? 20 : (int64_t)((double)n * log2((double)n) * 20);
 }
 
-const fn_desc fn_sort = {
+const fn_desc fn_builtin_sort = {
     .name = "sort",
     .kind = FN_CPU,
     .args = sort_args,
@@ -446,3 +446,10 @@ const fn_desc fn_sort = {
     .run = sort_run,
     .cost_ns = sort_cost,
 };
+
+int fn_math_register(fn_registry *r, char *err, size_t errlen)
+{
+    static const fn_desc *const table[] = {&fn_builtin_count, &fn_builtin_fib, &fn_builtin_primes,
+                                           &fn_builtin_matmul, &fn_builtin_sort};
+    return fn_builtin_add_all(r, table, sizeof(table) / sizeof(table[0]), err, errlen);
+}
