@@ -124,8 +124,13 @@ static void format_text(line *l, const access_log_entry *e, const struct timespe
                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     struct tm tm;
     gmtime_r(&ts->tv_sec, &tm);
-    putf(l, "%s - - [%02d/%s/%04d:%02d:%02d:%02d +0000] \"", e->remote ? e->remote : "-",
-         tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    putf(l, "%s - ", e->remote ? e->remote : "-");
+    if (e->user)
+        put_text_escaped(l, e->user, strlen(e->user));
+    else
+        puts_(l, "-");
+    putf(l, " [%02d/%s/%04d:%02d:%02d:%02d +0000] \"", tm.tm_mday, mon[tm.tm_mon],
+         tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
     if (e->method) {
         put_text_escaped(l, e->method, e->method_len);
         puts_(l, " ");
@@ -155,6 +160,11 @@ static void format_json(line *l, const access_log_entry *e, const struct timespe
          tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000);
     const char *remote = e->remote ? e->remote : "-";
     put_json_str(l, remote, strlen(remote));
+    puts_(l, ",\"token\":");
+    if (e->user)
+        put_json_str(l, e->user, strlen(e->user));
+    else
+        puts_(l, "null");
     puts_(l, ",\"method\":");
     if (e->method)
         put_json_str(l, e->method, e->method_len);

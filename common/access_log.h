@@ -14,17 +14,21 @@
  *  - log.access_log: a path (opened O_APPEND, created 0640), "-" for stdout,
  *    "" for off (every call is then a cheap no-op).
  *
- * log.format "text", combined-style (remote, ident, user, time, request line,
- * status, body bytes, seconds, job id or -); bytes of the request line
- * outside 0x20..0x7e, '"' and '\' are written as \xHH:
+ * log.format "text", combined-style (remote, ident, user: the API token's
+ * name or -, time, request line, status, body bytes, seconds, job id or -);
+ * bytes of the request line outside 0x20..0x7e, '"' and '\' are written as
+ * \xHH:
  *
- *   127.0.0.1 - - [27/Nov/2026:11:05:29 +0000] "POST /v1/fn/fib HTTP/1.1" 200 76 0.000123 job=-
+ *   127.0.0.1 - ci [27/Nov/2026:11:05:29 +0000] "POST /v1/fn/fib HTTP/1.1" 200 76 0.000123 job=-
  *
  * log.format "json", one object per line; bytes of the path outside ASCII
  * are written as \u00XX so the line is always valid JSON:
  *
- *   {"time":"2026-11-27T11:05:29.123Z","remote":"127.0.0.1","method":"POST",
+ *   {"time":"2026-11-27T11:05:29.123Z","remote":"127.0.0.1","token":"ci","method":"POST",
  *    "path":"/v1/fn/fib","status":200,"bytes":76,"duration_ms":0.123,"job_id":null}
+ *
+ * The token is the name of the API token the request carried (null / -
+ * without one, or when no tokens are in force); never its secret.
  */
 #ifndef CRUNCHD_ACCESS_LOG_H
 #define CRUNCHD_ACCESS_LOG_H
@@ -43,6 +47,7 @@ typedef struct access_log access_log;
 /* What one line says. Every pointer is borrowed for the call only. */
 typedef struct access_log_entry {
     const char *remote; /* peer address text ("127.0.0.1", "::1", "unix"); NULL: "-" */
+    const char *user;   /* the API token's name; NULL: "-" (null in JSON) */
     const char *method; /* as sent; NULL: "-" (no request line parsed) */
     size_t method_len;
     const char *target; /* as sent: path and query; NULL: "-" */

@@ -75,7 +75,8 @@ typedef enum auth_scope {
 
 /* A token's limits; 0 means none. A plain value, copied freely. */
 typedef struct auth_limits {
-    int64_t max_queued; /* jobs queued at once: enforced by the engine (429 queue_full) */
+    int64_t max_queued; /* jobs queued at once: counted by the store at submission (store.h;
+                           429 queue_full) */
     int rps;            /* requests per second, per worker: auth_rate.h */
     int burst;          /* bucket size; rps when not given; 0 when rps is 0 */
 } auth_limits;

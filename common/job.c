@@ -268,7 +268,15 @@ static int put_member(FILE *f, const char *key, bool raw, const char *text, size
     return raw ? put_text(f, text, len, if_null) : put_json(f, own, if_null);
 }
 
-/* The object; text NULL: the job's own args and result, all members. */
+/* ,"owner":"NAME": a token name (letters, digits, '.', '_', '-'), so it
+ * needs no escaping; anything else in it (a job filled by hand) is left out. */
+static void put_owner(FILE *f, const char *owner)
+{
+    size_t n = strspn(owner, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+    fprintf(f, ",\"owner\":\"%.*s\"", (int)n, owner);
+}
+
+/* The object; text NULL: the job's own args and result. */
 static int put_body(FILE *f, const job *j, unsigned fields, const job_json_text *text)
 {
     char name[sizeof(j->fn)];
@@ -281,6 +289,8 @@ static int put_body(FILE *f, const job *j, unsigned fields, const job_json_text 
     fprintf(f, "{\"id\":\"%s\",\"fn\":", j->id);
     if (put_json(f, fn, "null") < 0)
         goto done;
+    if (fields & JOB_VIEW_OWNER)
+        put_owner(f, j->owner);
     if ((fields & JOB_VIEW_ARGS) &&
         put_member(f, "args", text, text ? text->args : NULL, text ? text->args_len : 0, j->args,
                    "{}") < 0)
@@ -334,6 +344,11 @@ static char *dumps(const job *j, unsigned fields, const job_json_text *view, siz
 char *job_dumps(const job *j, size_t *len)
 {
     return dumps(j, JOB_VIEW_ARGS | JOB_VIEW_RESULT, NULL, len);
+}
+
+char *job_dumps_fields(const job *j, unsigned fields, size_t *len)
+{
+    return dumps(j, fields, NULL, len);
 }
 
 char *job_dumps_view(const job *j, unsigned fields, const job_json_text *text, size_t *len)

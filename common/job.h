@@ -45,6 +45,7 @@ typedef enum job_state {
 #define JOB_IDEM_KEY_MAX 255
 #define JOB_ERR_CODE_MAX 31
 #define JOB_ERR_MESSAGE_MAX 511
+#define JOB_OWNER_MAX 64 /* a token name (auth.h AUTH_NAME_MAX) */
 
 /* Error codes of a failed or cancelled job are wire.h's ERR_INVALID_ARGS,
  * ERR_TIMEOUT, ERR_CANCELLED, ERR_WORKER_LOST and ERR_FUNCTION_ERROR. */
@@ -62,7 +63,9 @@ typedef struct job {
     int retries;                                 /* re-queues allowed after worker_lost */
     int64_t timeout_ms;                          /* per attempt; 0 = none */
     char callback[JOB_CALLBACK_MAX + 1];         /* URL, "" = none */
-    char idem_key[JOB_IDEM_KEY_MAX + 1];         /* Idempotency-Key, "" = none */
+    char idem_key[JOB_IDEM_KEY_MAX + 1];         /* Idempotency-Key, "" = none; unique per owner */
+    char owner[JOB_OWNER_MAX + 1];               /* the token name that submitted it; "" = none
+                                                    (submitted without tokens) */
     int worker_pid;                              /* pid that ran it last; 0 = none */
     int owner_slot;                              /* worker slot that claimed it; -1 = none */
     unsigned owner_incarnation;                  /* of that slot, at claim time */
@@ -135,9 +138,11 @@ typedef struct job_json_text {
     size_t result_len;
 } job_json_text;
 
-/* Members of the job object a list shows beyond the summary (job_dumps_view). */
+/* Members of the job object shown beyond the summary (job_dumps_fields,
+ * job_dumps_view): args, result, and owner (shown to admin tokens only). */
 #define JOB_VIEW_ARGS 1u
 #define JOB_VIEW_RESULT 2u
+#define JOB_VIEW_OWNER 4u
 
 /*
  * The public job object of DESIGN.md section 3, as a new reference (NULL only
@@ -150,7 +155,8 @@ typedef struct job_json_text {
  * (reference counted), not copied: do not modify them.
  *
  * Internal fields (kind, retries, timeout, callback, idempotency key, owner,
- * cancel_requested, deadline) are not part of it.
+ * cancel_requested, deadline) are not part of it (job_dumps_fields shows
+ * the owner on request).
  *
  * Note: jansson dumps reals with 17 significant digits (0.137 becomes
  * 0.13700000000000001). For the wire use job_dumps().
@@ -166,9 +172,16 @@ json_t *job_to_json(const job *j);
 char *job_dumps(const job *j, size_t *len);
 
 /*
+ * The same with the members fields asks for (JOB_VIEW_ARGS, JOB_VIEW_RESULT:
+ * the job's own args and result; JOB_VIEW_OWNER: "owner" after "fn", the
+ * owner's name or "" for none). job_dumps() is this with args and result.
+ */
+char *job_dumps_fields(const job *j, unsigned fields, size_t *len);
+
+/*
  * The job as a list shows it (GET /v1/jobs): job_dumps()'s object without
  * "args" and "result", unless fields (JOB_VIEW_ARGS, JOB_VIEW_RESULT) asks
- * for them; their values are then text's, copied as they are (JSON the
+ * for them (and with "owner" for JOB_VIEW_OWNER); their values are then text's, copied as they are (JSON the
  * store wrote, never parsed here: a 1 MB args costs a copy, not a parse).
  * j's own args and result are not used. Returns malloc'ed text (its length
  * in *len, may be NULL) the caller frees; NULL when out of memory.

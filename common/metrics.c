@@ -31,11 +31,20 @@ typedef struct metrics_hist {
     atomic_uint_fast64_t sum_us;
 } metrics_hist;
 
-/* The HTTP counters of one slot. */
+/* The HTTP counters of one slot, requests per API token included (by
+ * metrics_token_index, by status class). */
 typedef struct metrics_http_block {
     atomic_uint_fast64_t http[METRICS_NROUTES][METRICS_NCODES];
     metrics_hist http_duration[METRICS_NROUTES];
+    atomic_uint_fast64_t token[METRICS_MAX_TOKENS + 1][METRICS_NCLASSES];
 } metrics_http_block;
+
+/* A token name of the series: state 0 free, 1 being written (by the worker
+ * that took it), 2 written (then the name never changes). */
+typedef struct metrics_token_name {
+    atomic_int state;
+    char name[METRICS_TOKEN_NAME];
+} metrics_token_name;
 
 /* One function's counters in one slot. */
 typedef struct metrics_series {
@@ -48,6 +57,7 @@ typedef struct metrics_head {
     size_t stride;         /* bytes of one slot block */
     atomic_int nfns;       /* names written (append-only), published with release */
     atomic_int slots_used; /* highest slot ever recorded into + 1 */
+    metrics_token_name token[METRICS_MAX_TOKENS]; /* taken by workers, never given back */
 } metrics_head;
 
 static size_t round_up(size_t n)
@@ -282,6 +292,42 @@ void metrics_job(shm_region *shm, int slot, int series, metrics_job_state state,
     hist_add(&f->run, job_bounds_us, run_us);
 }
 
+int metrics_token_index(shm_region *shm, const char *name)
+{
+    metrics_head *h = head_of(shm);
+    if (!h)
+        return -1;
+    for (int i = 0; i < METRICS_MAX_TOKENS; i++) {
+        metrics_token_name *t = &h->token[i];
+        int st = atomic_load_explicit(&t->state, memory_order_acquire);
+        if (st == 0 && atomic_compare_exchange_strong(&t->state, &st, 1)) {
+            snprintf(t->name, sizeof(t->name), "%s", name);
+            atomic_store_explicit(&t->state, 2, memory_order_release);
+            return i;
+        }
+        /* Being written: a few instructions away, unless its writer died
+         * right there (then the entry is skipped for good). */
+        for (long spin = 0; st == 1 && spin < 1000000; spin++)
+            st = atomic_load_explicit(&t->state, memory_order_acquire);
+        if (st == 2 && strcmp(t->name, name) == 0)
+            return i;
+    }
+    return METRICS_TOKEN_OTHER;
+}
+
+void metrics_token(shm_region *shm, int slot, int index, int status)
+{
+    metrics_head *h = head_of(shm);
+    int cls = status / 100 - 1;
+    if (!h || h->cap == 0 || slot < 0 || slot >= SHM_MAX_WORKERS || index < 0 ||
+        index > METRICS_TOKEN_OTHER)
+        return;
+    if (cls < 0 || cls >= METRICS_NCLASSES)
+        cls = METRICS_NCLASSES - 1;
+    note_slot(h, slot);
+    ADD(http_block(shm, h, slot)->token[index][cls], 1);
+}
+
 /* ---- rendering ------------------------------------------------------------ */
 
 typedef struct out {
@@ -461,6 +507,28 @@ static void render_fns(out *o, const shm_region *shm, const metrics_head *h, int
     free(shown);
 }
 
+static void render_tokens(out *o, const shm_region *shm, const metrics_head *h, int nslots)
+{
+    out_header(o, "crunchd_token_requests_total", "counter",
+               "Requests answered per API token (its name, never its secret), by status class.");
+    for (int i = 0; i <= METRICS_TOKEN_OTHER; i++) {
+        const char *name = "(other)";
+        if (i < METRICS_MAX_TOKENS) {
+            if (atomic_load_explicit(&h->token[i].state, memory_order_acquire) != 2)
+                continue;
+            name = h->token[i].name;
+        }
+        for (int c = 0; c < METRICS_NCLASSES; c++) {
+            uint64_t n = 0;
+            for (int s = 0; s < nslots; s++)
+                n += LOAD(http_block(shm, h, s)->token[i][c]);
+            if (n)
+                out_printf(o, "crunchd_token_requests_total{token=\"%s\",code=\"%dxx\"} %llu\n",
+                           name, c + 1, (unsigned long long)n);
+        }
+    }
+}
+
 static void render_jobs(out *o, const shm_region *shm)
 {
     out_header(o, "crunchd_jobs_queued", "gauge", "Jobs waiting in the store.");
@@ -499,6 +567,7 @@ int metrics_render(const shm_region *shm, bool debug, char **text, size_t *len)
             nslots = SHM_MAX_WORKERS;
         render_http(&o, shm, h, nslots);
         render_fns(&o, shm, h, nslots, debug);
+        render_tokens(&o, shm, h, nslots);
     }
     render_jobs(&o, shm);
     render_workers(&o, shm);

@@ -23,7 +23,7 @@
  *  - Durations are recorded in microseconds into fixed buckets; the render
  *    turns them into seconds, cumulative buckets, _sum and _count.
  *
- * Thread rules: the record functions (metrics_http, metrics_job) are
+ * Thread rules: the record functions (metrics_http, metrics_job, metrics_token) are
  * async-signal-safe and may be called from any thread of any process that
  * maps the region. metrics_register_fns() is for the master, before it forks
  * workers with that registry; it appends names while workers render, which
@@ -67,6 +67,15 @@ typedef enum metrics_job_state {
 /* Function series for names that reloads add after start-up (see above). */
 #define METRICS_FN_SPARE 64
 
+/* API tokens with their own series (crunchd_token_requests_total): the
+ * first METRICS_MAX_TOKENS names seen since the master started; any later
+ * one counts in one more series, token="(other)" (no token name has
+ * parentheses). Bounded whatever the tokens files hold or reloads bring. */
+#define METRICS_MAX_TOKENS 256
+#define METRICS_TOKEN_OTHER METRICS_MAX_TOKENS /* the index of "(other)" */
+#define METRICS_TOKEN_NAME 65                  /* a token name (auth.h AUTH_NAME_MAX) + 1 */
+#define METRICS_NCLASSES 5                     /* status classes 1xx .. 5xx */
+
 /*
  * Bytes of the metrics area of the shared region, to give shm_create(): room
  * for the functions of r plus METRICS_FN_SPARE.
@@ -102,6 +111,20 @@ void metrics_http(shm_region *shm, int slot, metrics_route route, int status, in
  * series < 0 (a function without one) is ignored. Three relaxed atomic adds.
  */
 void metrics_job(shm_region *shm, int slot, int series, metrics_job_state state, int64_t run_us);
+
+/*
+ * The series index of the API token called name (0 .. METRICS_MAX_TOKENS-1,
+ * or METRICS_TOKEN_OTHER once every name is taken; -1 in a region without
+ * a metrics area), taking a free one the first time any worker asks for a
+ * name: lock-free (a compare-and-swap), any process, any thread. Names are
+ * kept for the life of the master, so a token keeps its series across
+ * reloads. Compares names: cache it per token.
+ */
+int metrics_token_index(shm_region *shm, const char *name);
+
+/* One answered request of the token with series index (metrics_token_index)
+ * with status: one relaxed atomic add. An index out of range is ignored. */
+void metrics_token(shm_region *shm, int slot, int index, int status);
 
 /*
  * Renders every metric in the Prometheus text format 0.0.4 (Content-Type

@@ -3,8 +3,8 @@
  * holds the statements and the backend's ops (store_sqlite_ops); sqlite.h
  * lists the others.
  *
- * Schema (version 2, in PRAGMA user_version; sqlite_open.c creates it
- * and migrates version 1): one STRICT table, jobs, with a column per field
+ * Schema (version 3, in PRAGMA user_version; sqlite_open.c creates it
+ * and migrates versions 1 and 2): one STRICT table, jobs, with a column per field
  * of struct job; args and result are JSON text and the last two columns;
  * times are wall-clock microseconds (NULL = not yet); seq, the INTEGER
  * PRIMARY KEY (rowid), is the FIFO order. Indexes are partial where they
@@ -13,9 +13,13 @@
  * re-checks a partial index's condition otherwise, reading every row):
  *   jobs_queue    (kind, state) WHERE state = 0    claim order: kind, then seq
  *   jobs_running  (owner_slot, state) WHERE state = 1   reaping a slot, counts
- *   jobs_idem     UNIQUE (idem_key) WHERE idem_key IS NOT NULL
+ *   jobs_idem     UNIQUE (owner, idem_key) WHERE idem_key IS NOT NULL
  *   jobs_finished (finished_at) WHERE finished_at IS NOT NULL   purge
  *   jobs_created  (created_at, id)   the list, newest first, and its cursor
+ *   jobs_owner    (owner, created_at, id) WHERE owner <> ''   an owner's list
+ *   jobs_owner_queued (owner) WHERE state = 0 AND owner <> ''  max_queued
+ * The owner indexes leave out jobs without an owner (no tokens): a server
+ * without tokens does not pay for them.
  * A file with a newer user_version is refused, and so is a database with
  * version 0 that already holds tables (not ours).
  *
@@ -53,6 +57,7 @@ typedef enum stmt_id {
     S_ROLLBACK,
     S_INSERT,
     S_BY_IDEM,
+    S_OWNER_QUEUED,
     S_GET,
     S_CLAIM,
     S_COMPLETE,
@@ -74,8 +79,12 @@ static const char *const sql_text[N_STMT] = {
     [S_ROLLBACK] = "ROLLBACK",
     [S_INSERT] =
         "INSERT INTO jobs (id, fn, kind, args, state, attempts, retries, timeout_ms,"
-        " callback, idem_key, created_at) VALUES (?1, ?2, ?3, ?4, 0, 0, ?5, ?6, ?7, ?8, ?9)",
-    [S_BY_IDEM] = "SELECT " COLS " FROM jobs WHERE idem_key = ?1",
+        " callback, idem_key, created_at, owner)"
+        " VALUES (?1, ?2, ?3, ?4, 0, 0, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [S_BY_IDEM] = "SELECT " COLS " FROM jobs WHERE owner = ?2 AND idem_key = ?1",
+    /* Counts up to ?2: enough to know whether the owner is at its limit. */
+    [S_OWNER_QUEUED] = "SELECT count(*) FROM (SELECT 1 FROM jobs INDEXED BY jobs_owner_queued"
+                       " WHERE owner = ?1 AND owner <> '' AND state = 0 LIMIT ?2)",
     [S_GET] = "SELECT " COLS " FROM jobs WHERE id = ?1",
     [S_CLAIM] = "UPDATE jobs SET state = 1, owner_slot = ?1, owner_inc = ?2, worker_pid = ?3,"
                 " attempts = attempts + 1, started_at = ?4,"
@@ -154,7 +163,8 @@ static int sq_insert(sq *s, const job *j)
         sqlite3_bind_int64(q, 6, j->timeout_ms) != SQLITE_OK ||
         sq_bind_text_or_null(q, 7, j->callback) != SQLITE_OK ||
         sq_bind_text_or_null(q, 8, j->idem_key) != SQLITE_OK ||
-        sqlite3_bind_int64(q, 9, j->created_at_us) != SQLITE_OK) {
+        sqlite3_bind_int64(q, 9, j->created_at_us) != SQLITE_OK ||
+        sqlite3_bind_text(q, 10, j->owner, -1, SQLITE_STATIC) != SQLITE_OK) {
         sq_finish(q);
         return store_fail(&s->base, "%s: submit: cannot bind values (out of memory?)", s->path);
     }
@@ -176,18 +186,57 @@ static int get_by(sq *s, stmt_id id, const char *key, const char *what, job *out
     return 0;
 }
 
-/*
- * Inside the submit transaction: inserts j, or finds the job holding its
- * idempotency key (inserted earlier, or just now by the same batch) and puts
- * it in *hit with *is_hit set.
- */
-static int submit_one(sq *s, const job *j, job *hit, bool *is_hit)
+/* The job of j's owner that holds j's idempotency key; *found is false if
+ * none. */
+static int by_idem(sq *s, const job *j, job *out, bool *found)
 {
-    *is_hit = false;
-    if (j->idem_key[0] &&
-        get_by(s, S_BY_IDEM, j->idem_key, "submit: idempotency key", hit, is_hit) < 0)
+    sqlite3_stmt *q = stmt(s, S_BY_IDEM);
+    int n = 0;
+    if (!q)
         return -1;
-    return *is_hit ? 0 : sq_insert(s, j);
+    sqlite3_bind_text(q, 1, j->idem_key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, j->owner, -1, SQLITE_STATIC);
+    if (sq_fill(s, q, "submit: idempotency key", 1, out, NULL, &n) < 0)
+        return -1;
+    *found = n == 1;
+    return 0;
+}
+
+/* Whether owner has at least max jobs queued (*full). */
+static int owner_full(sq *s, const char *owner, int64_t max, bool *full)
+{
+    sqlite3_stmt *q = stmt(s, S_OWNER_QUEUED);
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, max);
+    if (sqlite3_step(q) != SQLITE_ROW) {
+        sq_db_fail(s, "submit: count the owner's queued jobs");
+        sq_finish(q);
+        return -1;
+    }
+    *full = sqlite3_column_int64(q, 0) >= max;
+    sq_finish(q);
+    return 0;
+}
+
+/*
+ * Inside the submit transaction: inserts j, or finds the job of its owner
+ * holding its idempotency key (inserted earlier, or just now by the same
+ * batch) and puts it in *hit with *is_hit set, or refuses it (*refused)
+ * when its owner has max_queued jobs queued (0: no limit).
+ */
+static int submit_one(sq *s, const job *j, int64_t max_queued, job *hit, bool *is_hit,
+                      bool *refused)
+{
+    *is_hit = *refused = false;
+    if (j->idem_key[0] && by_idem(s, j, hit, is_hit) < 0)
+        return -1;
+    if (*is_hit)
+        return 0;
+    if (max_queued > 0 && j->owner[0] && owner_full(s, j->owner, max_queued, refused) < 0)
+        return -1;
+    return *refused ? 0 : sq_insert(s, j);
 }
 
 /* Sorts out[0..n-1] by seq (FIFO): RETURNING gives rows in no set order. */
@@ -269,7 +318,8 @@ static bool write_rows(sq *s, store_batch *b, int64_t now_us, job *hits)
             return false;
     }
     for (int i = 0; i < b->nsubmit; i++) {
-        if (submit_one(s, &b->submit[i], &hits[i], &b->existing[i]) < 0)
+        if (submit_one(s, &b->submit[i], b->max_queued[i], &hits[i], &b->existing[i],
+                       &b->refused[i]) < 0)
             return false;
     }
     for (int k = 0; k < FN_NKINDS; k++) {
@@ -286,7 +336,7 @@ static void write_undo(store_batch *b)
     for (int i = 0; i < b->ncomplete; i++)
         b->applied[i] = false;
     for (int i = 0; i < b->nsubmit; i++)
-        b->existing[i] = false;
+        b->existing[i] = b->refused[i] = false;
     for (int k = 0; k < FN_NKINDS; k++) {
         for (int i = 0; i < b->nclaimed[k]; i++)
             job_release(&b->claimed[k][i]);
@@ -305,7 +355,7 @@ static int write_tx(sq *s, store_batch *b, int64_t now_us)
 {
     int claims = (b->claim_max[0] > 0) + (b->claim_max[1] > 0);
     bool alone = claims == 0 && b->ncomplete + b->nsubmit == 1 &&
-                 !(b->nsubmit == 1 && b->submit[0].idem_key[0]);
+                 !(b->nsubmit == 1 && (b->submit[0].idem_key[0] || b->max_queued[0] > 0));
     job *hits = b->nsubmit ? calloc((size_t)b->nsubmit, sizeof(*hits)) : NULL;
     int rc = -1;
     if (b->nsubmit && !hits)
@@ -372,13 +422,17 @@ static int cancel_apply(sq *s, job *j, int64_t now_us)
     return 0;
 }
 
-static int cancel_tx(sq *s, const char *id, int64_t now_us, job *out, bool *found,
-                     job_state *before)
+static int cancel_tx(sq *s, const char *id, const char *owner, int64_t now_us, job *out,
+                     bool *found, job_state *before)
 {
     if (tx_begin(s) < 0)
         return -1;
     if (sq_get(&s->base, id, out, found) < 0)
         return sq_tx_abort(s);
+    if (*found && owner && strcmp(out->owner, owner) != 0) {
+        job_release(out); /* another owner's: as if there were none */
+        *found = false;
+    }
     if (*found) {
         *before = out->state;
         if (cancel_apply(s, out, now_us) < 0)
@@ -393,11 +447,12 @@ err:
     return sq_tx_abort(s);
 }
 
-static int sq_cancel(store *st, const char *id, int64_t now_us, job *out, bool *found,
-                     job_state *before)
+static int sq_cancel(store *st, const char *id, const char *owner, int64_t now_us, job *out,
+                     bool *found, job_state *before)
 {
     sq *s = sq_of(st);
-    return sq_gate_take(s) < 0 ? -1 : sq_gate_give(s, cancel_tx(s, id, now_us, out, found, before));
+    return sq_gate_take(s) < 0 ? -1
+                               : sq_gate_give(s, cancel_tx(s, id, owner, now_us, out, found, before));
 }
 
 /* Binds the owner filter and the time and message of a reaping statement. */

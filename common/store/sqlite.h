@@ -15,7 +15,8 @@
 
 #include <pthread.h>
 
-#define STORE_SQLITE_SCHEMA_VERSION 2 /* 1: args and result mid-row, no jobs_created */
+#define STORE_SQLITE_SCHEMA_VERSION 3 /* 1: args and result mid-row, no jobs_created;
+                                          2: no owner */
 
 /*
  * The backend's shared area (store_shared_init()): the write gate, a robust,
@@ -41,8 +42,9 @@ typedef struct store_sqlite_opts {
  * Returns NULL with err filled, as store_open(). */
 store *store_sqlite_open(const char *path, const store_sqlite_opts *opts, char *err, size_t errlen);
 
-/* The SQL of the list's first step for state (-1: any): for tests that
- * check the query plan (the ORDER BY and the cursor use jobs_created). */
-const char *store_sqlite_list_keys_sql(int state);
+/* The SQL of the list's first step for state (-1: any) and owner (NULL:
+ * any): for tests that check the query plan (the ORDER BY and the cursor
+ * use jobs_created, or jobs_owner for one owner). */
+const char *store_sqlite_list_keys_sql(int state, const char *owner);
 
 #endif

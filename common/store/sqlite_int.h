@@ -11,14 +11,14 @@
 #include <sqlite3.h>
 
 #define SQ_STMT_MAX 32     /* cached statements per connection: sqlite.c */
-#define SQ_LIST_STMT_MAX 8 /* and sqlite_list.c */
+#define SQ_LIST_STMT_MAX 12/* and sqlite_list.c */
 
 /* The columns of a job row, as every SELECT and RETURNING names them; args
  * and result come last, as in the table (see sqlite_open.c). */
 #define COLS_SUMMARY                                                                               \
     "seq, id, fn, kind, state, error_code, error_message, attempts, retries, timeout_ms, "         \
     "callback, idem_key, worker_pid, owner_slot, owner_inc, cancel_requested, created_at, "        \
-    "started_at, finished_at, deadline_at, run_us, cpu_us"
+    "started_at, finished_at, deadline_at, run_us, cpu_us, owner"
 #define COLS COLS_SUMMARY ", args, result"
 
 /* Positions in COLS. */
@@ -26,7 +26,7 @@
 enum {
     C_SEQ, C_ID, C_FN, C_KIND, C_STATE, C_ERR_CODE, C_ERR_MSG, C_ATTEMPTS, C_RETRIES, C_TIMEOUT,
     C_CALLBACK, C_IDEM, C_PID, C_SLOT, C_INC, C_CANCEL, C_CREATED, C_STARTED, C_FINISHED,
-    C_DEADLINE, C_RUN, C_CPU, C_ARGS, C_RESULT,
+    C_DEADLINE, C_RUN, C_CPU, C_OWNER, C_ARGS, C_RESULT,
 };
 /* clang-format on */
 

@@ -6,9 +6,11 @@
  *  1. The keys (seq) of up to limit + 1 matching jobs, in order. For any
  *     state and the final ones, jobs_created is walked backwards from the
  *     cursor, stopping after limit + 1 matches (filters on state and fn read
- *     the row's first page only: args and result are the last columns).
- *     Queued and running jobs are few (max_queue, the lanes): their partial
- *     index, then a sort of the keys alone.
+ *     the row's first page only: args and result are the last columns);
+ *     for one owner's jobs, jobs_owner the same way, so that a list costs
+ *     what the owner's jobs do. Queued and running jobs are few
+ *     (max_queue, the lanes): their partial index, then a sort of the keys
+ *     alone.
  *  2. Each row by its seq, with args and result only when asked for, handed
  *     to the caller, who may end the page (its byte cap) before a row: then
  *     no further row is read. A sort never holds args or result: that is why
@@ -23,8 +25,14 @@
 #include <stdlib.h>
 
 /* Step 1 matches jobs strictly older than the cursor ?3, ?4 (no cursor:
- * INT64_MAX and ""), with fn ?1 (NULL: any), up to ?2 keys. */
-#define KEY_FILTER "(created_at, id) < (?3, ?4) AND (?1 IS NULL OR fn = ?1)"
+ * INT64_MAX and ""), with fn ?1 (NULL: any) and owner ?6 (NULL: any), up
+ * to ?2 keys. jobs_owner holds the jobs with an owner: its statements
+ * repeat the index's condition so SQLite may use it, and serve owners
+ * other than '' only. */
+#define KEY_FILTER                                                                                 \
+    "(created_at, id) < (?3, ?4) AND (?1 IS NULL OR fn = ?1) AND (?6 IS NULL OR owner = ?6)"
+#define OWNER_FILTER                                                                               \
+    "owner = ?6 AND owner <> '' AND (created_at, id) < (?3, ?4) AND (?1 IS NULL OR fn = ?1)"
 #define KEY_ORDER " ORDER BY created_at DESC, id DESC LIMIT ?2"
 
 enum {
@@ -34,6 +42,8 @@ enum {
     L_KEYS_STATE,
     L_KEYS_QUEUED,
     L_KEYS_RUNNING,
+    L_KEYS_OWNER,
+    L_KEYS_OWNER_STATE,
     L_ROW,
     N_LIST_STMT,
 };
@@ -49,23 +59,27 @@ static const char *const list_sql[N_LIST_STMT] = {
                       " AND " KEY_FILTER KEY_ORDER,
     [L_KEYS_RUNNING] = "SELECT seq FROM jobs INDEXED BY jobs_running WHERE state = 1"
                        " AND " KEY_FILTER KEY_ORDER,
+    [L_KEYS_OWNER] = "SELECT seq FROM jobs INDEXED BY jobs_owner WHERE " OWNER_FILTER KEY_ORDER,
+    [L_KEYS_OWNER_STATE] = "SELECT seq FROM jobs INDEXED BY jobs_owner WHERE " OWNER_FILTER
+                           " AND state = ?5" KEY_ORDER,
     /* Positions as COLS: args and result are read only when ?2 / ?3 ask. */
     [L_ROW] = "SELECT " COLS_SUMMARY ", CASE WHEN ?2 THEN args END, CASE WHEN ?3 THEN result END"
               " FROM jobs WHERE seq = ?1",
 };
 
-/* The statement of step 1 for state (-1: any). */
-static int keys_stmt(int state)
+/* The statement of step 1 for state (-1: any) and owner (NULL: any). */
+static int keys_stmt(int state, const char *owner)
 {
-    return state < 0              ? L_KEYS_ANY
-           : state == JOB_QUEUED  ? L_KEYS_QUEUED
+    bool by_owner = owner && owner[0];
+    return state == JOB_QUEUED    ? L_KEYS_QUEUED
            : state == JOB_RUNNING ? L_KEYS_RUNNING
-                                  : L_KEYS_STATE;
+           : state < 0            ? (by_owner ? L_KEYS_OWNER : L_KEYS_ANY)
+                                  : (by_owner ? L_KEYS_OWNER_STATE : L_KEYS_STATE);
 }
 
-const char *store_sqlite_list_keys_sql(int state)
+const char *store_sqlite_list_keys_sql(int state, const char *owner)
 {
-    return list_sql[keys_stmt(state)];
+    return list_sql[keys_stmt(state, owner)];
 }
 
 static sqlite3_stmt *lstmt(sq *s, int id)
@@ -87,7 +101,7 @@ static int run_list(sq *s, int id, const char *what)
 /* Step 1: up to max keys into keys[], *nkeys of them. */
 static int page_keys(sq *s, const store_list_query *q, int64_t *keys, int max, int *nkeys)
 {
-    int id = keys_stmt(q->state);
+    int id = keys_stmt(q->state, q->owner);
     sqlite3_stmt *st = lstmt(s, id);
     int rc;
     *nkeys = 0;
@@ -98,8 +112,10 @@ static int page_keys(sq *s, const store_list_query *q, int64_t *keys, int max, i
     sqlite3_bind_int(st, 2, max);
     sqlite3_bind_int64(st, 3, q->after ? q->after->created_at_us : INT64_MAX);
     sqlite3_bind_text(st, 4, q->after ? q->after->id : "", -1, SQLITE_STATIC);
-    if (id == L_KEYS_STATE)
+    if (id == L_KEYS_STATE || id == L_KEYS_OWNER_STATE)
         sqlite3_bind_int(st, 5, q->state);
+    if (q->owner)
+        sqlite3_bind_text(st, 6, q->owner, -1, SQLITE_STATIC);
     while (*nkeys < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
         keys[(*nkeys)++] = sqlite3_column_int64(st, 0);
     if (*nkeys < max && rc != SQLITE_DONE) {

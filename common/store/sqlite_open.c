@@ -32,12 +32,14 @@
 #define WAL_SIZE_LIMIT "67108864" /* bytes of WAL file kept after a checkpoint */
 
 /*
- * The table of schema version 2. args and result come last: a row with a
+ * The table of schema version 3. args and result come last: a row with a
  * large args (up to max_body_bytes) or result spills into overflow pages,
  * and SQLite reads a column only by walking the record up to it, so every
  * column a summary list (or a claim's filter) reads sits before them, on
  * the row's first page. Version 1 had args and result in the middle, so
- * listing 48 jobs of 1 MB args read 48 MB.
+ * listing 48 jobs of 1 MB args read 48 MB. Version 3 added owner (the
+ * token name that submitted the job, '' without tokens), before args too:
+ * ALTER TABLE ADD COLUMN would have put it after them.
  */
 #define JOBS_COLUMNS                                                                               \
     " seq INTEGER PRIMARY KEY,"                                                                    \
@@ -62,32 +64,47 @@
     " deadline_at INTEGER,"                                                                        \
     " run_us INTEGER,"                                                                             \
     " cpu_us INTEGER,"                                                                             \
+    " owner TEXT NOT NULL DEFAULT '',"                                                             \
     " args TEXT NOT NULL,"                                                                         \
     " result TEXT"
 
 /* jobs_created serves the list's ORDER BY created_at DESC, id DESC and its
  * cursor (sqlite_list.c); it is written once per job (neither column
- * ever changes), so it costs the submit only. */
+ * ever changes), so it costs the submit only. Keys are unique per owner
+ * (jobs_idem). The owner indexes hold jobs with an owner only, so a server
+ * without tokens (owner '') never writes them: jobs_owner serves an
+ * owner's list as jobs_created serves everyone's, jobs_owner_queued counts
+ * an owner's queued jobs for its max_queued (sqlite.c). */
 #define JOBS_INDEXES                                                                               \
     "CREATE INDEX jobs_queue ON jobs (kind, state) WHERE state = 0;"                               \
     "CREATE INDEX jobs_running ON jobs (owner_slot, state) WHERE state = 1;"                       \
-    "CREATE UNIQUE INDEX jobs_idem ON jobs (idem_key) WHERE idem_key IS NOT NULL;"                 \
+    "CREATE UNIQUE INDEX jobs_idem ON jobs (owner, idem_key) WHERE idem_key IS NOT NULL;"          \
     "CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;"              \
-    "CREATE INDEX jobs_created ON jobs (created_at, id);"
+    "CREATE INDEX jobs_created ON jobs (created_at, id);"                                          \
+    "CREATE INDEX jobs_owner ON jobs (owner, created_at, id) WHERE owner <> '';"                   \
+    "CREATE INDEX jobs_owner_queued ON jobs (owner) WHERE state = 0 AND owner <> '';"
 
-_Static_assert(STORE_SQLITE_SCHEMA_VERSION == 2, "schema_sql and migrate_v1_sql write version 2");
+/* The columns versions 1 and 2 have (in another order in 1): what a
+ * migration copies. */
+#define COLS_V2                                                                                    \
+    "seq, id, fn, kind, state, error_code, error_message, attempts, retries, timeout_ms, "         \
+    "callback, idem_key, worker_pid, owner_slot, owner_inc, cancel_requested, created_at, "        \
+    "started_at, finished_at, deadline_at, run_us, cpu_us, args, result"
+
+_Static_assert(STORE_SQLITE_SCHEMA_VERSION == 3, "schema_sql and migrate_sql write version 3");
 
 static const char schema_sql[] =
-    "CREATE TABLE jobs (" JOBS_COLUMNS ") STRICT;" JOBS_INDEXES "PRAGMA user_version = 2;";
+    "CREATE TABLE jobs (" JOBS_COLUMNS ") STRICT;" JOBS_INDEXES "PRAGMA user_version = 3;";
 
-/* Version 1 -> 2: the table rebuilt with args and result last (SQLite
- * cannot move a column), the same rows (seq included, so FIFO holds), and
- * jobs_created. One transaction with the version check (schema()). */
-static const char migrate_v1_sql[] =
-    "CREATE TABLE jobs_v2 (" JOBS_COLUMNS ") STRICT;"
-    "INSERT INTO jobs_v2 (" COLS ") SELECT " COLS " FROM jobs;"
+/* Versions 1 and 2 -> 3: the table rebuilt with owner before args and
+ * result, which stay last (SQLite cannot move or insert a column), the
+ * same rows (seq included, so FIFO holds) owned by nobody (''), and the
+ * indexes of version 3. One transaction with the version check (schema()). */
+static const char migrate_sql[] =
+    "CREATE TABLE jobs_v3 (" JOBS_COLUMNS ") STRICT;"
+    "INSERT INTO jobs_v3 (" COLS_V2 ") SELECT " COLS_V2 " FROM jobs;"
     "DROP TABLE jobs;"
-    "ALTER TABLE jobs_v2 RENAME TO jobs;" JOBS_INDEXES "PRAGMA user_version = 2;";
+    "ALTER TABLE jobs_v3 RENAME TO jobs;" JOBS_INDEXES "PRAGMA user_version = 3;";
 
 /* Runs one PRAGMA or DDL text; *value (may be NULL) gets the first column of
  * the first row as an integer, text_out (may be NULL) as text. */
@@ -138,10 +155,12 @@ static int schema(sq *s)
         store_fail(&s->base, MSG_FOREIGN, s->path);
         return sq_tx_abort(s);
     }
-    const char *sql = version == 0 ? schema_sql : version == 1 ? migrate_v1_sql : NULL;
+    const char *sql = version == 0 ? schema_sql
+                      : version < STORE_SQLITE_SCHEMA_VERSION ? migrate_sql
+                                                              : NULL;
     if (sql && sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         store_fail(&s->base, "%s: %s schema: %s", s->path,
-                   version == 0 ? "create" : "migrate version 1 to 2 of the", msg ? msg : "?");
+                   version == 0 ? "create" : "migrate to version 3 of the", msg ? msg : "?");
         sqlite3_free(msg);
         return sq_tx_abort(s);
     }

@@ -119,6 +119,7 @@ void sq_row_fields(sqlite3_stmt *q, job *j, int64_t *seq)
     j->deadline_us = col_int(q, C_DEADLINE, 0);
     j->run_us = col_int(q, C_RUN, -1);
     j->cpu_us = col_int(q, C_CPU, -1);
+    sq_col_text(q, C_OWNER, j->owner, sizeof(j->owner));
 }
 
 /* Fills *j from the current row of q (selected with COLS); *seq (may be NULL)

@@ -196,11 +196,14 @@ static void show_claims(store_batch *b)
  */
 static int write_entered(store *st, store_batch *b)
 {
-    bool *existing = b->existing, *applied = b->applied;
+    bool *existing = b->existing, *applied = b->applied, *refused = b->refused;
+    int64_t *no_limits = NULL;
     job *prep = NULL;
     int rc = -1;
     for (int i = 0; existing && i < b->nsubmit; i++)
         existing[i] = false;
+    for (int i = 0; refused && i < b->nsubmit; i++)
+        refused[i] = false;
     for (int i = 0; applied && i < b->ncomplete; i++)
         applied[i] = false;
     int nclaim = 0;
@@ -216,6 +219,9 @@ static int write_entered(store *st, store_batch *b)
         return 0;
     store_batch c = *b;
     if ((!existing && !(c.existing = calloc((size_t)b->nsubmit + 1, sizeof(bool)))) ||
+        (!refused && !(c.refused = calloc((size_t)b->nsubmit + 1, sizeof(bool)))) ||
+        (!b->max_queued &&
+         !(c.max_queued = no_limits = calloc((size_t)b->nsubmit + 1, sizeof(int64_t)))) ||
         (!applied && !(c.applied = calloc((size_t)b->ncomplete + 1, sizeof(bool)))) ||
         !(prep = malloc(((size_t)b->ncomplete + 1) * sizeof(*prep)))) {
         store_fail(st, "write: out of memory");
@@ -223,6 +229,10 @@ static int write_entered(store *st, store_batch *b)
     }
     int64_t now = job_now_us();
     for (int i = 0; i < b->nsubmit; i++) {
+        if (c.max_queued[i] < 0) {
+            store_fail(st, "submit: negative max_queued");
+            goto done;
+        }
         if (submit_prep(st, &b->submit[i], now) < 0)
             goto done;
     }
@@ -239,8 +249,11 @@ static int write_entered(store *st, store_batch *b)
 done:
     if (c.existing != existing)
         free(c.existing);
+    if (c.refused != refused)
+        free(c.refused);
     if (c.applied != applied)
         free(c.applied);
+    free(no_limits);
     free(prep);
     return rc;
 }
@@ -320,7 +333,8 @@ int store_get(store *st, const char *id, job *out, bool *found)
     return leave(st, st->ops->get(st, id, out, found));
 }
 
-int store_cancel(store *st, const char *id, job *out, bool *found, job_state *before)
+int store_cancel_for(store *st, const char *id, const char *owner, job *out, bool *found,
+                     job_state *before)
 {
     job_state dummy;
     enter(st);
@@ -330,7 +344,12 @@ int store_cancel(store *st, const char *id, job *out, bool *found, job_state *be
         before = &dummy;
     if (!id_ok(id))
         return leave(st, 0);
-    return leave(st, st->ops->cancel(st, id, job_now_us(), out, found, before));
+    return leave(st, st->ops->cancel(st, id, owner, job_now_us(), out, found, before));
+}
+
+int store_cancel(store *st, const char *id, job *out, bool *found, job_state *before)
+{
+    return store_cancel_for(st, id, NULL, out, found, before);
 }
 
 int store_list_page(store *st, const store_list_query *q, store_row_fn *fn, void *arg, int *n,
@@ -381,7 +400,7 @@ static int fill_row(const store_row *r, void *arg)
 int store_list(store *st, int state, const char *fn, int limit, job *out, int *n)
 {
     list_fill lf = {out, 0, NULL};
-    store_list_query q = {state, fn, limit, true, true, NULL};
+    store_list_query q = {state, fn, limit, true, true, NULL, NULL};
     bool more;
     *n = 0;
     if (limit <= 0)

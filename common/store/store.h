@@ -109,14 +109,15 @@ const char *store_errmsg(const store *st);
 
 /*
  * Queues a new job. The caller fills j->fn, kind, args (owned by j; NULL means
- * {}), timeout_ms, retries, callback, idem_key; the store assigns id,
- * created_at, state queued, attempts 0 and clears everything else. Committed
- * when it returns 0.
+ * {}), timeout_ms, retries, callback, idem_key and owner (a token name, ""
+ * for none); the store assigns id, created_at, state queued, attempts 0 and
+ * clears everything else. Committed when it returns 0.
  *
- * If j->idem_key is set and a job with that key is still in the store (any
- * state; a purged job frees its key), *j is replaced by that job and
- * *existing is set, and nothing is queued. The stored job is returned as it
- * is, even if fn or args differ from the request; compare them if that
+ * If j->idem_key is set and a job of the same owner with that key is still
+ * in the store (any state; a purged job frees its key), *j is replaced by
+ * that job and *existing is set, and nothing is queued. Keys are per owner:
+ * the same key from two owners makes two jobs. The stored job is returned
+ * as it is, even if fn or args differ from the request; compare them if that
  * matters. existing may be NULL.
  */
 int store_submit(store *st, job *j, bool *existing);
@@ -175,6 +176,18 @@ int store_complete_many(store *st, const job *jobs, int n, bool *applied);
 int store_write(store *st, store_batch *b);
 
 /*
+ * A limit per owner (store_batch.max_queued, a token's max_queued): a
+ * submission with max_queued[i] > 0 that would queue a new job while its
+ * owner already has max_queued[i] jobs queued -- counted inside the
+ * transaction, the batch's own earlier submissions included, so it holds
+ * across every worker -- is refused: nothing is queued for it,
+ * refused[i] is set, and submit[i] comes back as it was sent. A key the
+ * owner already used is not refused (it queues nothing). The other parts
+ * of the batch go on. Counting costs a walk over up to max_queued[i] index
+ * entries of that owner (SQLite: jobs_owner_queued).
+ */
+
+/*
  * Ends a running job from outside its worker: running -> state (JOB_FAILED or
  * JOB_CANCELLED) with the given error, run_ms/cpu_ms null, provided it is
  * still owned by (slot, incarnation). For the escalation after a timeout or a
@@ -203,6 +216,12 @@ int store_get(store *st, const char *id, job *out, bool *found);
  */
 int store_cancel(store *st, const char *id, job *out, bool *found, job_state *before);
 
+/* store_cancel() of a job of owner only (NULL: any owner, as store_cancel):
+ * another owner's job is *found false and stays as it is, in the same
+ * transaction that would have cancelled it. */
+int store_cancel_for(store *st, const char *id, const char *owner, job *out, bool *found,
+                     job_state *before);
+
 /*
  * The job list, one page at a time (GET /v1/jobs).
  *
@@ -211,7 +230,9 @@ int store_cancel(store *st, const char *id, job *out, bool *found, job_state *be
  * Later pages do not show jobs submitted since the first (they are newer
  * than the cursor); jobs purged meanwhile just do not come. A summary page
  * does not read args and result at all; a page stops at its count and at
- * its caller's byte cap, without reading the rows after that.
+ * its caller's byte cap, without reading the rows after that. With
+ * q->owner, only that owner's jobs match (SQLite: through jobs_owner, so an
+ * owner's page costs what its own jobs do, not everyone's).
  */
 
 

@@ -46,14 +46,17 @@ typedef struct store_ops {
      * store_write() with its arguments checked: submit[] are complete (id,
      * created_at, state queued), complete[] are checked (final state, id,
      * finished_at_us filled in), existing and applied are never NULL, and
-     * claimed[k] holds claim_max[k] jobs. One transaction. On an idempotency
-     * hit the op replaces submit[i] (after the commit) and sets existing[i].
+     * claimed[k] holds claim_max[k] jobs, max_queued and refused are never
+     * NULL. One transaction. On an idempotency hit (same owner, same key)
+     * the op replaces submit[i] (after the commit) and sets existing[i]; a
+     * submission over its owner's max_queued sets refused[i] (store.h).
      * A claim sees the submissions before it in the batch.
      */
     int (*write)(store *st, store_batch *b, int64_t now_us);
     int (*get)(store *st, const char *id, job *out, bool *found);
-    int (*cancel)(store *st, const char *id, int64_t now_us, job *out, bool *found,
-                  job_state *before);
+    /* owner: NULL for any; another owner's job is not found (and not changed). */
+    int (*cancel)(store *st, const char *id, const char *owner, int64_t now_us, job *out,
+                  bool *found, job_state *before);
     /* store_list_page() with q checked (state, limit >= 1, cursor id). */
     int (*list_page)(store *st, const store_list_query *q, store_row_fn *fn, void *arg, int *n,
                      bool *more);

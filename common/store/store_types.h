@@ -29,6 +29,9 @@ typedef struct store_batch {
     job *submit; /* nsubmit jobs to queue, in and out as store_submit_many */
     int nsubmit;
     bool *existing;      /* nsubmit entries, or NULL */
+    const int64_t *max_queued; /* nsubmit entries, or NULL: a new job of submit[i] is refused
+                                  while its owner has max_queued[i] jobs queued (0: no limit) */
+    bool *refused;       /* nsubmit entries, or NULL: out, submit[i] was refused so */
     const job *complete; /* ncomplete final jobs, as store_complete_many */
     int ncomplete;
     bool *applied; /* ncomplete entries, or NULL */
@@ -53,6 +56,8 @@ typedef struct store_list_query {
     bool with_args;            /* hand out args as JSON text; else it is not read */
     bool with_result;          /* the same for result */
     const store_cursor *after; /* only jobs older than this key; NULL: from the newest */
+    const char *owner;         /* only this owner's jobs ("": those without one); NULL: every
+                                  owner's */
 } store_list_query;
 
 /* One job of a page, valid during the call of the row function. */

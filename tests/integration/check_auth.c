@@ -24,34 +24,6 @@
 #define HB "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 #define HC "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 
-/* Where the tokens files live: they must exist before the server's own
- * directory does. Made and removed by the process that forks the tests. */
-static char tokens_dir[64];
-
-static void tokens_dir_setup(void)
-{
-    snprintf(tokens_dir, sizeof(tokens_dir), "/tmp/crunchd-auth-XXXXXX");
-    if (!mkdtemp(tokens_dir))
-        tokens_dir[0] = '\0';
-}
-
-static void tokens_dir_teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tokens_dir);
-    if (tokens_dir[0] && system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tokens_dir);
-}
-
-/* Writes text to the tokens file of the test; returns its path (static). */
-static const char *write_tokens(const char *text)
-{
-    static char path[128];
-    ck_assert_msg(tokens_dir[0], "mkdtemp() in the fixture failed");
-    snprintf(path, sizeof(path), "%s/tokens", tokens_dir);
-    must_write_file(path, text);
-    return path;
-}
 
 /* Runs cmd with sh; returns its stdout (static) and exit status in *rc. */
 static const char *sh(const char *cmd, int *rc)
@@ -86,7 +58,7 @@ START_TEST(test_mint_token)
 {
     char cmd[1024], secret[128], line[1200], hex[80], errp[160];
     int rc;
-    snprintf(errp, sizeof(errp), "%s/mint.err", tokens_dir);
+    snprintf(errp, sizeof(errp), "%s/mint.err", harness_tokens_dir());
     snprintf(cmd, sizeof(cmd), "'%s' --mint-token ci call,read rps=5 2>'%s'", getenv("CRUNCHD_BIN"),
              errp);
     const char *out = sh(cmd, &rc);
@@ -115,13 +87,13 @@ START_TEST(test_mint_token)
 
     /* The line starts a server that every host could reach. */
     char tokens[1300], conf[400];
-    snprintf(tokens, sizeof(tokens), "# minted\n%s\n", line);
+    snprintf(tokens, sizeof(tokens), "# minted\n%s\n" HARNESS_ADMIN_LINE, line);
     snprintf(conf, sizeof(conf),
              "{\"listen\": [\"127.0.0.1:0\", \"0.0.0.0:0\"], \"auth\": {\"tokens_file\": \"%s\"}}",
-             write_tokens(tokens));
+             harness_write_tokens(tokens));
     server s;
     must_start(&s, conf);
-    must_log(&s, "tokens: 1 from", 1, 1000);
+    must_log(&s, "tokens: 2 from", 1, 1000);
 
     /* Refused: what the file would refuse, with its words; nothing on stdout. */
     snprintf(cmd, sizeof(cmd), "'%s' --mint-token ci call,frob 2>&1 >/dev/null",
@@ -163,23 +135,23 @@ static void must_same_workers(server *s, const pid_t *before)
 START_TEST(test_reload_tokens)
 {
     char conf[400], want[400];
-    const char *path = write_tokens("a call " HA "\n");
+    const char *path = harness_write_tokens("a call " HA "\n" HARNESS_ADMIN_LINE);
     snprintf(conf, sizeof(conf),
              "{\"listen\": [\"127.0.0.1:0\", \"0.0.0.0:0\"], \"auth\": {\"tokens_file\": \"%s\"}}",
              path);
     server s;
     must_start(&s, conf);
-    must_log(&s, "tokens: 1 from", 1, 1000);
+    must_log(&s, "tokens: 2 from", 1, 1000);
 
-    write_tokens("a call " HA "\nb submit,read " HB " rps=10\n");
+    harness_write_tokens("a call " HA "\nb submit,read " HB " rps=10\n" HARNESS_ADMIN_LINE);
     must_signal(&s, SIGHUP);
     must_log(&s, "reload complete", 1, RELOAD_MS);
-    ck_assert_int_eq(server_log_count(&s, "tokens: 2 from"), 1);
+    ck_assert_int_eq(server_log_count(&s, "tokens: 3 from"), 1);
     must_wait_workers_running(&s, RELOAD_MS);
     pid_t before[2] = {must_worker_pid(&s, 0), must_worker_pid(&s, 1)};
 
     /* A bad line: the reload fails naming it. */
-    write_tokens("a call " HA "\nb submit,wirte " HB "\n");
+    harness_write_tokens("a call " HA "\nb submit,wirte " HB "\n");
     must_signal(&s, SIGHUP);
     snprintf(want, sizeof(want), "reload failed: auth.tokens_file: %s:2: unknown scope \"wirte\"",
              path);
@@ -196,10 +168,10 @@ START_TEST(test_reload_tokens)
     ck_assert_int_eq(http_call(&s, "GET", "/healthz", NULL, &r), 200);
 
     /* A good file again: a new generation with it. */
-    write_tokens("a call " HA "\nc admin " HC "\nb read " HB "\n");
+    harness_write_tokens("a call " HA "\nc admin " HC "\nb read " HB "\n" HARNESS_ADMIN_LINE);
     must_signal(&s, SIGHUP);
     must_log(&s, "reload complete", 2, RELOAD_MS);
-    ck_assert_int_eq(server_log_count(&s, "tokens: 3 from"), 1);
+    ck_assert_int_eq(server_log_count(&s, "tokens: 4 from"), 1);
 }
 END_TEST
 
@@ -210,7 +182,7 @@ START_TEST(test_reload_protected_mode)
     char conf[400];
     snprintf(conf, sizeof(conf),
              "{\"listen\": [\"127.0.0.1:0\", \"0.0.0.0:0\"], \"auth\": {\"tokens_file\": \"%s\"}}",
-             write_tokens("a call " HA "\n"));
+             harness_write_tokens("a call " HA "\n" HARNESS_ADMIN_LINE));
     server s;
     must_start(&s, conf);
     must_wait_workers_running(&s, RELOAD_MS);
@@ -232,7 +204,7 @@ static Suite *auth_suite(void)
 {
     Suite *s = suite_create("integration_auth");
     TCase *tc = harness_tcase("auth");
-    tcase_add_unchecked_fixture(tc, tokens_dir_setup, tokens_dir_teardown);
+    tcase_add_unchecked_fixture(tc, harness_tokens_setup, harness_tokens_teardown);
     tcase_add_test(tc, test_mint_token);
     tcase_add_test(tc, test_none_starts_and_warns);
     tcase_add_test(tc, test_reload_tokens);

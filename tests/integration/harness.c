@@ -1223,11 +1223,45 @@ json_t *must_call_fn(server *s, const char *name, const char *args_json, resp *r
     return must_get(v, "result");
 }
 
+/* ---- tokens files -------------------------------------------------------------- */
+
+static char tokens_dir[64];
+
+void harness_tokens_setup(void)
+{
+    snprintf(tokens_dir, sizeof(tokens_dir), "/tmp/crunchd-tokens-XXXXXX");
+    if (!mkdtemp(tokens_dir))
+        tokens_dir[0] = '\0';
+}
+
+void harness_tokens_teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tokens_dir);
+    if (tokens_dir[0] && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tokens_dir);
+}
+
+const char *harness_tokens_dir(void)
+{
+    return tokens_dir;
+}
+
+const char *(harness_write_tokens)(const char *text)
+{
+    static char path[128];
+    if (!tokens_dir[0])
+        hfail("no tokens directory: harness_tokens_setup() is not the fixture, or mkdtemp() failed");
+    snprintf(path, sizeof(path), "%s/tokens", tokens_dir);
+    (must_write_file)(path, text);
+    return path;
+}
+
 /* GET /v1/workers without failing: the array (borrowed) or NULL with err. */
 static json_t *try_workers(server *s, char *err, size_t errlen)
 {
     resp r;
-    int st = try_call(s, "GET", "/v1/workers", NULL, NULL, &r, err, errlen);
+    int st = try_call(s, "GET", "/v1/workers", NULL, HARNESS_ADMIN_AUTH, &r, err, errlen);
     if (st != 200) {
         if (st >= 0)
             set_err(err, errlen, "GET /v1/workers: %s", st ? resp_describe(&r) : "closed");

@@ -65,6 +65,31 @@ typedef struct resp {
 /* Flags of read_response(). */
 #define RESP_NO_BODY 1u /* a reply to HEAD: Content-Length says nothing is sent */
 
+/*
+ * Tokens. A server with a tokens file (auth.tokens_file) answers
+ * /v1/workers to admin tokens only; the harness's own calls (must_start,
+ * must_workers, must_wait_workers_running, ...) always send this admin
+ * token, so a test that writes a tokens file includes HARNESS_ADMIN_LINE
+ * in it (the token is named "harness"). Without tokens the header is
+ * ignored. HARNESS_ADMIN_HASH is printf %s SECRET | sha256sum.
+ */
+#define HARNESS_ADMIN_SECRET "crunchd_harness-admin-secret"
+#define HARNESS_ADMIN_HASH "c1cc84780b75a1d168464a75c38749a29cbb20a7a950aedcea91c99227b8745d"
+#define HARNESS_ADMIN_LINE "harness admin,read " HARNESS_ADMIN_HASH "\n"
+#define HARNESS_ADMIN_AUTH "Authorization: Bearer " HARNESS_ADMIN_SECRET "\r\n"
+
+/* A directory for tokens files, which must exist before a server's own
+ * directory does and outlive each forked test: add harness_tokens_setup
+ * and harness_tokens_teardown as the TCase's unchecked fixture. */
+void harness_tokens_setup(void);
+void harness_tokens_teardown(void);
+
+/* The directory ("" when mkdtemp() failed in the fixture). */
+const char *harness_tokens_dir(void);
+
+/* Writes text to DIR/tokens, or fails the test; returns the path (static). */
+const char *harness_write_tokens(const char *text);
+
 /* ---- test cases --------------------------------------------------------- */
 
 /* A TCase with HARNESS_TEST_TIMEOUT_S and the harness teardown as checked
@@ -253,8 +278,9 @@ const char *resp_describe(const resp *r);
  * "cpu_ms" and "worker"; returns "result" (borrowed from r). */
 json_t *must_call_fn(server *s, const char *name, const char *args_json, resp *r);
 
-/* GET /v1/workers; fails unless 200 with a "workers" array of nworkers
- * objects; returns the array (borrowed, harness-owned). */
+/* GET /v1/workers (with HARNESS_ADMIN_AUTH); fails unless 200 with a
+ * "workers" array of nworkers objects; returns the array (borrowed,
+ * harness-owned). */
 json_t *must_workers(server *s);
 
 /* Worker object of slot `slot` (borrowed from the last must_workers()). */
@@ -292,6 +318,7 @@ void harness_at(const char *file, int line);
 #define must_signal(...) HARNESS_AT_((must_signal)(__VA_ARGS__))
 #define must_write_data_file(...) HARNESS_AT_((must_write_data_file)(__VA_ARGS__))
 #define must_write_file(...) HARNESS_AT_((must_write_file)(__VA_ARGS__))
+#define harness_write_tokens(...) HARNESS_AT_((harness_write_tokens)(__VA_ARGS__))
 #define must_rewrite_config(...) HARNESS_AT_((must_rewrite_config)(__VA_ARGS__))
 #define must_log(...) HARNESS_AT_((must_log)(__VA_ARGS__))
 #define must_connect(...) HARNESS_AT_((must_connect)(__VA_ARGS__))

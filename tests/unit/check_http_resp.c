@@ -139,6 +139,8 @@ START_TEST(test_reasons)
 {
     ck_assert_str_eq(http_reason(431), "Request Header Fields Too Large");
     ck_assert_str_eq(http_reason(504), "Gateway Timeout");
+    ck_assert_str_eq(http_reason(401), "Unauthorized");
+    ck_assert_str_eq(http_reason(403), "Forbidden");
     ck_assert_str_eq(http_reason(299), "Unknown");
 }
 END_TEST

@@ -1,6 +1,6 @@
 /*
  * check_job.c - unit tests for common/job.c: the job value, its states, ids,
- * times, and its JSON (job_to_json, job_dumps, job_dumps_view).
+ * times, and its JSON (job_to_json, job_dumps, job_dumps_fields, job_dumps_view).
  */
 #include "job.h"
 
@@ -290,6 +290,43 @@ START_TEST(test_job_dumps_view)
 }
 END_TEST
 
+/* The owner shows only when asked (admin tokens), right after "fn"; the
+ * rest is job_dumps()'s object. */
+START_TEST(test_job_dumps_owner)
+{
+    job j;
+    finished_job(&j);
+    snprintf(j.owner, sizeof(j.owner), "ci.bot-1_x");
+    char *text = job_dumps(&j, NULL);
+    ck_assert_msg(!strstr(text, "owner"), "%s", text);
+    free(text);
+    text = job_dumps_fields(&j, JOB_VIEW_ARGS | JOB_VIEW_RESULT | JOB_VIEW_OWNER, NULL);
+    json_t *v = must_parse(text), *full = job_to_json(&j);
+    ck_assert_msg(strstr(text, ",\"fn\":\"fib\",\"owner\":\"ci.bot-1_x\",\"args\":"), "%s", text);
+    json_object_del(v, "owner");
+    ck_assert_msg(json_equal(v, full), "with owner differs:\n%s", text);
+    json_decref(v);
+    json_decref(full);
+    free(text);
+    /* The list's view, and a job without an owner (""). */
+    text = job_dumps_view(&j, JOB_VIEW_OWNER, NULL, NULL);
+    ck_assert_msg(strstr(text, "\"owner\":\"ci.bot-1_x\"") && !strstr(text, "\"args\""), "%s",
+                  text);
+    free(text);
+    j.owner[0] = '\0';
+    text = job_dumps_fields(&j, JOB_VIEW_OWNER, NULL);
+    ck_assert_msg(strstr(text, "\"owner\":\"\""), "%s", text);
+    free(text);
+    /* What is not a token name is left out, so the text stays JSON. */
+    snprintf(j.owner, sizeof(j.owner), "a\"b");
+    text = job_dumps_fields(&j, JOB_VIEW_OWNER, NULL);
+    ck_assert_msg(strstr(text, "\"owner\":\"a\","), "%s", text);
+    json_decref(must_parse(text));
+    free(text);
+    job_release(&j);
+}
+END_TEST
+
 START_TEST(test_job_set_error_utf8)
 {
     job j;
@@ -340,6 +377,7 @@ static Suite *job_suite(void)
     tcase_add_test(tj, test_job_json_final);
     tcase_add_test(tj, test_job_dumps);
     tcase_add_test(tj, test_job_dumps_view);
+    tcase_add_test(tj, test_job_dumps_owner);
     tcase_add_test(tj, test_job_set_error_utf8);
     suite_add_tcase(s, tj);
     return s;

@@ -3,7 +3,10 @@
  * series sized from the registry (more than 16 functions, each with its own
  * series), names that keep their series across reloads, the spare room for
  * reloads and the warning that names the functions left without a series,
- * and the render of what earlier generations counted.
+ * and the render of what earlier generations counted; the series of API
+ * tokens: one index per name whichever process asks first, bounded
+ * (METRICS_MAX_TOKENS names, then "(other)"), rendered by name and status
+ * class.
  */
 #include "fn.h"
 #include "fn_catalog.h"
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static fn_status ok_run(const fn_desc *self, json_t *args, fn_ctx *ctx, json_t **result)
@@ -212,6 +216,127 @@ START_TEST(test_http_and_no_area)
 }
 END_TEST
 
+/* ---- API tokens (crunchd_token_requests_total) ---- */
+
+static shm_region *shm;
+static fn_registry *token_reg;
+
+static void token_setup(void)
+{
+    token_reg = must_registry("tok", 1);
+    shm = shm_create(metrics_shm_bytes(token_reg));
+    ck_assert_ptr_nonnull(shm);
+    ck_assert_int_eq(metrics_register_fns(shm, token_reg), 0);
+}
+
+static void token_teardown(void)
+{
+    shm_destroy(shm);
+    shm = NULL;
+    fn_registry_free(token_reg);
+}
+
+START_TEST(test_token_index_stable)
+{
+    int a = metrics_token_index(shm, "ci");
+    int b = metrics_token_index(shm, "ops");
+    ck_assert_int_ne(a, b);
+    ck_assert_int_eq(metrics_token_index(shm, "ci"), a);
+    ck_assert_int_eq(metrics_token_index(shm, "ops"), b);
+    ck_assert_int_ge(a, 0);
+    ck_assert_int_lt(a, METRICS_MAX_TOKENS);
+}
+END_TEST
+
+/* Two processes asking for the same new names at once get one index each. */
+START_TEST(test_token_index_processes)
+{
+    enum { NAMES = 40, KIDS = 4 };
+    static const int step[KIDS] = {1, 3, 7, 9}; /* prime to NAMES: each a new order of all */
+    int pipes[KIDS][2];
+    for (int k = 0; k < KIDS; k++) {
+        ck_assert_int_eq(pipe(pipes[k]), 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            int idx[NAMES];
+            for (int i = 0; i < NAMES; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "t%d", (i * step[k]) % NAMES);
+                idx[(i * step[k]) % NAMES] = metrics_token_index(shm, name);
+            }
+            ssize_t w = write(pipes[k][1], idx, sizeof(idx));
+            _exit(w == (ssize_t)sizeof(idx) ? 0 : 1);
+        }
+        close(pipes[k][1]);
+    }
+    int first[NAMES];
+    for (int k = 0; k < KIDS; k++) {
+        int idx[NAMES], st;
+        ck_assert_int_eq(read(pipes[k][0], idx, sizeof(idx)), (ssize_t)sizeof(idx));
+        close(pipes[k][0]);
+        wait(&st);
+        for (int i = 0; i < NAMES; i++) {
+            if (k == 0)
+                first[i] = idx[i];
+            ck_assert_int_eq(idx[i], first[i]);
+        }
+    }
+    for (int i = 0; i < NAMES; i++)
+        for (int j = i + 1; j < NAMES; j++)
+            ck_assert_int_ne(first[i], first[j]);
+}
+END_TEST
+
+/* Past METRICS_MAX_TOKENS names, every new one shares "(other)". */
+START_TEST(test_token_index_bounded)
+{
+    char name[16];
+    for (int i = 0; i < METRICS_MAX_TOKENS; i++) {
+        snprintf(name, sizeof(name), "n%d", i);
+        ck_assert_int_eq(metrics_token_index(shm, name), i);
+    }
+    ck_assert_int_eq(metrics_token_index(shm, "late"), METRICS_TOKEN_OTHER);
+    ck_assert_int_eq(metrics_token_index(shm, "later"), METRICS_TOKEN_OTHER);
+    ck_assert_int_eq(metrics_token_index(shm, "n7"), 7);
+    metrics_token(shm, 0, METRICS_TOKEN_OTHER, 200);
+    metrics_token(shm, 1, METRICS_TOKEN_OTHER, 201);
+    char *text = must_render(shm);
+    ck_assert_msg(strstr(text, "crunchd_token_requests_total{token=\"(other)\",code=\"2xx\"} 2\n"),
+                  "%s", text);
+    free(text);
+}
+END_TEST
+
+/* Counts by token and class, summed over slots; no series for a token
+ * without requests; nothing for an index out of range. */
+START_TEST(test_token_render)
+{
+    int ci = metrics_token_index(shm, "ci"), ops = metrics_token_index(shm, "ops");
+    metrics_token_index(shm, "idle");
+    metrics_token(shm, 0, ci, 200);
+    metrics_token(shm, 1, ci, 202);
+    metrics_token(shm, 1, ci, 429);
+    metrics_token(shm, 0, ops, 403);
+    metrics_token(shm, 0, ops, 500);
+    metrics_token(shm, 0, METRICS_TOKEN_OTHER + 1, 200);
+    metrics_token(shm, SHM_MAX_WORKERS, ci, 200);
+    char *text = must_render(shm);
+    ck_assert_msg(strstr(text, "# TYPE crunchd_token_requests_total counter\n"), "%s", text);
+    ck_assert_msg(strstr(text, "crunchd_token_requests_total{token=\"ci\",code=\"2xx\"} 2\n"), "%s",
+                  text);
+    ck_assert_msg(strstr(text, "crunchd_token_requests_total{token=\"ci\",code=\"4xx\"} 1\n"), "%s",
+                  text);
+    ck_assert_msg(strstr(text, "crunchd_token_requests_total{token=\"ops\",code=\"4xx\"} 1\n"),
+                  "%s", text);
+    ck_assert_msg(strstr(text, "crunchd_token_requests_total{token=\"ops\",code=\"5xx\"} 1\n"),
+                  "%s", text);
+    ck_assert_msg(!strstr(text, "token=\"idle\""), "%s", text);
+    ck_assert_msg(!strstr(text, "(other)"), "%s", text);
+    free(text);
+}
+END_TEST
+
 static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("metrics");
@@ -220,6 +345,13 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, test_reload_keeps_series_and_warns_when_full);
     tcase_add_test(tc, test_http_and_no_area);
     suite_add_tcase(s, tc);
+    TCase *tt = tcase_create("tokens");
+    tcase_add_checked_fixture(tt, token_setup, token_teardown);
+    tcase_add_test(tt, test_token_index_stable);
+    tcase_add_test(tt, test_token_index_processes);
+    tcase_add_test(tt, test_token_index_bounded);
+    tcase_add_test(tt, test_token_render);
+    suite_add_tcase(s, tt);
     return s;
 }
 

@@ -2,8 +2,8 @@
  * check_store_contract_list.c - the store contract (store.h), part 3, for
  * every backend built in: the job list, whole (store_list) and a page at a
  * time (store_list_page: filters, order, cursors, summaries and the stored
- * text of args and result, a row function that ends the page). Part 1 is
- * check_store_contract.c.
+ * text of args and result, a row function that ends the page, one owner's
+ * jobs). Part 1 is check_store_contract.c.
  */
 #include "store_test.h"
 
@@ -100,6 +100,7 @@ typedef struct page {
     int take_max;
     int n;
     char ids[64][JOB_ID_LEN + 1];
+    char owners[64][JOB_OWNER_MAX + 1];
     store_cursor last;
     char args[8][64]; /* text of the first rows, or "(null)" */
     char result[8][64];
@@ -121,6 +122,7 @@ static int page_row_fn(const store_row *r, void *arg)
     }
     p->fields_null = p->fields_null && !r->j->args && !r->j->result;
     snprintf(p->ids[p->n % 64], sizeof(p->ids[0]), "%s", r->j->id);
+    snprintf(p->owners[p->n % 64], sizeof(p->owners[0]), "%s", r->j->owner);
     p->last.created_at_us = r->j->created_at_us;
     snprintf(p->last.id, sizeof(p->last.id), "%s", r->j->id);
     p->n++;
@@ -184,19 +186,22 @@ static int cmp_newest(const void *x, const void *y)
     return -strcmp(a->id, b->id);
 }
 
-/* Pages of every size through a filter give every matching job once, in
- * order; more is false exactly on the last page. */
-static void must_walk(const job *all, int nall, int state, const char *fn)
+/* Pages of every size through a filter (owner NULL: any) give every
+ * matching job once, in order, with its owner; more is false exactly on the
+ * last page. */
+static void must_walk_owner(const job *all, int nall, int state, const char *fn,
+                            const char *owner)
 {
     job want[64];
     int nwant = 0;
     for (int i = 0; i < nall; i++)
-        if ((state < 0 || (int)all[i].state == state) && (!fn || strcmp(all[i].fn, fn) == 0))
+        if ((state < 0 || (int)all[i].state == state) && (!fn || strcmp(all[i].fn, fn) == 0) &&
+            (!owner || strcmp(all[i].owner, owner) == 0))
             want[nwant++] = all[i];
     qsort(want, (size_t)nwant, sizeof(job), cmp_newest);
     for (int limit = 1; limit <= nwant + 2; limit++) {
         store_cursor cur;
-        store_list_query q = {.state = state, .fn = fn, .limit = limit};
+        store_list_query q = {.state = state, .fn = fn, .limit = limit, .owner = owner};
         int seen = 0;
         page p;
         for (;;) {
@@ -205,8 +210,10 @@ static void must_walk(const job *all, int nall, int state, const char *fn)
             for (int i = 0; i < p.n; i++, seen++) {
                 ck_assert_int_lt(seen, nwant);
                 ck_assert_msg(strcmp(p.ids[i], want[seen].id) == 0,
-                              "state %d fn %s limit %d: job %d is %s, want %s", state,
-                              fn ? fn : "any", limit, seen, p.ids[i], want[seen].id);
+                              "state %d fn %s owner %s limit %d: job %d is %s, want %s", state,
+                              fn ? fn : "any", owner ? owner : "any", limit, seen, p.ids[i],
+                              want[seen].id);
+                ck_assert_str_eq(p.owners[i], want[seen].owner);
             }
             ck_assert_msg(more == (seen < nwant), "limit %d: more %d after %d of %d", limit, more,
                           seen, nwant);
@@ -217,6 +224,11 @@ static void must_walk(const job *all, int nall, int state, const char *fn)
         }
         ck_assert_int_eq(seen, nwant);
     }
+}
+
+static void must_walk(const job *all, int nall, int state, const char *fn)
+{
+    must_walk_owner(all, nall, state, fn, NULL);
 }
 
 START_TEST(test_list_page_cursor)
@@ -254,6 +266,45 @@ START_TEST(test_list_page_cursor)
     must_walk(all, N, JOB_CANCELLED, NULL);
     must_walk(all, N, JOB_FAILED, NULL);
     must_walk(all, N, -1, "nope");
+    release_all(all, N);
+}
+END_TEST
+
+/* One owner's jobs: every filter and page size gives that owner's jobs
+ * only ("" too: the jobs without an owner), and NULL everyone's. */
+START_TEST(test_list_page_owner)
+{
+    enum { N = 18 };
+    static const char *const owners[] = {"", "ci", "ops"};
+    job all[N], c[4], tmp;
+    bool found;
+    for (int i = 0; i < N; i++) {
+        new_job(&all[i], i % 2 ? "fib" : "count", FN_CPU, NULL);
+        snprintf(all[i].owner, sizeof(all[i].owner), "%s", owners[i % 3]);
+    }
+    MUST(store_submit_many(st, all, 6, NULL)); /* one created_at: ids break ties */
+    for (int i = 6; i < N; i++)
+        MUST(store_submit(st, &all[i], NULL));
+    must_claim(FN_CPU, 0, 1, 4, c, 4);
+    ck_assert(complete_ok(&c[0], "1"));
+    ck_assert(complete_ok(&c[1], "2"));
+    release_all(c, 4);
+    MUST(store_cancel(st, all[13].id, &tmp, &found, NULL));
+    job_release(&tmp);
+    for (int i = 0; i < N; i++) {
+        MUST(store_get(st, all[i].id, &tmp, &found));
+        ck_assert_str_eq(tmp.owner, owners[i % 3]);
+        all[i].state = tmp.state;
+        job_release(&tmp);
+    }
+    for (size_t o = 0; o < NELEM(owners); o++) {
+        const int states[] = {-1, JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_CANCELLED};
+        for (size_t k = 0; k < NELEM(states); k++)
+            must_walk_owner(all, N, states[k], NULL, owners[o]);
+        must_walk_owner(all, N, -1, "fib", owners[o]);
+    }
+    must_walk_owner(all, N, -1, NULL, "nobody");
+    must_walk(all, N, -1, NULL);
     release_all(all, N);
 }
 END_TEST
@@ -307,6 +358,7 @@ static Suite *contract_suite(const char *kind)
     tcase_add_test(ts, test_list_page_fields);
     tcase_add_test(ts, test_list_page_cursor);
     tcase_add_test(ts, test_list_page_stop);
+    tcase_add_test(ts, test_list_page_owner);
     suite_add_tcase(s, ts);
     return s;
 }

@@ -2,7 +2,7 @@
  * check_store_sqlite.c - what the SQLite backend does beyond the store
  * contract (common/store/sqlite*.c): opening files and refusing the wrong
  * ones, store_check, WAL mode and the page size, the busy handler, the
- * query plan of the list, the migration of schema version 1, batches that
+ * query plan of the list, the migrations of schema versions 1 and 2, batches that
  * fail half-way in SQL, the write gate of the shared area, and the WAL
  * checkpoints. The contract itself is check_store_contract*.c.
  */
@@ -83,8 +83,8 @@ START_TEST(test_open_newer_schema)
 {
     char p[256];
     snprintf(p, sizeof(p), "%s/future.db", tmpdir);
-    raw_db(p, "CREATE TABLE jobs (x); PRAGMA user_version = 3;");
-    must_not_open(p, "schema version 3 is newer than this crunchd understands (2)");
+    raw_db(p, "CREATE TABLE jobs (x); PRAGMA user_version = 4;");
+    must_not_open(p, "schema version 4 is newer than this crunchd understands (3)");
     must_not_open(p, p);
 }
 END_TEST
@@ -301,31 +301,103 @@ END_TEST
 /* the list's query plan, schema migration                                */
 /* ====================================================================== */
 
+/* One column of the first row of sql on db, as text (static). */
+static const char *sql_text1(sqlite3 *db, const char *sql)
+{
+    static char out[256];
+    sqlite3_stmt *q = NULL;
+    out[0] = '\0';
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
+        snprintf(out, sizeof(out), "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    return out;
+}
+
+/* The query plan of sql on db, its steps joined by "; " (static). */
+static const char *plan_of(sqlite3 *db, const char *sql)
+{
+    static char plan[1024];
+    char text[1024];
+    sqlite3_stmt *q = NULL;
+    plan[0] = '\0';
+    snprintf(text, sizeof(text), "EXPLAIN QUERY PLAN %s", sql);
+    ck_assert_msg(sqlite3_prepare_v2(db, text, -1, &q, NULL) == SQLITE_OK, "%s: %s", text,
+                  sqlite3_errmsg(db));
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        size_t n = strlen(plan);
+        snprintf(plan + n, sizeof(plan) - n, "%s; ", (const char *)sqlite3_column_text(q, 3));
+    }
+    sqlite3_finalize(q);
+    return plan;
+}
+
 /* The plan of the list's first step: jobs_created serves the ORDER BY and
- * the cursor (no sort of the table, no full scan). */
+ * the cursor (no sort of the table, no full scan); for one owner,
+ * jobs_owner does, so that a token's list costs what its own jobs do. */
 START_TEST(test_list_page_index)
 {
     const int states[] = {-1, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELLED};
     sqlite3 *db = NULL;
     ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
     for (size_t i = 0; i < NELEM(states); i++) {
-        char sql[1024], plan[1024] = "";
-        sqlite3_stmt *q = NULL;
-        snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", store_sqlite_list_keys_sql(states[i]));
-        ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK, "%s: %s", sql,
-                      sqlite3_errmsg(db));
-        while (sqlite3_step(q) == SQLITE_ROW) {
-            size_t n = strlen(plan);
-            snprintf(plan + n, sizeof(plan) - n, "%s; ", (const char *)sqlite3_column_text(q, 3));
-        }
-        sqlite3_finalize(q);
+        const char *plan = plan_of(db, store_sqlite_list_keys_sql(states[i], NULL));
         ck_assert_msg(strstr(plan, "SEARCH jobs USING INDEX jobs_created ((created_at,id)<(?,?))"),
                       "state %d: %s", states[i], plan);
         ck_assert_msg(!strstr(plan, "TEMP B-TREE"), "state %d sorts: %s", states[i], plan);
+        /* Owner "" (jobs from before tokens): not in jobs_owner, the same plan. */
+        plan = plan_of(db, store_sqlite_list_keys_sql(states[i], ""));
+        ck_assert_msg(strstr(plan, "USING INDEX jobs_created"), "state %d, owner '': %s",
+                      states[i], plan);
+        plan = plan_of(db, store_sqlite_list_keys_sql(states[i], "ci"));
+        ck_assert_msg(
+            strstr(plan, "SEARCH jobs USING INDEX jobs_owner (owner=? AND (created_at,id)<(?,?))"),
+            "state %d, an owner: %s", states[i], plan);
+        ck_assert_msg(!strstr(plan, "TEMP B-TREE"), "state %d, an owner, sorts: %s", states[i],
+                      plan);
     }
     sqlite3_close(db);
 }
 END_TEST
+
+/* An owner's queued jobs are counted on jobs_owner_queued (its max_queued):
+ * the index holds queued jobs with an owner only, and nothing else. */
+START_TEST(test_owner_indexes_partial)
+{
+    job a, b, c[2];
+    sqlite3 *db = NULL;
+    new_job(&a, "count", FN_CPU, NULL);
+    snprintf(a.owner, sizeof(a.owner), "ci");
+    MUST(store_submit(st, &a, NULL));
+    must_submit(&b, "count", FN_CPU, NULL, 0); /* no owner */
+    ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+    ck_assert_str_eq(sql_text1(db, "SELECT count(*) FROM jobs INDEXED BY jobs_owner_queued"
+                                   " WHERE owner <> '' AND state = 0"),
+                     "1");
+    ck_assert_str_eq(sql_text1(db, "SELECT count(*) FROM jobs INDEXED BY jobs_owner"
+                                   " WHERE owner <> ''"),
+                     "1");
+    must_claim(FN_CPU, 0, 1, 2, c, 2); /* claimed: no longer queued */
+    ck_assert_str_eq(sql_text1(db, "SELECT count(*) FROM jobs INDEXED BY jobs_owner_queued"
+                                   " WHERE owner <> '' AND state = 0"),
+                     "0");
+    sqlite3_close(db);
+    release_all(c, 2);
+    job_release(&a);
+    job_release(&b);
+}
+END_TEST
+
+/* Two jobs as an older crunchd wrote them (its columns, by name): a
+ * queued one with a key, a succeeded one. */
+#define OLD_JOBS                                                                                   \
+    "INSERT INTO jobs (seq, id, fn, kind, args, state, attempts, retries, timeout_ms,"             \
+    " idem_key, created_at) VALUES (7, '00000000000000000000000000000aaa', 'count', 0,"            \
+    " '{\"iterations\":3}', 0, 0, 1, 1000, 'old-key', 1000);"                                      \
+    "INSERT INTO jobs (seq, id, fn, kind, args, state, result, attempts, retries, timeout_ms,"     \
+    " created_at, started_at, finished_at, run_us, cpu_us) VALUES (9,"                             \
+    " '00000000000000000000000000000bbb', 'fib', 0, '{\"n\":5}', 2, '5', 1, 0, 1000, 2000,"        \
+    " 2100, 2200, 12, 10);"
 
 /* The schema of version 1 (args and result mid-row, no jobs_created), as
  * crunchd wrote it before. */
@@ -341,49 +413,55 @@ static const char schema_v1[] =
     "CREATE INDEX jobs_running ON jobs (owner_slot, state) WHERE state = 1;"
     "CREATE UNIQUE INDEX jobs_idem ON jobs (idem_key) WHERE idem_key IS NOT NULL;"
     "CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;"
-    "INSERT INTO jobs (seq, id, fn, kind, args, state, attempts, retries, timeout_ms,"
-    " idem_key, created_at) VALUES (7, '00000000000000000000000000000aaa', 'count', 0,"
-    " '{\"iterations\":3}', 0, 0, 1, 1000, 'old-key', 1000);"
-    "INSERT INTO jobs (seq, id, fn, kind, args, state, result, attempts, retries, timeout_ms,"
-    " created_at, started_at, finished_at, run_us, cpu_us) VALUES (9,"
-    " '00000000000000000000000000000bbb', 'fib', 0, '{\"n\":5}', 2, '5', 1, 0, 1000, 2000,"
-    " 2100, 2200, 12, 10);"
+    OLD_JOBS
     "PRAGMA user_version = 1;";
 
-/* One column of the first row of sql on db, as text (static). */
-static const char *sql_text1(sqlite3 *db, const char *sql)
-{
-    static char out[256];
-    sqlite3_stmt *q = NULL;
-    out[0] = '\0';
-    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
-    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
-        snprintf(out, sizeof(out), "%s", (const char *)sqlite3_column_text(q, 0));
-    sqlite3_finalize(q);
-    return out;
-}
 
-/* A version 1 file is migrated on open: same jobs (seq, key, args, result),
- * args and result the last columns, jobs_created, version 2. */
-START_TEST(test_migrate_v1)
+/* The schema of version 2 (args and result last, no owner, keys unique
+ * for everyone), as crunchd wrote it before, with the same two jobs. */
+static const char schema_v2[] =
+    "CREATE TABLE jobs (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, fn TEXT NOT NULL,"
+    " kind INTEGER NOT NULL, state INTEGER NOT NULL, error_code TEXT, error_message TEXT,"
+    " attempts INTEGER NOT NULL, retries INTEGER NOT NULL, timeout_ms INTEGER NOT NULL,"
+    " callback TEXT, idem_key TEXT, worker_pid INTEGER, owner_slot INTEGER, owner_inc INTEGER,"
+    " cancel_requested INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+    " started_at INTEGER, finished_at INTEGER, deadline_at INTEGER, run_us INTEGER,"
+    " cpu_us INTEGER, args TEXT NOT NULL, result TEXT) STRICT;"
+    "CREATE INDEX jobs_queue ON jobs (kind, state) WHERE state = 0;"
+    "CREATE INDEX jobs_running ON jobs (owner_slot, state) WHERE state = 1;"
+    "CREATE UNIQUE INDEX jobs_idem ON jobs (idem_key) WHERE idem_key IS NOT NULL;"
+    "CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;"
+    "CREATE INDEX jobs_created ON jobs (created_at, id);"
+    OLD_JOBS
+    "PRAGMA user_version = 2;";
+
+/* A file of an older version (schema, the two jobs above) is migrated on
+ * open: the same jobs (seq, key, args, result) owned by nobody, owner
+ * before args and result, which stay the last columns, the indexes of
+ * version 3, version 3; keys and the queue still work, keys per owner. */
+static void must_migrate(const char *name, const char *schema)
 {
     char p[256];
     job j, c[1];
     bool found = false, existing = false;
-    snprintf(p, sizeof(p), "%s/v1.db", tmpdir);
-    raw_db(p, schema_v1);
+    snprintf(p, sizeof(p), "%s/%s", tmpdir, name);
+    raw_db(p, schema);
     store *old = st;
     st = must_open(p);
     sqlite3 *db = NULL;
     ck_assert_int_eq(sqlite3_open(p, &db), SQLITE_OK);
-    ck_assert_str_eq(sql_text1(db, "PRAGMA user_version"), "2");
+    ck_assert_str_eq(sql_text1(db, "PRAGMA user_version"), "3");
     ck_assert_str_eq(sql_text1(db, "SELECT group_concat(name, ',') FROM"
                                    " (SELECT name FROM pragma_table_info('jobs') ORDER BY cid DESC"
-                                   " LIMIT 2)"),
-                     "result,args");
-    ck_assert_str_eq(
-        sql_text1(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'jobs_created'"), "1");
+                                   " LIMIT 3)"),
+                     "result,args,owner");
+    ck_assert_str_eq(sql_text1(db, "SELECT count(*) FROM sqlite_schema WHERE name IN"
+                                   " ('jobs_created', 'jobs_owner', 'jobs_owner_queued')"),
+                     "3");
+    ck_assert_str_eq(sql_text1(db, "SELECT group_concat(name, ',') FROM pragma_index_info('jobs_idem')"),
+                     "owner,idem_key");
     ck_assert_str_eq(sql_text1(db, "SELECT group_concat(seq, ',') FROM jobs"), "7,9");
+    ck_assert_str_eq(sql_text1(db, "SELECT count(*) FROM jobs WHERE owner = ''"), "2");
     sqlite3_close(db);
     MUST(store_get(st, "00000000000000000000000000000bbb", &j, &found));
     ck_assert(found);
@@ -391,14 +469,19 @@ START_TEST(test_migrate_v1)
     ck_assert_int_eq(json_integer_value(j.result), 5);
     ck_assert_int_eq(json_integer_value(json_object_get(j.args, "n")), 5);
     ck_assert_int_eq(j.run_us, 12);
+    ck_assert_str_eq(j.owner, "");
     job_release(&j);
-    /* The idempotency key and the queue still work. */
-    job_init(&j);
-    snprintf(j.fn, sizeof(j.fn), "count");
-    snprintf(j.idem_key, sizeof(j.idem_key), "old-key");
+    /* The idempotency key still finds its job for nobody, not for an owner. */
+    new_job(&j, "count", FN_CPU, "old-key");
     MUST(store_submit(st, &j, &existing));
     ck_assert(existing);
     ck_assert_str_eq(j.id, "00000000000000000000000000000aaa");
+    job_release(&j);
+    new_job(&j, "count", FN_CPU, "old-key");
+    snprintf(j.owner, sizeof(j.owner), "ci");
+    MUST(store_submit(st, &j, &existing));
+    ck_assert(!existing);
+    ck_assert_str_ne(j.id, "00000000000000000000000000000aaa");
     job_release(&j);
     must_claim(FN_CPU, 0, 1, 1, c, 1);
     ck_assert_str_eq(c[0].id, "00000000000000000000000000000aaa");
@@ -406,6 +489,17 @@ START_TEST(test_migrate_v1)
     job_release(&c[0]);
     store_close(st);
     st = old;
+}
+
+START_TEST(test_migrate_v1)
+{
+    must_migrate("v1.db", schema_v1);
+}
+END_TEST
+
+START_TEST(test_migrate_v2)
+{
+    must_migrate("v2.db", schema_v2);
 }
 END_TEST
 
@@ -707,6 +801,8 @@ static Suite *sqlite_suite(void)
     tcase_add_test(ts, test_busy);
     tcase_add_test(ts, test_list_page_index);
     tcase_add_test(ts, test_migrate_v1);
+    tcase_add_test(ts, test_migrate_v2);
+    tcase_add_test(ts, test_owner_indexes_partial);
     tcase_add_test(ts, test_write_all_or_nothing_sql);
     tcase_add_test(ts, test_claim_alone_failure_changes_nothing);
     tcase_add_test(ts, test_gate_released);

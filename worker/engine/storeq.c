@@ -138,8 +138,9 @@ static int run_single(const storeq *q, sq_op *op)
     switch (op->kind) {
     case SQ_GET: rc = store_get(st, op->u.get.id, &op->u.get.j, &op->u.get.found); break;
     case SQ_CANCEL:
-        rc = store_cancel(st, op->u.cancel.id, &op->u.cancel.j, &op->u.cancel.found,
-                          &op->u.cancel.before);
+        rc =
+            store_cancel_for(st, op->u.cancel.id, op->u.cancel.by_owner ? op->u.cancel.owner : NULL,
+                             &op->u.cancel.j, &op->u.cancel.found, &op->u.cancel.before);
         break;
     case SQ_LIST:
         rc = store_list_page(st, &op->u.list.q, op->u.list.row, op->u.list.row_arg, &op->u.list.n,
@@ -201,12 +202,15 @@ static int batch_fill(sq_batch *b, store_batch *sb, char *err, size_t errlen)
         nsub += op->kind == SQ_SUBMIT;
         ncom += op->kind == SQ_COMPLETE;
     }
+    int64_t *limits = calloc((size_t)nsub + 1, sizeof(int64_t));
     sb->submit = calloc((size_t)nsub + 1, sizeof(job));
     sb->existing = calloc((size_t)nsub + 1, sizeof(bool));
+    sb->max_queued = limits;
+    sb->refused = calloc((size_t)nsub + 1, sizeof(bool));
     job *com = calloc((size_t)ncom + 1, sizeof(job));
     sb->complete = com;
     sb->applied = calloc((size_t)ncom + 1, sizeof(bool));
-    if (!sb->submit || !sb->existing || !com || !sb->applied) {
+    if (!sb->submit || !sb->existing || !limits || !sb->refused || !com || !sb->applied) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -215,6 +219,7 @@ static int batch_fill(sq_batch *b, store_batch *sb, char *err, size_t errlen)
             /* The store replaces a job whose key it knows (and drops its
              * args): keep them to compare with what it had. */
             op->u.submit.req_args = json_incref(op->u.submit.j.args);
+            limits[sb->nsubmit] = op->u.submit.max_queued;
             sb->submit[sb->nsubmit++] = op->u.submit.j;
         } else if (op->kind == SQ_COMPLETE) {
             com[sb->ncomplete++] = op->u.complete.j;
@@ -236,10 +241,11 @@ static int batch_fill(sq_batch *b, store_batch *sb, char *err, size_t errlen)
 /* Store thread: the outcome of a submission. A job found by its
  * Idempotency-Key is compared with the request (op->j still holds the
  * request's own fields; its args are in req_args). */
-static void submit_unfill(sq_op *op, job *out, bool existing)
+static void submit_unfill(sq_op *op, job *out, bool existing, bool refused)
 {
     typeof(op->u.submit) *s = &op->u.submit;
     s->existing = existing;
+    s->refused = refused;
     s->conflict = false;
     if (existing) {
         job req = s->j;
@@ -261,7 +267,7 @@ static void batch_unfill(sq_batch *b, store_batch *sb)
     int is = 0, ic = 0, fresh[FN_NKINDS] = {0};
     for (sq_op *op = b->ops; op; op = op->next) {
         if (op->kind == SQ_SUBMIT) {
-            submit_unfill(op, &sb->submit[is], sb->existing[is]);
+            submit_unfill(op, &sb->submit[is], sb->existing[is], sb->refused[is]);
             is++;
             fresh[op->u.submit.j.kind] += op->u.submit.claimed;
         } else if (op->kind == SQ_COMPLETE) {
@@ -289,9 +295,11 @@ static void batch_run(pool_task *t)
         if (rc < 0)
             snprintf(err, sizeof(err), "%s", store_errmsg(st));
     }
-    if (sb.submit && sb.existing && sb.complete && sb.applied) {
-        if (rc < 0) /* a failed write leaves the jobs as they were: give them back */
+    if (sb.submit && sb.existing && sb.max_queued && sb.refused && sb.complete && sb.applied) {
+        if (rc < 0) { /* a failed write leaves the jobs as they were: give them back */
             memset(sb.existing, 0, (size_t)sb.nsubmit * sizeof(bool));
+            memset(sb.refused, 0, (size_t)sb.nsubmit * sizeof(bool));
+        }
         batch_unfill(b, &sb);
     }
     for (sq_op *op = b->ops; op; op = op->next) {
@@ -300,6 +308,8 @@ static void batch_run(pool_task *t)
     }
     free(sb.submit);
     free(sb.existing);
+    free((int64_t *)sb.max_queued);
+    free(sb.refused);
     free((job *)sb.complete);
     free(sb.applied);
 }

@@ -56,13 +56,16 @@ struct sq_op {
     int rc;                  /* 0, or -1 with err */
     char err[256];
     union {
-        struct {              /* SQ_SUBMIT */
-            job j;            /* in: fn, kind, args, timeout, retries, callback, idem_key;
-                                 out: the job as stored (the existing one for a known key) */
-            bool existing;    /* out: its Idempotency-Key was known */
-            bool conflict;    /* out: existing, but asked with another request */
-            bool claimed;     /* out: a claim of this batch took it (it is running) */
-            json_t *req_args; /* internal: the request's own args while the store has it */
+        struct {                /* SQ_SUBMIT */
+            job j;              /* in: fn, kind, args, timeout, retries, callback, idem_key,
+                                   owner; out: the job as stored (the existing one for a
+                                   known key) */
+            int64_t max_queued; /* in: the owner's limit of queued jobs (0: none) */
+            bool existing;      /* out: its Idempotency-Key was known (for this owner) */
+            bool refused;       /* out: not queued, its owner has max_queued queued */
+            bool conflict;      /* out: existing, but asked with another request */
+            bool claimed;       /* out: a claim of this batch took it (it is running) */
+            json_t *req_args;   /* internal: the request's own args while the store has it */
         } submit;
         struct {          /* SQ_CLAIM */
             fn_kind kind; /* in */
@@ -83,15 +86,19 @@ struct sq_op {
             job j;                   /* out */
             bool found;
         } get;
-        struct {                     /* SQ_CANCEL */
-            char id[JOB_ID_LEN + 1]; /* in */
-            job j;                   /* out: after the cancel */
+        struct {                           /* SQ_CANCEL */
+            char id[JOB_ID_LEN + 1];       /* in */
+            char owner[JOB_OWNER_MAX + 1]; /* in, with by_owner: only a job of this owner */
+            bool by_owner;
+            job j; /* out: after the cancel */
             bool found;
             job_state before;
         } cancel;
         struct {                /* SQ_LIST */
-            store_list_query q; /* in; its fn and after may point at fn, after */
+            store_list_query q; /* in; its fn, after and owner may point at fn,
+                                   after and owner */
             char fn[JOB_FN_MAX + 1];
+            char owner[JOB_OWNER_MAX + 1];
             store_cursor after;
             store_row_fn *row; /* in: called on the store thread per row */
             void *row_arg;

@@ -114,6 +114,11 @@ void conn_set_job_id(conn *c, const char *id);
  * not set). */
 void conn_set_label(conn *c, int label);
 
+/* Who sent the current request: an API token's name (borrowed: it must
+ * outlive the request) for the access log's user field, and its series in
+ * /metrics (metrics_token_index). Without a call, nobody: "-", no series. */
+void conn_set_user(conn *c, const char *name, int series);
+
 /* The engine the connection's worker runs. */
 engine *conn_engine(const conn *c);
 

@@ -74,6 +74,8 @@ struct conn {
     char job_id[JOB_ID_LEN + 1]; /* the job the current request is about ("" if none) */
     const char *reply_headers;   /* lines for every reply to the current request, or NULL */
     int label;                   /* the request's metrics label; -1: from its path */
+    const char *user;            /* the request's API token name (conn_set_user), or NULL */
+    int user_series;             /* its metrics_token_index */
 };
 
 /* The one setter of c->state: asserts the transition (table in conn.c). */

@@ -30,6 +30,7 @@ static void conn_finish(conn *c)
     c->job_id[0] = '\0';
     c->reply_headers = NULL;
     c->label = -1;
+    c->user = NULL;
     c->on_gone = NULL;
     conn_body_release(c);
     c->since_ms = shm_mono_ms();
@@ -78,10 +79,13 @@ static void conn_record(conn *c, int status, size_t start)
     const http_request *q = &c->req;
     int label = c->label >= 0 ? c->label : cs->app->label(q->path.p, q->path.n);
     metrics_http(cs->e->shm, cs->e->slot, (metrics_route)label, status, us);
+    if (c->user)
+        metrics_token(cs->e->shm, cs->e->slot, c->user_series, status);
     if (!access_log_enabled(cs->al))
         return;
     access_log_entry e = {
         .remote = c->remote,
+        .user = c->user,
         .method = q->method_name.n ? q->method_name.p : NULL,
         .method_len = q->method_name.n,
         .target = q->target.n ? q->target.p : NULL,
@@ -155,6 +159,12 @@ void conn_set_reply_headers(conn *c, const char *lines)
 void conn_set_label(conn *c, int label)
 {
     c->label = label;
+}
+
+void conn_set_user(conn *c, const char *name, int series)
+{
+    c->user = name;
+    c->user_series = series;
 }
 
 void conn_set_job_id(conn *c, const char *id)

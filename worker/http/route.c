@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
+#include "authz.h"
 #include "cors.h"
 #include "http_url.h"
 #include "log.h"
@@ -20,13 +22,24 @@
 
 enum { M_GET = 1, M_POST = 2, M_DELETE = 4 };
 
+/* A route's scopes by method (route.scope[method_index()]); NONE: no token
+ * needed, even with tokens in force (/healthz, /readyz). */
+enum { M_IGET, M_IPOST, M_IDELETE, M_NINDEX };
+#define NONE 0u
+#define CALL AUTH_SCOPE_CALL
+#define SUBMIT AUTH_SCOPE_SUBMIT
+#define READ AUTH_SCOPE_READ
+#define CANCEL AUTH_SCOPE_CANCEL
+#define ADMIN AUTH_SCOPE_ADMIN
+
 #define METHODS_GET "GET, HEAD, OPTIONS"
 #define METHODS_FN "POST, OPTIONS"
 #define METHODS_JOBS "GET, HEAD, POST, OPTIONS"
 #define METHODS_JOB "GET, HEAD, DELETE, OPTIONS"
 #define METHODS_ANY "GET, HEAD, POST, DELETE, OPTIONS" /* OPTIONS * */
 
-typedef void route_handler(conn *c, const http_request *req, const char *body, size_t len);
+typedef void route_handler(conn *c, const http_request *req, const svc_caller *who,
+                           const char *body, size_t len);
 
 typedef struct route {
     const char *path;
@@ -35,28 +48,46 @@ typedef struct route {
     unsigned methods;
     const char *allow; /* the methods, for Allow (405, OPTIONS) and preflights */
     route_handler *handle;
-    metrics_route label; /* the "route" label of its metrics */
+    metrics_route label;      /* the "route" label of its metrics */
+    unsigned scope[M_NINDEX]; /* by method: what a token needs (auth.h) */
 } route;
 
 /* A path and its length. */
 #define PATH(p) p, sizeof(p) - 1
 
+/* clang-format off */
 static const route routes[] = {
-    {PATH(ROUTE_HEALTHZ), false, M_GET, METHODS_GET, route_admin_healthz, METRICS_R_HEALTHZ},
-    {PATH(ROUTE_READYZ), false, M_GET, METHODS_GET, route_admin_readyz, METRICS_R_READYZ},
-    {PATH(ROUTE_METRICS), false, M_GET, METHODS_GET, route_admin_metrics, METRICS_R_METRICS},
-    {PATH(ROUTE_FUNCTIONS), false, M_GET, METHODS_GET, route_admin_functions, METRICS_R_FUNCTIONS},
-    {PATH(ROUTE_WORKERS), false, M_GET, METHODS_GET, route_admin_workers, METRICS_R_WORKERS},
-    {PATH(ROUTE_FN_PREFIX), true, M_POST, METHODS_FN, route_fn_post, METRICS_R_FN},
-    {PATH(ROUTE_JOBS), false, M_GET | M_POST, METHODS_JOBS, route_jobs_collection, METRICS_R_JOBS},
-    {PATH(ROUTE_JOBS_PREFIX), true, M_GET | M_DELETE, METHODS_JOB, route_jobs_item, METRICS_R_JOB},
+    /* path, a prefix?, methods, Allow, handler, metrics label, scopes {GET and HEAD, POST, DELETE} */
+    {PATH(ROUTE_HEALTHZ), false, M_GET, METHODS_GET, route_admin_healthz, METRICS_R_HEALTHZ, {NONE}},
+    {PATH(ROUTE_READYZ), false, M_GET, METHODS_GET, route_admin_readyz, METRICS_R_READYZ, {NONE}},
+    {PATH(ROUTE_METRICS), false, M_GET, METHODS_GET, route_admin_metrics, METRICS_R_METRICS, {ADMIN}},
+    {PATH(ROUTE_FUNCTIONS), false, M_GET, METHODS_GET, route_admin_functions, METRICS_R_FUNCTIONS, {READ}},
+    {PATH(ROUTE_WORKERS), false, M_GET, METHODS_GET, route_admin_workers, METRICS_R_WORKERS, {ADMIN}},
+    {PATH(ROUTE_FN_PREFIX), true, M_POST, METHODS_FN, route_fn_post, METRICS_R_FN, {NONE, CALL}},
+    {PATH(ROUTE_JOBS), false, M_GET | M_POST, METHODS_JOBS, route_jobs_collection, METRICS_R_JOBS, {READ, SUBMIT}},
+    {PATH(ROUTE_JOBS_PREFIX), true, M_GET | M_DELETE, METHODS_JOB, route_jobs_item, METRICS_R_JOB, {READ, NONE, CANCEL}},
 };
+/* clang-format on */
 
 #undef PATH
+#undef NONE
+#undef CALL
+#undef SUBMIT
+#undef READ
+#undef CANCEL
+#undef ADMIN
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
 /* CORS header lines of this worker (http.cors_origins). Loop thread only. */
 static cors *cors_conf;
+
+/* The worker's tokens (cfg->auth.table), or NULL: every request is let
+ * through as svc_caller_open without a look at its headers. */
+static const auth_table *tokens;
+
+/* The caller of a route that needs no token while tokens are in force: sees
+ * nothing of anyone's. */
+static const svc_caller nobody = {.owner = ""};
 
 /* The route of a path; with one_segment, a prefix route takes exactly one
  * segment after its prefix (dispatch, on the decoded path); without, any
@@ -77,6 +108,12 @@ static int route_label(const char *path, size_t len)
 {
     const route *r = route_find(path, len, false);
     return r ? (int)r->label : METRICS_R_OTHER;
+}
+
+/* Index of a method bit into route.scope. */
+static int method_index(unsigned bit)
+{
+    return bit == M_GET ? M_IGET : bit == M_POST ? M_IPOST : M_IDELETE;
 }
 
 static unsigned method_bit(http_method m)
@@ -149,6 +186,23 @@ static int decode_target(conn *c, const http_request **req_io, http_request *cop
     return 0;
 }
 
+/* Runs r's handler, after the token check when tokens are in force (so
+ * that 401s, 403s and 429s count under the route's label too). */
+static void route_call(conn *c, const route *r, const http_request *req, const char *body,
+                       size_t len)
+{
+    if (!tokens) {
+        r->handle(c, req, &svc_caller_open, body, len);
+        return;
+    }
+    unsigned scope = r->scope[method_index(method_bit(req->method))];
+    svc_caller who;
+    if (scope == 0)
+        r->handle(c, req, &nobody, body, len);
+    else if (authz_check(c, req, scope, &who) == 0)
+        r->handle(c, req, &who, body, len);
+}
+
 static void route_dispatch(conn *c, const http_request *req, const char *body, size_t len)
 {
     const char *cors_lines = cors_headers(cors_conf, req);
@@ -175,7 +229,7 @@ static void route_dispatch(conn *c, const http_request *req, const char *body, s
         reply_405(c, r->allow);
     else {
         conn_set_label(c, r->label);
-        r->handle(c, req, body, len);
+        route_call(c, r, req, body, len);
     }
 }
 
@@ -187,11 +241,16 @@ int route_init(const engine *e)
         log_error("building the routes' replies failed: out of memory");
         return -1;
     }
+    if (authz_init(e) < 0)
+        return -1;
+    tokens = e->cfg->auth.table;
     return 0;
 }
 
 void route_release(void)
 {
+    tokens = NULL;
+    authz_release();
     route_admin_release();
     request_release();
     cors_free(cors_conf);

@@ -34,12 +34,14 @@ void route_admin_release(void)
     functions_json = NULL;
 }
 
-void route_admin_healthz(conn *c, const http_request *req, const char *body, size_t len)
+void route_admin_healthz(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                         size_t len)
 {
     conn_reply(c, 200, CT_JSON, BODY_HEALTHY, sizeof(BODY_HEALTHY) - 1, NULL);
 }
 
-void route_admin_readyz(conn *c, const http_request *req, const char *body, size_t len)
+void route_admin_readyz(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                        size_t len)
 {
     if (conn_engine(c)->draining)
         conn_reply_error(c, 503, ERR_DRAINING, "this worker is draining", NULL);
@@ -47,7 +49,8 @@ void route_admin_readyz(conn *c, const http_request *req, const char *body, size
         conn_reply(c, 200, CT_JSON, BODY_READY, sizeof(BODY_READY) - 1, NULL);
 }
 
-void route_admin_metrics(conn *c, const http_request *req, const char *body, size_t len)
+void route_admin_metrics(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                         size_t len)
 {
     const engine *e = conn_engine(c);
     char *text;
@@ -60,7 +63,8 @@ void route_admin_metrics(conn *c, const http_request *req, const char *body, siz
     free(text);
 }
 
-void route_admin_functions(conn *c, const http_request *req, const char *body, size_t len)
+void route_admin_functions(conn *c, const http_request *req, const svc_caller *who,
+                           const char *body, size_t len)
 {
     conn_reply(c, 200, CT_JSON, functions_json, functions_len, NULL);
 }
@@ -84,7 +88,8 @@ static json_t *worker_slot_json(const shm_worker *s, int slot)
                      "last_exit", last, "connections", atomic_load(&s->connections));
 }
 
-void route_admin_workers(conn *c, const http_request *req, const char *body, size_t len)
+void route_admin_workers(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                         size_t len)
 {
     const shm_region *shm = conn_engine(c)->shm;
     json_t *slots = json_array();

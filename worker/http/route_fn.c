@@ -63,7 +63,8 @@ static void fn_gone(conn *c, void *arg)
     conn_drop(c);
 }
 
-void route_fn_post(conn *c, const http_request *req, const char *body, size_t len)
+void route_fn_post(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                   size_t len)
 {
     engine *e = conn_engine(c);
     http_slice name = {req->path.p + strlen(ROUTE_FN_PREFIX),
@@ -87,7 +88,7 @@ void route_fn_post(conn *c, const http_request *req, const char *body, size_t le
     json_t *raw = NULL;
     if (len > 0 && !(raw = request_parse_body(c, body, len, &held)))
         return;
-    call *h = call_start(e, fn, raw, held, timeout_ms, fn_answer, c);
+    call *h = call_start(e, who, fn, raw, held, timeout_ms, fn_answer, c);
     json_decref(raw); /* the call holds what it needs */
     if (h)
         conn_defer(c, fn_gone, h);

@@ -14,8 +14,10 @@
 #include <stddef.h>
 
 #include "conn.h"
+#include "svc.h"
 
 /* path holds one segment after ROUTE_FN_PREFIX, decoded: the name. */
-void route_fn_post(conn *c, const http_request *req, const char *body, size_t len);
+void route_fn_post(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                   size_t len);
 
 #endif

@@ -10,12 +10,15 @@
 #include "request.h"
 #include "wire.h"
 
-/* Replies with the job object; extra header lines may be NULL. */
-static void reply_job(conn *c, int status, const job *j, const char *extra)
+/* Replies with the job object (with "owner" for show_owner); extra header
+ * lines may be NULL. */
+static void reply_job(conn *c, int status, const jobs_result *r, const char *extra)
 {
+    const job *j = r->j;
     conn_set_job_id(c, j->id);
     size_t len = 0;
-    char *body = job_dumps(j, &len);
+    char *body = job_dumps_fields(
+        j, JOB_VIEW_ARGS | JOB_VIEW_RESULT | (r->show_owner ? JOB_VIEW_OWNER : 0u), &len);
     if (!body) {
         conn_reply_error(c, 500, ERR_INTERNAL, "out of memory", NULL);
         return;
@@ -81,18 +84,19 @@ static void submit_answer(void *arg, const jobs_result *r)
     if (r->status != SVC_OK) {
         request_reply_svc(c, r->status, r->message, r->arg, r->retry_after_s);
     } else if (job_state_final(r->j->state)) {
-        reply_job(c, 200, r->j, NULL);
+        reply_job(c, 200, r, NULL);
     } else {
         /* 202 for a job still on its way, with where to ask and when. */
         char extra[160];
         snprintf(extra, sizeof(extra),
                  HDR_LOCATION ": " ROUTE_JOBS_PREFIX "%s\r\n" HDR_RETRY_AFTER ": %d\r\n", r->j->id,
                  r->retry_after_s);
-        reply_job(c, 202, r->j, extra);
+        reply_job(c, 202, r, extra);
     }
 }
 
-static void handle_submit(conn *c, const http_request *req, const char *body, size_t len)
+static void handle_submit(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                          size_t len)
 {
     if (!request_json_ok(req)) {
         conn_reply_error(c, 415, ERR_UNSUPPORTED_MEDIA, "Content-Type must be application/json",
@@ -114,18 +118,19 @@ static void handle_submit(conn *c, const http_request *req, const char *body, si
         return;
     }
     const http_slice *key = http_request_header(req, HDR_IDEMPOTENCY_KEY);
-    jobs_op *op =
-        jobs_submit(e, doc, held, key ? key->p : NULL, key ? key->n : 0, wait_ms, submit_answer, c);
+    jobs_op *op = jobs_submit(e, who, doc, held, key ? key->p : NULL, key ? key->n : 0, wait_ms,
+                              submit_answer, c);
     json_decref(doc);
     defer_to(c, op);
 }
 
-void route_jobs_collection(conn *c, const http_request *req, const char *body, size_t len)
+void route_jobs_collection(conn *c, const http_request *req, const svc_caller *who,
+                           const char *body, size_t len)
 {
     if (req->method == HTTP_POST)
-        handle_submit(c, req, body, len);
+        handle_submit(c, req, who, body, len);
     else
-        route_list_get(c, req);
+        route_list_get(c, req, who);
 }
 
 /* ---- GET and DELETE /v1/jobs/{id} ------------------------------------------ */
@@ -136,7 +141,7 @@ static void get_answer(void *arg, const jobs_result *r)
     if (r->status != SVC_OK)
         request_reply_svc(c, r->status, r->message, r->arg, r->retry_after_s);
     else
-        reply_job(c, 200, r->j, NULL);
+        reply_job(c, 200, r, NULL);
 }
 
 static void cancel_answer(void *arg, const jobs_result *r)
@@ -145,11 +150,11 @@ static void cancel_answer(void *arg, const jobs_result *r)
     if (r->status != SVC_OK)
         request_reply_svc(c, r->status, r->message, r->arg, r->retry_after_s);
     else
-        reply_job(c, job_state_final(r->j->state) ? 200 : 202, r->j,
-                  NULL); /* 202: still stopping */
+        reply_job(c, job_state_final(r->j->state) ? 200 : 202, r, NULL); /* 202: still stopping */
 }
 
-void route_jobs_item(conn *c, const http_request *req, const char *body, size_t len)
+void route_jobs_item(conn *c, const http_request *req, const svc_caller *who, const char *body,
+                     size_t len)
 {
     /* The route holds one segment after the prefix, decoded: the id. Anything
      * that cannot be an id is 404 without asking the store. */
@@ -163,10 +168,10 @@ void route_jobs_item(conn *c, const http_request *req, const char *body, size_t 
     id[JOB_ID_LEN] = '\0';
     engine *e = conn_engine(c);
     if (req->method == HTTP_DELETE) {
-        defer_to(c, jobs_cancel(e, id, cancel_answer, c));
+        defer_to(c, jobs_cancel(e, who, id, cancel_answer, c));
         return;
     }
     int64_t wait_ms = wait_ms_of(c, req, false);
     if (wait_ms >= 0)
-        defer_to(c, jobs_get(e, id, wait_ms, get_answer, c));
+        defer_to(c, jobs_get(e, who, id, wait_ms, get_answer, c));
 }

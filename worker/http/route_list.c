@@ -204,7 +204,7 @@ static void list_gone(conn *c, void *arg)
     conn_drop(c);
 }
 
-void route_list_get(conn *c, const http_request *req)
+void route_list_get(conn *c, const http_request *req, const svc_caller *who)
 {
     joblist_query q = {0};
     list_req *lr = calloc(1, sizeof(*lr));
@@ -217,7 +217,7 @@ void route_list_get(conn *c, const http_request *req)
         free(lr);
         return;
     }
-    joblist_op *op = joblist_start(conn_engine(c), &q, list_answer, lr);
+    joblist_op *op = joblist_start(conn_engine(c), who, &q, list_answer, lr);
     if (op) { /* else answered already (and lr freed) */
         lr->op = op;
         conn_defer(c, list_gone, lr);

@@ -121,8 +121,8 @@ static bool call_validate(call *c, const fn_desc *fn, json_t *raw_args)
     return false;
 }
 
-call *call_start(engine *e, const fn_desc *fn, json_t *raw_args, int64_t held, int64_t timeout_ms,
-                 call_done_fn *done, void *arg)
+call *call_start(engine *e, const svc_caller *who, const fn_desc *fn, json_t *raw_args,
+                 int64_t held, int64_t timeout_ms, call_done_fn *done, void *arg)
 {
     ENGINE_ASSERT_LOOP();
     call *c = calloc(1, sizeof(*c));
@@ -151,7 +151,7 @@ call *call_start(engine *e, const fn_desc *fn, json_t *raw_args, int64_t held, i
         c->args = NULL;
         int64_t h = c->held;
         c->held = 0;
-        jobs_op *q = jobs_run_call(e, fn, args, h, timeout_ms, call_queued_done, c);
+        jobs_op *q = jobs_run_call(e, who, fn, args, h, timeout_ms, call_queued_done, c);
         if (!q)
             return NULL; /* answered (and freed) already */
         c->queued = q;

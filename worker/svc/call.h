@@ -46,12 +46,13 @@ typedef void call_done_fn(void *arg, const call_result *r);
 typedef struct call call;
 
 /*
- * Calls fn with raw_args (the request's arguments object, borrowed; NULL is
- * {}), holding `held` bytes of BUDGET_ARGS for them (given back when the
- * call is done with them), within timeout_ms.
+ * Calls fn for who (borrowed for the call: a call through the queue is a
+ * job of who's owner) with raw_args (the request's arguments object,
+ * borrowed; NULL is {}), holding `held` bytes of BUDGET_ARGS for them
+ * (given back when the call is done with them), within timeout_ms.
  */
-call *call_start(engine *e, const fn_desc *fn, json_t *raw_args, int64_t held, int64_t timeout_ms,
-                 call_done_fn *done, void *arg);
+call *call_start(engine *e, const svc_caller *who, const fn_desc *fn, json_t *raw_args,
+                 int64_t held, int64_t timeout_ms, call_done_fn *done, void *arg);
 
 /* The caller is gone: stop the run, never answer. */
 void call_abandon(call *c);

@@ -76,7 +76,8 @@ static void list_done(sq_op *sq)
     list_free(op);
 }
 
-joblist_op *joblist_start(engine *e, const joblist_query *q, joblist_done_fn *done, void *arg)
+joblist_op *joblist_start(engine *e, const svc_caller *who, const joblist_query *q,
+                          joblist_done_fn *done, void *arg)
 {
     joblist_op *op = calloc(1, sizeof(*op));
     if (!op) {
@@ -86,7 +87,8 @@ joblist_op *joblist_start(engine *e, const joblist_query *q, joblist_done_fn *do
     }
     op->done = done;
     op->arg = arg;
-    op->fields = q->fields;
+    op->fields =
+        (q->fields & (JOB_VIEW_ARGS | JOB_VIEW_RESULT)) | (who->show_owner ? JOB_VIEW_OWNER : 0u);
     sq_op_init(&op->sq, SQ_LIST, list_done, op);
     typeof(op->sq.u.list) *l = &op->sq.u.list;
     l->q.state = q->state;
@@ -96,6 +98,10 @@ joblist_op *joblist_start(engine *e, const joblist_query *q, joblist_done_fn *do
     if (q->fn[0]) {
         snprintf(l->fn, sizeof(l->fn), "%s", q->fn);
         l->q.fn = l->fn;
+    }
+    if (!who->all) {
+        snprintf(l->owner, sizeof(l->owner), "%s", who->owner);
+        l->q.owner = l->owner;
     }
     if (q->has_after) {
         l->after = q->after;

@@ -31,10 +31,14 @@ struct jobs_op {
     int64_t held;  /* BUDGET_ARGS for a submission's args, until committed */
     bool in_store; /* sq is with the store */
     waiter *w;     /* the long-poll, while one runs */
+    bool all;      /* the caller's (svc_caller) */
+    bool show_owner;
+    char owner[JOB_OWNER_MAX + 1];
     sq_op sq;
 };
 
-static jobs_op *op_new(engine *e, op_mode mode, jobs_done_fn *done, void *arg)
+static jobs_op *op_new(engine *e, op_mode mode, const svc_caller *who, jobs_done_fn *done,
+                       void *arg)
 {
     jobs_op *op = calloc(1, sizeof(*op));
     if (!op) {
@@ -46,6 +50,9 @@ static jobs_op *op_new(engine *e, op_mode mode, jobs_done_fn *done, void *arg)
     op->mode = mode;
     op->done = done;
     op->arg = arg;
+    op->all = who->all;
+    op->show_owner = who->show_owner;
+    snprintf(op->owner, sizeof(op->owner), "%s", who->owner);
     return op;
 }
 
@@ -70,6 +77,13 @@ static void op_fail(jobs_op *op, svc_status st, const char *message, const char 
     op_answer(op, &r);
 }
 
+/* No such job, or another owner's: the same answer, so an id of someone
+ * else's job is not confirmed to exist. */
+static void op_not_found(jobs_op *op)
+{
+    op_fail(op, SVC_NOT_FOUND, "no such job", NULL);
+}
+
 static void op_store_error(jobs_op *op, const char *what, const char *err)
 {
     log_error("%s failed: %s", what, err);
@@ -78,7 +92,10 @@ static void op_store_error(jobs_op *op, const char *what, const char *err)
 
 static void op_job(jobs_op *op, const job *j)
 {
-    jobs_result r = {.status = SVC_OK, .j = j, .retry_after_s = jobs_retry_after_s(op->e)};
+    jobs_result r = {.status = SVC_OK,
+                     .j = j,
+                     .retry_after_s = jobs_retry_after_s(op->e),
+                     .show_owner = op->show_owner};
     if (op->mode == MODE_CANCEL && j->state != JOB_CANCELLED && job_state_final(j->state)) {
         r = (jobs_result){.status = SVC_ALREADY_FINAL,
                           .message = "the job finished before it could be cancelled"};
@@ -89,6 +106,13 @@ static void op_job(jobs_op *op, const job *j)
 int jobs_retry_after_s(const engine *e)
 {
     return figures_retry_after_s(e);
+}
+
+static void op_queue_full(jobs_op *op, const char *message)
+{
+    jobs_result r = {
+        .status = SVC_QUEUE_FULL, .message = message, .retry_after_s = jobs_retry_after_s(op->e)};
+    op_answer(op, &r);
 }
 
 static void op_push(jobs_op *op)
@@ -106,7 +130,7 @@ static void op_waited(void *arg, waiter_end how, const job *j, const char *err)
     if (how == WAITER_JOB)
         op_job(op, j);
     else if (how == WAITER_NOT_FOUND) /* purged while we waited */
-        op_fail(op, SVC_NOT_FOUND, "no such job", NULL);
+        op_not_found(op);
     else
         op_store_error(op, "reading a job", err);
 }
@@ -162,7 +186,7 @@ static void cancel_done(sq_op *sq)
     if (sq->rc < 0) {
         op_store_error(op, "cancelling a job", sq->err);
     } else if (!sq->u.cancel.found) {
-        op_fail(op, SVC_NOT_FOUND, "no such job", NULL);
+        op_not_found(op); /* the store did not touch another owner's job */
     } else if (job_state_final(sq->u.cancel.before)) {
         char msg[96];
         snprintf(msg, sizeof(msg), "the job is already %s", job_state_name(sq->u.cancel.before));
@@ -183,13 +207,16 @@ static void cancel_done(sq_op *sq)
     }
 }
 
-jobs_op *jobs_cancel(engine *e, const char *id, jobs_done_fn *done, void *arg)
+jobs_op *jobs_cancel(engine *e, const svc_caller *who, const char *id, jobs_done_fn *done,
+                     void *arg)
 {
-    jobs_op *op = op_new(e, MODE_CANCEL, done, arg);
+    jobs_op *op = op_new(e, MODE_CANCEL, who, done, arg);
     if (!op)
         return NULL;
     sq_op_init(&op->sq, SQ_CANCEL, cancel_done, op);
     snprintf(op->sq.u.cancel.id, sizeof(op->sq.u.cancel.id), "%s", id);
+    op->sq.u.cancel.by_owner = !who->all;
+    snprintf(op->sq.u.cancel.owner, sizeof(op->sq.u.cancel.owner), "%s", who->owner);
     op_push(op);
     return op;
 }
@@ -202,8 +229,8 @@ static void get_done(sq_op *sq)
     op->in_store = false;
     if (sq->rc < 0)
         op_store_error(op, "reading a job", sq->err);
-    else if (!sq->u.get.found)
-        op_fail(op, SVC_NOT_FOUND, "no such job", NULL);
+    else if (!sq->u.get.found || (!op->all && strcmp(sq->u.get.j.owner, op->owner) != 0))
+        op_not_found(op);
     else if (op->wait_ms > 0 && !job_state_final(sq->u.get.j.state) && op->done) {
         char id[JOB_ID_LEN + 1];
         snprintf(id, sizeof(id), "%s", sq->u.get.j.id);
@@ -212,9 +239,10 @@ static void get_done(sq_op *sq)
         op_job(op, &sq->u.get.j);
 }
 
-jobs_op *jobs_get(engine *e, const char *id, int64_t wait_ms, jobs_done_fn *done, void *arg)
+jobs_op *jobs_get(engine *e, const svc_caller *who, const char *id, int64_t wait_ms,
+                  jobs_done_fn *done, void *arg)
 {
-    jobs_op *op = op_new(e, MODE_GET, done, arg);
+    jobs_op *op = op_new(e, MODE_GET, who, done, arg);
     if (!op)
         return NULL;
     op->wait_ms = wait_ms;
@@ -232,13 +260,13 @@ static void submit_done(sq_op *sq)
     jobs_op *op = sq->arg;
     engine *e = op->e;
     typeof(sq->u.submit) *s = &sq->u.submit;
-    bool ok = sq->rc == 0, conflict = ok && s->conflict;
+    bool ok = sq->rc == 0, conflict = ok && s->conflict, refused = ok && s->refused;
     op->in_store = false;
     budget_give(e, BUDGET_ARGS, op->held); /* the store has the args now */
     op->held = 0;
-    if (ok && !s->existing && !s->claimed)
+    if (ok && !s->existing && !s->claimed && !refused)
         claims_queued(e, s->j.kind);
-    if (op->w && (!ok || conflict || !op->done)) { /* no long-poll after all */
+    if (op->w && (!ok || conflict || refused || !op->done)) { /* no long-poll after all */
         waiter *w = op->w;
         op->w = NULL;
         waiter_abandon(w);
@@ -247,7 +275,7 @@ static void submit_done(sq_op *sq)
         else
             waiter_failed(w, sq->err);
     }
-    if (!op->done && op->mode == MODE_CALL && ok && !conflict)
+    if (!op->done && op->mode == MODE_CALL && ok && !conflict && !refused)
         cancel_quiet(e, s->j.id); /* its caller left while it was committed */
     if (op->w) {
         /* A job found by its key may be final already: look now. */
@@ -256,6 +284,8 @@ static void submit_done(sq_op *sq)
     }
     if (!ok)
         op_store_error(op, "queueing a job", sq->err);
+    else if (refused)
+        op_queue_full(op, "this token's max_queued jobs are queued; try again later");
     else if (conflict) /* draft-ietf-httpapi-idempotency-key-header: 422 */
         op_fail(op, SVC_KEY_REUSED,
                 "Idempotency-Key was already used for another request (fn, args, timeout_ms, "
@@ -383,10 +413,10 @@ static svc_status submit_fields(engine *e, json_t *body, const char *key, size_t
     return SVC_OK;
 }
 
-jobs_op *jobs_submit(engine *e, json_t *body, int64_t held, const char *key, size_t key_len,
-                     int64_t wait_ms, jobs_done_fn *done, void *arg)
+jobs_op *jobs_submit(engine *e, const svc_caller *who, json_t *body, int64_t held, const char *key,
+                     size_t key_len, int64_t wait_ms, jobs_done_fn *done, void *arg)
 {
-    jobs_op *op = op_new(e, MODE_SUBMIT, done, arg);
+    jobs_op *op = op_new(e, MODE_SUBMIT, who, done, arg);
     if (!op) {
         budget_give(e, BUDGET_ARGS, held);
         return NULL;
@@ -406,19 +436,18 @@ jobs_op *jobs_submit(engine *e, json_t *body, int64_t held, const char *key, siz
         return NULL;
     }
     if (figures_queued(e) >= e->cfg->limits.max_queue) {
-        jobs_result r = {.status = SVC_QUEUE_FULL,
-                         .message = "limits.max_queue jobs are queued; try again later",
-                         .retry_after_s = jobs_retry_after_s(e)};
-        op_answer(op, &r);
+        op_queue_full(op, "limits.max_queue jobs are queued; try again later");
         return NULL;
     }
+    snprintf(op->sq.u.submit.j.owner, sizeof(op->sq.u.submit.j.owner), "%s", who->owner);
+    op->sq.u.submit.max_queued = who->max_queued;
     return submit_push(op, wait_ms);
 }
 
-jobs_op *jobs_run_call(engine *e, const fn_desc *fn, json_t *args, int64_t held, int64_t timeout_ms,
-                       jobs_done_fn *done, void *arg)
+jobs_op *jobs_run_call(engine *e, const svc_caller *who, const fn_desc *fn, json_t *args,
+                       int64_t held, int64_t timeout_ms, jobs_done_fn *done, void *arg)
 {
-    jobs_op *op = op_new(e, MODE_CALL, done, arg);
+    jobs_op *op = op_new(e, MODE_CALL, who, done, arg);
     if (!op) {
         json_decref(args);
         budget_give(e, BUDGET_ARGS, held);
@@ -428,6 +457,7 @@ jobs_op *jobs_run_call(engine *e, const fn_desc *fn, json_t *args, int64_t held,
     sq_op_init(&op->sq, SQ_SUBMIT, submit_done, op);
     job *j = &op->sq.u.submit.j;
     j->args = args;
+    snprintf(j->owner, sizeof(j->owner), "%s", who->owner);
     snprintf(j->fn, sizeof(j->fn), "%s", fn->name);
     j->kind = fn->kind;
     j->timeout_ms = timeout_ms;
