@@ -14,6 +14,7 @@
  */
 #include "config.h"
 #include "callback_allow.h"
+#include "config_runtimes.h"
 #include "errbuf.h"
 #include "utf8.h"
 
@@ -55,10 +56,14 @@ typedef enum key_type {
     KT_STRLIST, /* array of [min, max] strings of size bytes each; count at count_off */
     KT_WORKERS, /* "auto" or an integer in [min, max] (the key "workers") */
     KT_OBJECT,  /* nested object, walked with sub[] */
+    KT_CUSTOM,  /* a shape the rows cannot say (an array of objects): set() */
 } key_type;
 
 /* Returns NULL when s is acceptable, else what was expected (for "<path>: %s"). */
 typedef const char *check_fn(const char *s);
+
+/* KT_CUSTOM: writes v (at path) into cfg; 0, or -1 with "<path>...: ..." in err. */
+typedef int custom_fn(config *cfg, json_t *v, const char *path, char *err, size_t errlen);
 
 typedef struct key_spec {
     const char *name;
@@ -71,6 +76,7 @@ typedef struct key_spec {
     const char *const *choices; /* KT_ENUM: NULL-terminated */
     check_fn *check;            /* KT_STR, KT_STRLIST: extra syntax rule */
     const struct key_spec *sub; /* KT_OBJECT */
+    custom_fn *set;             /* KT_CUSTOM */
 } key_spec;
 
 #define OFF(f) offsetof(config, f)
@@ -147,6 +153,11 @@ static const key_spec log_keys[] = {
     K_END,
 };
 
+static const key_spec functions_keys[] = {
+    {.name = "runtimes", .type = KT_CUSTOM, .set = config_runtimes_set},
+    K_END,
+};
+
 static const key_spec top_keys[] = {
     K_LIST("listen", listen, n_listen, 1, true, check_listen),
     {.name = "workers", .type = KT_WORKERS, .off = OFF(workers), .size = SZ(workers),
@@ -162,6 +173,7 @@ static const key_spec top_keys[] = {
     K_OBJ("callbacks", callbacks_keys),
     K_OBJ("http", http_keys),
     K_OBJ("log", log_keys),
+    K_OBJ("functions", functions_keys),
     K_INT("shutdown_timeout_s", shutdown_timeout_s, 0, 3600),
     K_INT("heartbeat_timeout_s", heartbeat_timeout_s, 1, 3600),
     K_BOOL("debug_functions", debug_functions),
@@ -472,6 +484,7 @@ static int set_value(config *cfg, const key_spec *k, json_t *v, const char *path
         if (!json_is_object(v))
             return errbuf_fail(err, errlen, "%s: expected object", path);
         return walk(cfg, k->sub, v, path, err, errlen);
+    case KT_CUSTOM: return k->set(cfg, v, path, err, errlen);
     }
     assert(!"unknown key_type");
     return -1;

@@ -23,6 +23,10 @@
 #define CONFIG_PATH 1024
 #define CONFIG_MAX_WORKERS 256
 #define CONFIG_MAX_CORS 32
+#define CONFIG_MAX_RUNTIMES 8   /* functions.runtimes entries */
+#define CONFIG_RT_MAX_ARGV 16   /* argv entries of one runtime */
+#define CONFIG_RT_MAX_ENV 16    /* env entries of one runtime */
+#define CONFIG_RT_NAME 32       /* runtime names: 1..31 bytes */
 
 typedef struct config_limits {
     int64_t max_body_bytes;   /* default 1 MiB */
@@ -74,7 +78,25 @@ typedef struct config_log {
 
 typedef struct fn_registry fn_registry;
 
+/* One language runtime (functions.runtimes[i]; README "Writing a runtime"):
+ * a program each worker runs per_worker copies of, speaking NDJSON on its
+ * stdin and stdout (common/fn/rt_proto.h). Checked by config_runtimes.c. */
+typedef struct config_runtime {
+    char name[CONFIG_RT_NAME];                 /* a letter, then [A-Za-z0-9_-]; unique */
+    char argv[CONFIG_RT_MAX_ARGV][CONFIG_PATH]; /* argv[0]: a path, or a name looked up in PATH */
+    int argc;                                  /* 1 .. CONFIG_RT_MAX_ARGV */
+    char env[CONFIG_RT_MAX_ENV][CONFIG_PATH];  /* "NAME=value": the whole environment (+ PATH) */
+    int nenv;
+    char cwd[CONFIG_PATH];                     /* "" = crunchd's working directory */
+    int per_worker;                            /* processes per worker; default 1 */
+    int memory_mb;                             /* RLIMIT_AS of each process; 0 = none (default) */
+    int64_t max_result_bytes;                  /* longest reply line; default 16 MiB */
+    int hello_timeout_ms;                      /* to print the hello line; default 10000 */
+} config_runtime;
+
 typedef struct config_functions {
+    config_runtime runtimes[CONFIG_MAX_RUNTIMES]; /* functions.runtimes */
+    int n_runtimes;                               /* default 0 */
     /* Not from the file: the function registry built from this config
      * (server/functions.c) that the workers forked with it use. Borrowed, owned
      * by the master; NULL in a config that was only loaded (the built-ins). */

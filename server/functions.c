@@ -9,6 +9,7 @@
 #include "fn_builtin.h"
 #include "fn_registry.h"
 #include "metrics.h"
+#include "rt_load.h"
 
 /* Registries built and not freed yet: the running one, and at most one or
  * two newer ones (a reload's, kept until the next load finds it unused). */
@@ -45,7 +46,7 @@ int functions_load(config *cfg, const config *running, char *err, size_t errlen)
     fn_registry *r = fn_registry_new();
     if (!r)
         return errbuf_fail(err, errlen, "functions: out of memory");
-    if (fn_builtins_register(r, err, errlen) < 0) {
+    if (fn_builtins_register(r, err, errlen) < 0 || rt_load_all(r, cfg, err, errlen) < 0) {
         fn_registry_free(r);
         return -1;
     }
@@ -60,4 +61,14 @@ int functions_reload(config *next, const config *running, shm_region *shm, char 
         return -1;
     metrics_register_fns(shm, next->functions.registry);
     return 0;
+}
+
+int functions_check(const config *cfg, char *err, size_t errlen)
+{
+    fn_registry *r = fn_registry_new();
+    if (!r)
+        return errbuf_fail(err, errlen, "functions: out of memory");
+    int rc = fn_builtins_register(r, err, errlen) < 0 || rt_load_all(r, cfg, err, errlen) < 0;
+    fn_registry_free(r);
+    return rc ? -1 : 0;
 }

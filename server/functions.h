@@ -27,12 +27,20 @@
 #include "shm.h"
 
 /*
- * Builds the registry of cfg's functions (the built-ins) into
+ * Builds the registry of cfg's functions (the built-ins, then the functions
+ * of each language runtime, rt_load.h) into
  * cfg->functions.registry, after freeing every registry built before except
  * running's (running may be NULL). Returns 0, or -1 with err naming the
  * key and the problem; cfg->functions.registry is then NULL.
  */
 int functions_load(config *cfg, const config *running, char *err, size_t errlen);
+
+/*
+ * What functions_load() would build, built and freed (for crunchd -t, in
+ * preflight.c): the language runtimes are started, say hello and are
+ * stopped. Returns 0, or -1 with err as functions_load() says it.
+ */
+int functions_check(const config *cfg, char *err, size_t errlen);
 
 /* functions_load(), then metrics_register_fns(shm, ...): for the reload. */
 int functions_reload(config *next, const config *running, shm_region *shm, char *err,

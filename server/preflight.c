@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "errbuf.h"
+#include "functions.h"
 #include "listener.h"
 #include "nofile.h"
 #include "store.h"
@@ -103,6 +104,8 @@ int preflight_check(const config *cfg, preflight_warn_fn *warn_fn, void *arg, ch
     if (cfg->pid_file[0] != '\0' && check_writable("pid_file", cfg->pid_file, err, errlen) < 0)
         return -1;
     if (store_check(&cfg->store, err, errlen) < 0 || nofile_ensure(cfg, false, err, errlen) < 0)
+        return -1;
+    if (functions_check(cfg, err, errlen) < 0) /* the language runtimes say hello */
         return -1;
     check_warnings(cfg, &w);
     return 0;

@@ -11,7 +11,9 @@
  *   - pid_file: its directory exists and is writable (or the file is);
  *   - store: kind built in, directory, file (store_check);
  *   - limits.max_connections: RLIMIT_NOFILE is or can be raised to what a
- *     worker needs (nofile_ensure without applying it).
+ *     worker needs (nofile_ensure without applying it);
+ *   - functions.runtimes: each runtime starts and says a valid hello whose
+ *     functions register without a clash (functions_check).
  * What start-up only warns about is passed to warn (may be NULL): "user"
  * without root (ignored), a log.access_log that cannot be written (the
  * workers run without one), a data_dir that is not a directory (file_sha256

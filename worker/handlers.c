@@ -333,6 +333,9 @@ void handlers_reply_call(conn *c, const char *fn_name, fn_status status, json_t 
     case FN_FAILED:
         conn_reply_error(c, 422, ERR_FUNCTION_ERROR, message, NULL);
         return;
+    case FN_LOST: /* a language runtime's process died under the call */
+        conn_reply_error(c, 502, ERR_WORKER_LOST, message, NULL);
+        return;
     }
 }
 

@@ -391,6 +391,18 @@ static void settle(jtask *jt)
         j->state = JOB_FAILED;
         job_set_error(j, ERR_FUNCTION_ERROR, jt->ctx.message);
         break;
+    case FN_LOST:
+        /* Its process died, not this worker: as a reap would, re-queue it
+         * while it has retries (the store does it: store_complete()). */
+        if (j->attempts <= j->retries) {
+            log_notice("job %s (%s): %s; re-queued (attempt %d, retries %d)", j->id, j->fn,
+                       jt->ctx.message, j->attempts, j->retries);
+            j->state = JOB_QUEUED;
+        } else {
+            j->state = JOB_FAILED;
+            job_set_error(j, ERR_WORKER_LOST, jt->ctx.message);
+        }
+        break;
     }
 }
 
@@ -413,11 +425,12 @@ static void jtask_finish(jtask *jt)
     atomic_fetch_add_explicit(&w->me->jobs, 1, memory_order_relaxed);
     update_ewma(w, jt->run_us);
     settle(jt);
-    metrics_job(w->shm, w->slot, jt->fn ? jt->fn->series : -1,
-                jt->j.state == JOB_SUCCEEDED ? METRICS_JOB_SUCCEEDED
-                : jt->j.state == JOB_CANCELLED ? METRICS_JOB_CANCELLED
-                                               : METRICS_JOB_FAILED,
-                jt->run_us);
+    if (jt->j.state != JOB_QUEUED) /* a re-queued attempt is counted when the job ends */
+        metrics_job(w->shm, w->slot, jt->fn ? jt->fn->series : -1,
+                    jt->j.state == JOB_SUCCEEDED   ? METRICS_JOB_SUCCEEDED
+                    : jt->j.state == JOB_CANCELLED ? METRICS_JOB_CANCELLED
+                                                   : METRICS_JOB_FAILED,
+                    jt->run_us);
     sq_op_init(&jt->op, SQ_COMPLETE, complete_done, jt);
     jt->op.j = jt->j; /* the op owns the job now */
     job_init(&jt->j);
@@ -436,7 +449,10 @@ static void complete_done(sq_op *op)
     wctx *w = jt->w;
     if (op->rc < 0)
         log_error("completing job %s failed: %s", op->j.id, op->err);
-    else if (op->flag) {
+    else if (op->flag && op->j.state == JOB_QUEUED) {
+        atomic_fetch_sub(&w->shm->jobs.running, 1);
+        jobs_queued(w, op->j.kind); /* back in the queue: a free lane takes it */
+    } else if (op->flag) {
         atomic_fetch_sub(&w->shm->jobs.running, 1);
         jobs_final(w, &op->j, true);
     }

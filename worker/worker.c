@@ -20,6 +20,7 @@
 #include "storeq.h"
 #include "http_resp.h"
 #include "log.h"
+#include "rt_pool.h"
 #include "wctx.h"
 
 #define ACCEPTS_PER_WAKEUP 64
@@ -241,6 +242,8 @@ static int setup(worker *wk, const int *fds, int nfds)
     }
     if (waiters_init(w) < 0 || jobs_init(w) < 0)
         return -1;
+    if (rt_pool_start(w->cfg) < 0) /* this worker's language runtime processes */
+        return -1;
     if (setup_listeners(wk, fds, nfds) < 0 || add_signal(wk, &wk->sig_quit, SIGQUIT, on_quit) < 0 ||
         add_signal(wk, &wk->sig_term, SIGTERM, on_term) < 0 ||
         add_signal(wk, &wk->sig_int, SIGINT, on_term) < 0 ||
@@ -275,6 +278,7 @@ static void teardown(worker *wk)
         _exit(0);
     pool_free(w->cpu);
     pool_free(w->io);
+    rt_pool_stop(); /* no lane holds a runtime process now */
     callback_deliver_release(w);
     jobs_release(w);
     waiters_release(w);

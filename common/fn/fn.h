@@ -59,6 +59,10 @@ typedef enum fn_status {
     FN_CANCELLED,  /* the cancel flag was seen */
     FN_TIMEOUT,    /* the deadline passed */
     FN_FAILED,     /* the function could not do its work; message says why */
+    FN_LOST,       /* the process that ran it (a language runtime's, rt_call.h) died
+                      under it; message says which. A job is re-queued while it has
+                      retries and else fails worker_lost, as when its worker dies; a
+                      sync call answers 502 worker_lost */
 } fn_status;
 
 /*
