@@ -16,16 +16,14 @@
 static bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-/* A JSON string without NUL bytes that fits size bytes; 0 or -1 with err. */
+/* A JSON string that fits size bytes; 0 or -1 with err. */
 static int get_str(json_t *v, size_t size, const char *path, const char **out, char *err,
                    size_t errlen)
 {
     if (!json_is_string(v))
         return errbuf_fail(err, errlen, "%s: expected string", path);
-    const char *s = json_string_value(v);
+    const char *s = json_string_value(v); /* no NUL: the file is parsed without JSON_ALLOW_NUL */
     size_t len = json_string_length(v);
-    if (strlen(s) != len)
-        return errbuf_fail(err, errlen, "%s: contains a NUL byte", path);
     if (len >= size)
         return errbuf_fail(err, errlen, "%s: longer than %zu bytes", path, size - 1);
     *out = s;

@@ -10,8 +10,7 @@
  *   - at most CONFIG_MAX_RUNTIMES runtimes, names unique;
  *   - name: required, 1..31 bytes, a letter then letters, digits, '_', '-'
  *     (it prefixes log lines and names the runtime in errors);
- *   - argv: required, 1..CONFIG_RT_MAX_ARGV strings, argv[0] not empty; no
- *     string may hold a NUL byte;
+ *   - argv: required, 1..CONFIG_RT_MAX_ARGV strings, argv[0] not empty;
  *   - env: an object of at most CONFIG_RT_MAX_ENV string values, names of
  *     [A-Za-z_][A-Za-z0-9_]*; kept as "NAME=value" in order;
  *   - per_worker 1..64 (default 1), memory_mb 0..1048576 (default 0: no

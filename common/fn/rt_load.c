@@ -47,7 +47,10 @@ static hello_end read_hello(const config_runtime *rt, int index, rt_child *c, rt
             break;
         }
         if (rc == 1) {
-            *h = rt_proto_hello_parse(line, len, index, rt_call_run, why, whylen);
+            char perr[600];
+            *h = rt_proto_hello_parse(line, len, index, rt_call_run, perr, sizeof(perr));
+            if (!*h)
+                errbuf_fail(why, whylen, "hello: %s", perr);
             end = *h ? H_OK : H_BAD;
             break;
         }

@@ -68,15 +68,13 @@ void rt_proto_hello_free(void *p)
 
 /* ---- small readers: each returns 0, or -1 with "PATH.key: problem" ---- */
 
-/* A string of at most max bytes without NUL; *out a new copy. */
+/* A string of at most max bytes; *out a new copy. */
 static int take_str(json_t *v, size_t max, const char *path, const char *key, char **out,
                     char *err, size_t errlen)
 {
     if (!json_is_string(v))
         return errbuf_fail(err, errlen, "%s%s%s: expected string", path, *path ? "." : "", key);
-    size_t len = json_string_length(v);
-    if (strlen(json_string_value(v)) != len)
-        return errbuf_fail(err, errlen, "%s%s%s: contains a NUL byte", path, *path ? "." : "", key);
+    size_t len = json_string_length(v); /* no NUL: hellos are parsed without JSON_ALLOW_NUL */
     if (len > max)
         return errbuf_fail(err, errlen, "%s%s%s: longer than %zu bytes", path, *path ? "." : "",
                            key, max);
