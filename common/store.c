@@ -142,7 +142,7 @@ static int complete_prep(store *st, const job *src, job *dst, int64_t now_us)
     if (!id_ok(src->id))
         return store_fail(st, "complete: bad job id \"%.40s\"", src->id);
     if (!job_state_final(src->state) && src->state != JOB_QUEUED)
-        return store_fail(st, "complete: job %s: state %s is neither final nor queued", src->id,
+        return store_fail(st, "complete: job %s: state %s is not final (nor queued)", src->id,
                           job_state_name(src->state));
     *dst = *src;
     if (dst->finished_at_us == 0)
