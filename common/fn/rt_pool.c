@@ -137,6 +137,8 @@ static void spawn(rt_proc *p)
         return;
     }
     p->c = c;
+    rt_line_release(&p->out);
+    rt_line_init(&p->out, RT_HELLO_MAX_BYTES); /* the first line is the hello */
     p->state = P_STARTING;
     p->exited = p->on_purpose = p->said_hello = false;
     p->err_open = true;
@@ -221,13 +223,17 @@ static void read_hello(rt_proc *p)
         log_warn("runtime %s[%d]: its functions are not those registered when this generation "
                  "of workers started (reload to register them)", rt->cfg->name, (int)p->c.pid);
     rt_proto_hello_free(h);
+    if (h) { /* from now on the lines are replies: their bound is max_result_bytes */
+        rt_line_release(&p->out);
+        rt_line_init(&p->out, (size_t)rt->cfg->max_result_bytes);
+    }
     lock();
-    if (h) {
+    if (h && p->state == P_STARTING) {
         p->state = P_IDLE;
         p->said_hello = true;
         rt->failing = false;
         pthread_cond_signal(&rt->idle);
-    } else if (p->state == P_STARTING) {
+    } else if (!h && p->state == P_STARTING) {
         kill_proc(p, why, false);
         if (rc != 0) /* at the end of its stdout, how it exited says it all */
             snprintf(rt->failure, sizeof(rt->failure), "%s", why);
@@ -240,6 +246,8 @@ static void read_hello(rt_proc *p)
 static void reap(rt_proc *p)
 {
     int status;
+    if (p->c.pid <= 0)
+        return; /* reaped earlier in this turn: waitpid(-1) would take another child */
     lock();
     if (p->state == P_BUSY) {
         p->exited = true; /* the lease sees the end of its stdout and gives it back */
@@ -534,6 +542,7 @@ void rt_pool_stop(void)
 {
     if (!pool.running)
         return;
+    assert(!pthread_equal(pthread_self(), pool.thread));
     lock();
     pool.stopping = true;
     for (int r = 0; r < pool.n; r++)
@@ -587,6 +596,7 @@ fn_status rt_pool_acquire(int index, fn_ctx *ctx, rt_lease *l)
         return FN_FAILED;
     }
     rt_rt *rt = &pool.rts[index];
+    assert(!pthread_equal(pthread_self(), pool.thread)); /* it would wait for itself */
     lock();
     rt->waiters++;
     for (;;) {
@@ -623,6 +633,10 @@ void rt_pool_release(rt_lease *l, const char *why, bool on_purpose)
     rt_rt *rt = p->rt;
     lock();
     assert(p->state == P_BUSY);
+    if (!why && p->exited) {
+        why = "exited after its reply"; /* its pidfd left the poll set: reap it now */
+        on_purpose = false;
+    }
     if (!why) {
         p->state = P_IDLE;
         if (rt->waiters > 0)

@@ -347,6 +347,36 @@ START_TEST(test_per_worker)
 }
 END_TEST
 
+/* memory_mb, cwd, env and descriptors as the process sees them. */
+START_TEST(test_process_limits)
+{
+    server s;
+    resp r;
+    char extra[600];
+    snprintf(extra, sizeof(extra), "\"memory_mb\": 256, \"cwd\": \"/tmp\"");
+    must_start(&s, rt_conf("py", rt_script("handlers.py"), "", extra, "\"workers\": 1"));
+    ck_assert_int_eq(json_integer_value(must_call_fn(&s, "alloc", "{\"mb\": 16}", &r)), 16 << 20);
+    http_call(&s, "POST", "/v1/fn/alloc", "{\"mb\": 1024}", &r);
+    must_error(&r, 422, "function_error", NULL);
+    ck_assert_str_eq(must_str(must_get(must_json(&r), "error"), "message"), "MemoryError");
+    json_t *v = must_call_fn(&s, "surroundings", "{}", &r);
+    ck_assert_str_eq(must_str(v, "cwd"), "/tmp");
+    const char *key;
+    json_t *val;
+    json_object_foreach(must_get(v, "env"), key, val) { /* env, PATH, and Python's own */
+        ck_assert_msg(strcmp(key, "PYTHONPATH") == 0 || strcmp(key, "PYTHONDONTWRITEBYTECODE") == 0 ||
+                          strcmp(key, "PATH") == 0 || strcmp(key, "LC_CTYPE") == 0,
+                      "inherited %s: %s", key, r.body);
+    }
+    ck_assert_ptr_nonnull(json_object_get(must_get(v, "env"), "PATH"));
+    json_object_foreach(must_get(v, "fds"), key, val) { /* the pipes, dup'd by serve(), /dev/null */
+        const char *target = json_string_value(val);
+        ck_assert_msg(strncmp(target, "pipe:", 5) == 0 || strcmp(target, "/dev/null") == 0,
+                      "fd %s is %s: %s", key, target, r.body);
+    }
+}
+END_TEST
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "we");
@@ -427,6 +457,7 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, test_validation);
     tcase_add_test(tc, test_job_wait);
     tcase_add_test(tc, test_per_worker);
+    tcase_add_test(tc, test_process_limits);
     suite_add_tcase(s, tc);
 
     tc = harness_tcase("stopping");
