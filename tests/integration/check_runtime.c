@@ -388,7 +388,8 @@ static void write_file(const char *path, const char *text)
 #define HANDLERS_HEAD "from crunchd_runtime import function, serve\n\n@function()\ndef alpha():\n    return 1\n\n"
 
 /* HUP with a changed handlers file: the new generation lists and runs the
- * new function; the file is read again by the master and the new workers. */
+ * new function; the file is read again by the master and the new workers.
+ * Then a broken file: the reload fails and the running workers go on. */
 START_TEST(test_hup_new_function)
 {
     server s;
@@ -425,6 +426,12 @@ START_TEST(test_hup_new_function)
         sleep_ms(50);
     }
     ck_assert_int_eq(json_integer_value(must_call_fn(&s, "alpha", "{}", &r)), 1);
+    /* A broken file: the reload fails, naming the runtime; the workers serve on. */
+    write_file(path, "def broken(:\n");
+    must_signal(&s, SIGHUP);
+    rt_must_log(&s, "functions.runtimes[0] \"py\": process");
+    rt_must_log(&s, "]: SyntaxError: invalid syntax");
+    ck_assert_int_eq(json_integer_value(must_call_fn(&s, "beta", "{}", &r)), 2);
     unlink(path);
     rmdir(dir);
 }
