@@ -51,6 +51,7 @@ struct rt_proc {
     rt_line out;         /* stdout: the hello (runtime thread), replies (the lease) */
     rt_line errl;        /* stderr: runtime thread only */
     uint64_t next_id;    /* the lease's */
+    char problem[560];   /* why it was killed before its hello ("" if not) */
     int64_t spawned_ns, restart_at_ns, hello_deadline_ns, backoff_ms;
 };
 
@@ -171,7 +172,8 @@ static void ended(rt_proc *p, pid_t pid, const char *how)
     if (!p->said_hello && !p->on_purpose) {
         char why[700];
         snprintf(why, sizeof(why), "process %d %.96s before its hello%s%.500s", (int)pid, how,
-                 rt->failure[0] ? ": " : "", rt->failure);
+                 p->problem[0] ? ": " : "", p->problem);
+        p->problem[0] = '\0';
         start_failed(p, why);
         return;
     }
@@ -215,28 +217,30 @@ static void read_hello(rt_proc *p)
     rt_proto_hello *h = NULL;
     if (rc < 0)
         snprintf(why, sizeof(why), "hello: longer than %d bytes", RT_HELLO_MAX_BYTES);
-    else if (rc == 0)
-        snprintf(why, sizeof(why), "closed its stdout before its hello");
-    else if (!(h = rt_proto_hello_parse(line, len, rt->index, rt_call_run, perr, sizeof(perr))))
+    else if (rc == 1 && !(h = rt_proto_hello_parse(line, len, rt->index, rt_call_run, perr,
+                                                   sizeof(perr))))
         snprintf(why, sizeof(why), "hello: %s", perr);
-    if (h && !hello_matches(rt, h))
+    bool ok = h != NULL;
+    if (ok && !hello_matches(rt, h))
         log_warn("runtime %s[%d]: its functions are not those registered when this generation "
                  "of workers started (reload to register them)", rt->cfg->name, (int)p->c.pid);
     rt_proto_hello_free(h);
-    if (h) { /* from now on the lines are replies: their bound is max_result_bytes */
+    if (ok) { /* from now on the lines are replies: their bound is max_result_bytes */
         rt_line_release(&p->out);
         rt_line_init(&p->out, (size_t)rt->cfg->max_result_bytes);
     }
     lock();
-    if (h && p->state == P_STARTING) {
+    if (ok && p->state == P_STARTING) {
         p->state = P_IDLE;
         p->said_hello = true;
         rt->failing = false;
         pthread_cond_signal(&rt->idle);
-    } else if (!h && p->state == P_STARTING) {
+    } else if (p->state == P_STARTING && rc == 0) {
+        rt_child_signal(&p->c, SIGKILL); /* its end of file: how it exits says it all */
+        p->state = P_DYING;
+    } else if (!ok && p->state == P_STARTING) {
         kill_proc(p, why, false);
-        if (rc != 0) /* at the end of its stdout, how it exited says it all */
-            snprintf(rt->failure, sizeof(rt->failure), "%s", why);
+        snprintf(p->problem, sizeof(p->problem), "%s", why);
     }
     unlock();
 }
@@ -312,7 +316,7 @@ static int plan(watch *w)
                 snprintf(why, sizeof(why), "no hello within hello_timeout_ms (%d ms)",
                          p->rt->cfg->hello_timeout_ms);
                 kill_proc(p, why, false);
-                snprintf(p->rt->failure, sizeof(p->rt->failure), "%s", why);
+                snprintf(p->problem, sizeof(p->problem), "%s", why);
             }
             if (p->state == P_DOWN && !pool.stopping && p->restart_at_ns < next)
                 next = p->restart_at_ns;

@@ -5,7 +5,8 @@
  * reply, a reply for another id, a line after the reply (each kills the
  * process with a logged reason, the call fails, a new process serves the
  * next call), a process that exits mid-call (502 worker_lost, replaced),
- * progress lines; and at start-up, under crunchd -t and for real: a runtime
+ * progress lines, a runtime that cannot start any more (its calls fail at
+ * once, restarts back off, then it serves again); and at start-up, under crunchd -t and for real: a runtime
  * that never says hello, exits first, says a malformed hello, declares a
  * function twice or one that clashes with a built-in, or cannot be run.
  */
@@ -79,6 +80,43 @@ START_TEST(test_progress_then_result)
     http_call(&s, "GET", "/v1/functions", NULL, &r);
     ck_assert_msg(strstr(r.body, "\"raw echo\"") == NULL && strstr(r.body, "\"returns its args\""),
                   "%s", r.body);
+}
+END_TEST
+
+/* A runtime that cannot start any more: its calls fail at once, saying
+ * why, while it is started again with a back-off that doubles; once it can,
+ * it serves again. */
+START_TEST(test_restart_backoff)
+{
+    server s;
+    resp r;
+    char gate[600], args[700];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(gate, sizeof(gate), "%s/crunchd-rt-gate-%d", tmp && *tmp ? tmp : "/tmp", (int)getpid());
+    unlink(gate);
+    snprintf(args, sizeof(args), "\"ok\", \"%s\"", gate);
+    must_start(&s, rt_conf("raw", rt_script("raw_runtime.py"), args, "", "\"workers\": 1"));
+    pid_t pid = (pid_t)json_integer_value(must_call_fn(&s, "pid", "{}", &r));
+    FILE *f = fopen(gate, "we");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    /* 100 ms after the kill if it died young, then doubling for each failed start */
+    rt_must_log(&s, "before its hello; starting it again in 200 ms");
+    rt_must_log(&s, "before its hello; starting it again in 400 ms");
+    http_call(&s, "POST", "/v1/fn/echo", "{}", &r);
+    must_error(&r, 422, "function_error", NULL);
+    ck_assert_msg(strstr(r.body, "runtime \\\"raw\\\" is not running: process "), "%s", r.body);
+    ck_assert_msg(strstr(r.body, "exited with status 3 before its hello"), "%s", r.body);
+    rt_must_log(&s, "]: raw_runtime: ");
+    unlink(gate);
+    int64_t deadline = now_ms() + RT_WAIT_MS;
+    do { /* the next start (within 10 s) succeeds */
+        ck_assert_msg(now_ms() < deadline, "echo not served again within %d ms", RT_WAIT_MS);
+        sleep_ms(50);
+        http_call(&s, "POST", "/v1/fn/echo", "{}", &r);
+    } while (r.status != 200);
+    ck_assert_int_ne(json_integer_value(must_call_fn(&s, "pid", "{}", &r)), pid);
 }
 END_TEST
 
@@ -179,7 +217,7 @@ START_TEST(test_check_ok)
     const char *out;
     int rc = run(true, raw_conf("ok", ""), &out);
     ck_assert_msg(rc == 0, "crunchd -t exited %d:\n%s", rc, out);
-    ck_assert_msg(strstr(out, "runtime raw: 6 functions (raw)"), "%s", out);
+    ck_assert_msg(strstr(out, "runtime raw: 7 functions (raw)"), "%s", out);
 }
 END_TEST
 
@@ -253,6 +291,7 @@ static Suite *proto_suite(void)
     tcase_add_test(tc, test_line_after_reply);
     tcase_add_test(tc, test_exit_mid_call);
     tcase_add_test(tc, test_progress_then_result);
+    tcase_add_test(tc, test_restart_backoff);
     suite_add_tcase(s, tc);
 
     tc = harness_tcase("start-up");

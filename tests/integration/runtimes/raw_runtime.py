@@ -1,7 +1,7 @@
 """A runtime written without crunchd_runtime, straight from the protocol, to
 test how crunchd takes what runtimes say (check_runtime_proto.c).
 
-    raw_runtime.py MODE
+    raw_runtime.py MODE [GATE]
 
 MODE "ok" says a valid hello and serves:
     echo      {"id", "result": args}
@@ -10,6 +10,9 @@ MODE "ok" says a valid hello and serves:
     chatty    its reply, then one more line
     die       exits (status 3) without a reply
     progress  a progress line, then the reply
+    pid       {"id", "result": its pid}
+With GATE, a path: while that file exists, it exits (status 3) before its
+hello, as a runtime that cannot start.
 Other modes fail the start: "silent" (never says hello), "exit" (exits 3
 after a line on stderr), "badhello" (a JSON-Schema key crunchd does not
 take), "notjson" (a hello that is not JSON), "clash" (declares "fib"),
@@ -22,6 +25,9 @@ import time
 
 mode = sys.argv[1] if len(sys.argv) > 1 else "ok"
 out = sys.stdout
+if len(sys.argv) > 2 and os.path.exists(sys.argv[2]):
+    print("raw_runtime: %s exists" % sys.argv[2], file=sys.stderr, flush=True)
+    sys.exit(3)
 
 
 def say(obj):
@@ -35,7 +41,7 @@ def fn(name):
 
 ECHO = {"name": "echo", "kind": "io", "doc": "returns its args",
         "args": [{"name": "n", "type": "integer", "min": 0, "max": 9, "default": 1}]}
-NAMES = ["garbage", "wrong_id", "chatty", "die", "progress"]
+NAMES = ["garbage", "wrong_id", "chatty", "die", "progress", "pid"]
 
 if mode == "silent":
     time.sleep(3600)
@@ -78,3 +84,5 @@ for line in sys.stdin:
     elif name == "progress":
         say({"id": rid, "progress": 1})
         say({"id": rid, "result": "done"})
+    elif name == "pid":
+        say({"id": rid, "result": os.getpid()})
