@@ -240,7 +240,7 @@ static void read_hello(rt_proc *p)
         p->state = P_DYING;
     } else if (!ok && p->state == P_STARTING) {
         kill_proc(p, why, false);
-        snprintf(p->problem, sizeof(p->problem), "%s", why);
+        snprintf(p->problem, sizeof(p->problem), "%.500s", why);
     }
     unlock();
 }
@@ -316,7 +316,7 @@ static int plan(watch *w)
                 snprintf(why, sizeof(why), "no hello within hello_timeout_ms (%d ms)",
                          p->rt->cfg->hello_timeout_ms);
                 kill_proc(p, why, false);
-                snprintf(p->problem, sizeof(p->problem), "%s", why);
+                snprintf(p->problem, sizeof(p->problem), "%.500s", why);
             }
             if (p->state == P_DOWN && !pool.stopping && p->restart_at_ns < next)
                 next = p->restart_at_ns;
