@@ -7,7 +7,8 @@
  * run() may assume every argument is present, of the right type and in range.
  *
  * Where descriptors come from: a registry (fn_registry.h) that the built-ins
- * (fn_builtin.h) and the C plugins (fn_plugin.h) register into at start-up.
+ * (fn_builtin.h) and the C plugins (fn_plugin.h) register into at start-up,
+ * and the language runtimes (rt_load.h; their run() is rt_call.h's).
  * The lookups below read the process's current registry (fn_registry_use());
  * a process that never chose one sees the built-ins alone.
  *
