@@ -226,10 +226,11 @@ def main(argv):
               % (run_us, calls, noop_us, sleep_us, noop_us - sleep_us), flush=True)
         single, r, frac, limit = scaling(cport, crunchd.pid, cpus, iterations, a.duration, repeat)
         failed += not r["ok"]
+        busy = r["cpu_s"] / r["seconds"] if r["seconds"] else 0
         print("cpu scaling: burn {\"iterations\": %d} alone %.1f ms; 4 at once (wrk -t2 -c4): "
               "%.2f calls/s = %.2f of %d CPUs / single-call time (%.2f/s) (issue 11 target: "
-              ">= 0.90)" % (iterations, single * 1000, r["rps"] or 0, frac, cpus, limit),
-              flush=True)
+              ">= 0.90); crunchd and its Python processes kept %.2f CPUs busy meanwhile"
+              % (iterations, single * 1000, r["rps"] or 0, frac, cpus, limit, busy), flush=True)
     except (OSError, RuntimeError, ValueError) as e:
         print("runtime_bench: %s" % e, file=sys.stderr)
         failed += 1
