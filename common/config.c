@@ -56,38 +56,62 @@ typedef enum key_type {
     KT_STRLIST, /* array of [min, max] strings of size bytes each; count at count_off */
     KT_WORKERS, /* "auto" or an integer in [min, max] (the key "workers") */
     KT_OBJECT,  /* nested object, walked with sub[] */
+    KT_CUSTOM,  /* a shape the rows cannot say (an array of objects): set() */
 } key_type;
 
 /* Returns NULL when s is acceptable, else what was expected (for "<path>: %s"). */
 typedef const char *check_fn(const char *s);
 
+/* KT_CUSTOM: writes v (at path) into cfg; 0, or -1 with "<path>...: ..." in err. */
+typedef int custom_fn(config *cfg, json_t *v, const char *path, char *err, size_t errlen);
+
 typedef struct key_spec {
     const char *name;
     key_type type;
-    size_t off;   /* from the start of struct config */
-    size_t size;  /* of the field; of one element for KT_STRLIST */
+    size_t off;  /* from the start of struct config */
+    size_t size; /* of the field; of one element for KT_STRLIST */
     int64_t min, max;
     size_t count_off;           /* KT_STRLIST: the int holding the count */
     bool unique;                /* KT_STRLIST: entries must differ */
     const char *const *choices; /* KT_ENUM: NULL-terminated */
     check_fn *check;            /* KT_STR, KT_STRLIST: extra syntax rule */
     const struct key_spec *sub; /* KT_OBJECT */
+    custom_fn *set;             /* KT_CUSTOM */
 } key_spec;
 
 #define OFF(f) offsetof(config, f)
 #define SZ(f) sizeof(((config *)0)->f)
 #define NELEM(f) (SZ(f) / SZ(f[0]))
 
-#define K_INT(k, f, lo, hi) \
-    { .name = k, .type = KT_INT, .off = OFF(f), .size = SZ(f), .min = lo, .max = hi }
-#define K_BOOL(k, f) { .name = k, .type = KT_BOOL, .off = OFF(f), .size = SZ(f) }
-#define K_STR(k, f, chk) { .name = k, .type = KT_STR, .off = OFF(f), .size = SZ(f), .check = chk }
-#define K_ENUM(k, f, ch) { .name = k, .type = KT_ENUM, .off = OFF(f), .size = SZ(f), .choices = ch }
-#define K_LIST(k, f, n, lo, uniq, chk)                                                        \
-    { .name = k, .type = KT_STRLIST, .off = OFF(f), .size = SZ(f[0]), .min = lo,          \
-      .max = (int64_t)NELEM(f), .count_off = OFF(n), .unique = uniq, .check = chk }
-#define K_OBJ(k, s) { .name = k, .type = KT_OBJECT, .sub = s }
-#define K_END { .name = NULL }
+#define K_INT(k, f, lo, hi)                                                                        \
+    {                                                                                              \
+        .name = k, .type = KT_INT, .off = OFF(f), .size = SZ(f), .min = lo, .max = hi              \
+    }
+#define K_BOOL(k, f)                                                                               \
+    {                                                                                              \
+        .name = k, .type = KT_BOOL, .off = OFF(f), .size = SZ(f)                                   \
+    }
+#define K_STR(k, f, chk)                                                                           \
+    {                                                                                              \
+        .name = k, .type = KT_STR, .off = OFF(f), .size = SZ(f), .check = chk                      \
+    }
+#define K_ENUM(k, f, ch)                                                                           \
+    {                                                                                              \
+        .name = k, .type = KT_ENUM, .off = OFF(f), .size = SZ(f), .choices = ch                    \
+    }
+#define K_LIST(k, f, n, lo, uniq, chk)                                                             \
+    {                                                                                              \
+        .name = k, .type = KT_STRLIST, .off = OFF(f), .size = SZ(f[0]), .min = lo,                 \
+        .max = (int64_t)NELEM(f), .count_off = OFF(n), .unique = uniq, .check = chk                \
+    }
+#define K_OBJ(k, s)                                                                                \
+    {                                                                                              \
+        .name = k, .type = KT_OBJECT, .sub = s                                                     \
+    }
+#define K_END                                                                                      \
+    {                                                                                              \
+        .name = NULL                                                                               \
+    }
 
 static const char *check_listen(const char *s);
 static const char *check_allow(const char *s);
@@ -154,15 +178,26 @@ static const key_spec log_keys[] = {
     K_END,
 };
 
+static int set_runtimes(config *cfg, json_t *v, const char *path, char *err, size_t errlen)
+{
+    return config_runtimes_set(cfg->functions.runtimes, &cfg->functions.n_runtimes, v, path, err,
+                               errlen);
+}
+
 static const key_spec functions_keys[] = {
     K_LIST("plugins", functions.plugins, functions.n_plugins, 0, true, check_nonempty),
+    {.name = "runtimes", .type = KT_CUSTOM, .set = set_runtimes},
     K_END,
 };
 
 static const key_spec top_keys[] = {
     K_LIST("listen", listen, n_listen, 1, true, check_listen),
-    {.name = "workers", .type = KT_WORKERS, .off = OFF(workers), .size = SZ(workers),
-     .min = 1, .max = CONFIG_MAX_WORKERS},
+    {.name = "workers",
+     .type = KT_WORKERS,
+     .off = OFF(workers),
+     .size = SZ(workers),
+     .min = 1,
+     .max = CONFIG_MAX_WORKERS},
     K_INT("io_threads", io_threads, 1, 256),
     K_INT("cpu_threads", cpu_threads, 1, 256),
     K_STR("user", user, NULL),
@@ -182,10 +217,12 @@ static const key_spec top_keys[] = {
     K_END,
 };
 
-
 /* ---- syntax of listen addresses and hosts ---- */
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 static bool is_alnum(char c)
 {
@@ -285,7 +322,10 @@ static const char *check_allow(const char *s)
     return callback_allow_parse(s, &e);
 }
 
-static const char *check_nonempty(const char *s) { return s[0] ? NULL : "must not be empty"; }
+static const char *check_nonempty(const char *s)
+{
+    return s[0] ? NULL : "must not be empty";
+}
 
 bool config_is_origin(const char *s, size_t len)
 {
@@ -300,7 +340,8 @@ bool config_is_origin(const char *s, size_t len)
     if (*h == '[') {
         const char *close = memchr(h, ']', (size_t)(end - h));
         /* no zone: a browser never sends one in an Origin */
-        if (!close || memchr(h, '%', (size_t)(close - h)) || !is_ipv6(h + 1, (size_t)(close - h - 1)))
+        if (!close || memchr(h, '%', (size_t)(close - h)) ||
+            !is_ipv6(h + 1, (size_t)(close - h - 1)))
             return false;
         hend = close + 1;
     } else {
@@ -326,7 +367,10 @@ static const char *check_origin(const char *s)
 
 /* ---- setters: one per key_type; each writes only after its checks pass ---- */
 
-static void *field(config *cfg, const key_spec *k) { return (char *)cfg + k->off; }
+static void *field(config *cfg, const key_spec *k)
+{
+    return (char *)cfg + k->off;
+}
 
 static int set_int(config *cfg, const key_spec *k, json_t *v, const char *path, char *err,
                    size_t errlen)
@@ -337,7 +381,7 @@ static int set_int(config *cfg, const key_spec *k, json_t *v, const char *path, 
     n = json_integer_value(v);
     if (n < k->min || n > k->max)
         return errbuf_fail(err, errlen, "%s: must be from %" PRId64 " to %" PRId64, path, k->min,
-                    k->max);
+                           k->max);
     assert(k->size == sizeof(int) || k->size == sizeof(int64_t));
     if (k->size == sizeof(int))
         *(int *)field(cfg, k) = (int)n;
@@ -348,8 +392,8 @@ static int set_int(config *cfg, const key_spec *k, json_t *v, const char *path, 
 
 /* Copies a JSON string into a field of size bytes, with the length and
  * syntax checks shared by KT_STR and the elements of KT_STRLIST. */
-static int copy_str(char *dst, size_t size, check_fn *check, json_t *v, const char *path,
-                    char *err, size_t errlen)
+static int copy_str(char *dst, size_t size, check_fn *check, json_t *v, const char *path, char *err,
+                    size_t errlen)
 {
     const char *s;
     size_t len;
@@ -397,8 +441,8 @@ static int set_list(config *cfg, const key_spec *k, json_t *v, const char *path,
         return errbuf_fail(err, errlen, "%s: expected array of strings", path);
     n = json_array_size(v);
     if ((int64_t)n < k->min || (int64_t)n > k->max)
-        return errbuf_fail(err, errlen, "%s: must have from %" PRId64 " to %" PRId64 " entries", path,
-                    k->min, k->max);
+        return errbuf_fail(err, errlen, "%s: must have from %" PRId64 " to %" PRId64 " entries",
+                           path, k->min, k->max);
     for (size_t i = 0; i < n; i++) {
         char epath[KEY_PATH + 24]; /* path is a known key: short */
         snprintf(epath, sizeof(epath), "%s[%zu]", path, i);
@@ -419,8 +463,7 @@ static int online_cpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0 &&
-        CPU_COUNT(&set) < n)
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0 && CPU_COUNT(&set) < n)
         n = CPU_COUNT(&set);
     if (n < 1)
         return 1;
@@ -464,6 +507,7 @@ static int set_value(config *cfg, const key_spec *k, json_t *v, const char *path
         if (!json_is_object(v))
             return errbuf_fail(err, errlen, "%s: expected object", path);
         return walk(cfg, k->sub, v, path, err, errlen);
+    case KT_CUSTOM: return k->set(cfg, v, path, err, errlen);
     }
     assert(!"unknown key_type");
     return -1;
@@ -488,7 +532,8 @@ static int walk(config *cfg, const key_spec *table, json_t *obj, const char *pre
 {
     const char *key;
     json_t *v;
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         char path[KEY_PATH];
         const key_spec *k = table;
         path_join(path, sizeof(path), prefix, key);
@@ -512,7 +557,8 @@ static int config_check(config *cfg, char *err, size_t errlen)
         return errbuf_fail(err, errlen,
                            "limits.max_worker_body_bytes: must be at least limits.max_body_bytes");
     if (cfg->jobs.default_timeout_ms > cfg->jobs.max_timeout_ms)
-        return errbuf_fail(err, errlen, "jobs.default_timeout_ms: must not exceed jobs.max_timeout_ms");
+        return errbuf_fail(err, errlen,
+                           "jobs.default_timeout_ms: must not exceed jobs.max_timeout_ms");
     if (strcmp(cfg->store.kind, "redis") == 0 && cfg->store.url[0] == '\0')
         return errbuf_fail(err, errlen, "store.url: required for kind redis");
     if (strcmp(cfg->store.kind, "sqlite") == 0 && cfg->store.path[0] == '\0')
@@ -523,8 +569,8 @@ static int config_check(config *cfg, char *err, size_t errlen)
                            "remove one of them");
     for (int i = 0; cfg->http.n_cors_origins > 1 && i < cfg->http.n_cors_origins; i++)
         if (strcmp(cfg->http.cors_origins[i], "*") == 0)
-            return errbuf_fail(err, errlen,
-                               "http.cors_origins[%d]: \"*\" allows every origin; list it alone", i);
+            return errbuf_fail(
+                err, errlen, "http.cors_origins[%d]: \"*\" allows every origin; list it alone", i);
     return 0;
 }
 
@@ -535,7 +581,7 @@ static int config_apply(config *cfg, json_t *root, const char *name, const json_
     int rc;
     config_defaults(cfg);
     cfg->limits.max_worker_body_bytes = 0; /* unless set: follows max_body_bytes */
-    if (!root && je->line < 0) /* not tied to a position, e.g. out of memory */
+    if (!root && je->line < 0)             /* not tied to a position, e.g. out of memory */
         return errbuf_fail(err, errlen, "%s: %s", name, je->text);
     if (!root)
         return errbuf_fail(err, errlen, "%s:%d:%d: %s", name, je->line, je->column, je->text);

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config_runtimes.h"
+
 #define CONFIG_MAX_LISTEN 16
 #define CONFIG_MAX_ALLOW 32
 #define CONFIG_STR 256
@@ -29,12 +31,12 @@
 #define CONFIG_MAX_PLUGINS 32
 
 typedef struct config_limits {
-    int64_t max_body_bytes;   /* default 1 MiB */
-    int max_header_bytes;     /* default 8192 */
-    int max_connections;      /* per worker; default 4096 */
-    int keepalive_timeout_s;  /* default 75 */
-    int read_timeout_s;       /* default 30 */
-    int max_queue;            /* default 10000 */
+    int64_t max_body_bytes;        /* default 1 MiB */
+    int max_header_bytes;          /* default 8192 */
+    int max_connections;           /* per worker; default 4096 */
+    int keepalive_timeout_s;       /* default 75 */
+    int read_timeout_s;            /* default 30 */
+    int max_queue;                 /* default 10000 */
     int64_t max_worker_body_bytes; /* bodies one worker holds; default 4 x max_body_bytes */
     int64_t max_worker_args_bytes; /* parsed arguments one worker holds; default 32 MiB */
 } config_limits;
@@ -47,19 +49,19 @@ typedef struct config_jobs {
 } config_jobs;
 
 typedef struct config_store {
-    char kind[16];            /* "sqlite" (default) or "redis" */
-    char path[CONFIG_PATH];   /* sqlite: default "./var/crunchd.db" */
-    char url[CONFIG_PATH];    /* redis */
+    char kind[16];          /* "sqlite" (default) or "redis" */
+    char path[CONFIG_PATH]; /* sqlite: default "./var/crunchd.db" */
+    char url[CONFIG_PATH];  /* redis */
 } config_store;
 
 typedef struct config_callbacks {
     char allow[CONFIG_MAX_ALLOW][CONFIG_STR]; /* "host:port" entries (callback_allow.h) */
-    int n_allow;              /* default 0: no callback may be sent */
-    char secret[CONFIG_STR];  /* "" = unsigned */
-    int retries;              /* default 3 */
-    int timeout_ms;           /* one attempt: connect + send + read; default 5000 */
-    int threads;              /* delivery threads per worker (not the io pool); default 2 */
-    int max_pending;          /* deliveries per worker not yet done; default 1000 */
+    int n_allow;                              /* default 0: no callback may be sent */
+    char secret[CONFIG_STR];                  /* "" = unsigned */
+    int retries;                              /* default 3 */
+    int timeout_ms;                           /* one attempt: connect + send + read; default 5000 */
+    int threads;               /* delivery threads per worker (not the io pool); default 2 */
+    int max_pending;           /* deliveries per worker not yet done; default 1000 */
     int64_t max_pending_bytes; /* their bodies together; default 16 MiB */
 } config_callbacks;
 
@@ -75,7 +77,8 @@ struct auth_table; /* auth.h */
 typedef struct config_auth {
     char tokens_file[CONFIG_PATH]; /* "" = no tokens: loopback only unless none */
     bool none;                     /* no authentication at all, on any address; default false */
-    const struct auth_table *table; /* not a key: set by the master (auth_master.h); NULL without tokens */
+    const struct auth_table
+        *table; /* not a key: set by the master (auth_master.h); NULL without tokens */
 } config_auth;
 
 typedef struct config_log {
@@ -90,6 +93,8 @@ typedef struct config_functions {
     /* C plugins to load, in this order (include/crunchd/plugin.h); default none. */
     char plugins[CONFIG_MAX_PLUGINS][CONFIG_PATH];
     int n_plugins;
+    config_runtime runtimes[CONFIG_MAX_RUNTIMES]; /* functions.runtimes */
+    int n_runtimes;                               /* default 0 */
     /* Not from the file: the function registry built from this config
      * (server/functions.c) that the workers forked with it use. Borrowed, owned
      * by the master; NULL in a config that was only loaded (the built-ins). */
@@ -98,14 +103,14 @@ typedef struct config_functions {
 
 typedef struct config {
     char listen[CONFIG_MAX_LISTEN][CONFIG_STR]; /* "host:port", "[v6]:port", "unix:/path" */
-    int n_listen;                 /* default 1: "127.0.0.1:8080" */
-    int workers;                  /* resolved: "auto" becomes the online CPU count */
+    int n_listen;                               /* default 1: "127.0.0.1:8080" */
+    int workers;                                /* resolved: "auto" becomes the online CPU count */
     bool workers_auto;
-    int io_threads;               /* default 4 */
-    int cpu_threads;              /* default 1 */
-    char user[64];                /* "" = do not switch */
-    char pid_file[CONFIG_PATH];   /* "" = none */
-    char data_dir[CONFIG_PATH];   /* default "./data" */
+    int io_threads;             /* default 4 */
+    int cpu_threads;            /* default 1 */
+    char user[64];              /* "" = do not switch */
+    char pid_file[CONFIG_PATH]; /* "" = none */
+    char data_dir[CONFIG_PATH]; /* default "./data" */
     config_limits limits;
     config_jobs jobs;
     config_store store;
@@ -114,9 +119,9 @@ typedef struct config {
     config_auth auth;
     config_log log;
     config_functions functions;
-    int shutdown_timeout_s;       /* default 30 */
-    int heartbeat_timeout_s;      /* default 10 */
-    bool debug_functions;         /* default false */
+    int shutdown_timeout_s;  /* default 30 */
+    int heartbeat_timeout_s; /* default 10 */
+    bool debug_functions;    /* default false */
 } config;
 
 /* Fills *cfg with the defaults above. */
@@ -146,7 +151,5 @@ int config_load_string(config *cfg, const char *json, char *err, size_t errlen);
  * with scheme http or https, host a name, an IPv4 address or a [v6] literal,
  * port 1..65535, nothing after it (RFC 6454 serialisation). */
 bool config_is_origin(const char *s, size_t len);
-
-
 
 #endif

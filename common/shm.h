@@ -63,7 +63,7 @@ typedef struct shm_worker {
     atomic_uint generation;         /* master: the reload generation the pid was forked in */
     char current_job[SHM_JOB_ID];   /* id of the job this worker runs now, "" if none;
                                        use shm_worker_set_job() / shm_worker_get_job() */
-    /* Asynchronous jobs (worker/jobs.c), written by the slot's current process. */
+    /* Asynchronous jobs (worker/engine/figures.c), written by the slot's current process. */
     atomic_int free_cpu;            /* idle cpu-lane threads: worth waking for a cpu job */
     atomic_int free_io;             /* idle io-pool threads: worth waking for an io job */
     atomic_int waiters;             /* long-polls held: worth telling about finished jobs */

@@ -22,6 +22,7 @@
 #include "fn_registry.h"
 #include "log.h"
 #include "metrics.h"
+#include "rt_load.h"
 
 /* Registries built and not freed yet: the running one, and at most one or
  * two newer ones (a reload's, kept until the next load finds it unused). */
@@ -34,11 +35,13 @@ static fn_registry *built[FUNCTIONS_MAX_BUILT];
 /* ---- building ---- */
 
 /*
- * A new registry with cfg's functions, or NULL with err. report (>= 0: a
- * pipe to the parent of a check) is told "L<i>\n" before plugin i loads;
- * loud logs each plugin loaded.
+ * A new registry with cfg's functions, or NULL with err: the built-ins, the
+ * plugins, then (with runtimes) the language runtimes' (rt_load.h). report
+ * (>= 0: a pipe to the parent of a check) is told "L<i>\n" before plugin i
+ * loads and "R\n" before the runtimes start; loud logs each plugin loaded.
  */
-static fn_registry *build(const config *cfg, int report, bool loud, char *err, size_t errlen)
+static fn_registry *build(const config *cfg, int report, bool loud, bool runtimes, char *err,
+                          size_t errlen)
 {
     char why[1024];
     fn_registry *r = fn_registry_new();
@@ -62,6 +65,12 @@ static fn_registry *build(const config *cfg, int report, bool loud, char *err, s
                        path, info.fresh ? " (a new file since the last load)" : "", info.nfunctions,
                        info.nfunctions == 1 ? "" : "s");
     }
+    if (runtimes && cfg->functions.n_runtimes > 0) {
+        if (report >= 0)
+            dprintf(report, "R\n");
+        if (rt_load_all(r, cfg, err, errlen) < 0)
+            goto fail;
+    }
     return r;
 
 fail:
@@ -71,12 +80,12 @@ fail:
 
 /* ---- trying a set in a child ---- */
 
-__attribute__((noreturn)) static void check_child(const config *cfg, int report)
+__attribute__((noreturn)) static void check_child(const config *cfg, bool runtimes, int report)
 {
     char err[1024];
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core); /* a crash is reported; a core would litter the cwd */
-    fn_registry *r = build(cfg, report, false, err, sizeof(err));
+    fn_registry *r = build(cfg, report, false, runtimes, err, sizeof(err));
     if (!r) {
         dprintf(report, "E%s\n", err);
         _exit(1);
@@ -94,10 +103,10 @@ static int64_t mono_ms(void)
 
 /* Reads the child's report until EOF or the deadline; returns 0, or -1 at
  * the deadline. */
-static int read_report(int fd, char *buf, size_t len)
+static int read_report(int fd, int64_t timeout_ms, char *buf, size_t len)
 {
     size_t used = 0;
-    int64_t deadline = mono_ms() + FUNCTIONS_CHECK_TIMEOUT_MS;
+    int64_t deadline = mono_ms() + timeout_ms;
     for (;;) {
         int64_t left = deadline - mono_ms();
         struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -131,6 +140,15 @@ static int last_loading(const char *report)
     return i;
 }
 
+/* How long the check may take: the plugins', and each runtime's hello and stop. */
+static int64_t check_timeout_ms(const config *cfg, bool runtimes)
+{
+    int64_t ms = FUNCTIONS_CHECK_TIMEOUT_MS;
+    for (int i = 0; runtimes && i < cfg->functions.n_runtimes; i++)
+        ms += cfg->functions.runtimes[i].hello_timeout_ms + RT_STOP_MS;
+    return ms;
+}
+
 /* Turns what the child did into 0 or -1 with err. */
 static int check_verdict(const config *cfg, const char *report, int status, bool timed_out,
                          char *err, size_t errlen)
@@ -138,6 +156,10 @@ static int check_verdict(const config *cfg, const char *report, int status, bool
     const char *e = strstr(report, "\nE");
     int i = last_loading(report);
     const char *path = i >= 0 && i < cfg->functions.n_plugins ? cfg->functions.plugins[i] : "?";
+    bool in_runtimes = strncmp(report, "R\n", 2) == 0 || strstr(report, "\nR\n");
+    if (in_runtimes && !(e || strncmp(report, "E", 1) == 0) && (timed_out || !WIFEXITED(status)))
+        return errbuf_fail(err, errlen, "functions.runtimes: the check of the runtimes %s",
+                           timed_out ? "did not end in time" : "crashed");
     if (timed_out)
         return errbuf_fail(err, errlen, "functions.plugins[%d]: %s: still loading after %d ms", i,
                            path, FUNCTIONS_CHECK_TIMEOUT_MS);
@@ -159,11 +181,12 @@ static int check_verdict(const config *cfg, const char *report, int status, bool
                        i, path, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
-int functions_check(const config *cfg, char *err, size_t errlen)
+/* Builds cfg's set in a child (with or without its runtimes) and says how it went. */
+static int check_set(const config *cfg, bool runtimes, char *err, size_t errlen)
 {
     char report[CHECK_REPORT];
     int fds[2], status = 0;
-    if (cfg->functions.n_plugins == 0)
+    if (cfg->functions.n_plugins == 0 && (!runtimes || cfg->functions.n_runtimes == 0))
         return 0; /* the built-ins alone: nothing that could crash */
     if (pipe2(fds, O_CLOEXEC) < 0)
         return errbuf_fail(err, errlen, "functions: pipe2() failed: %s", strerror(errno));
@@ -176,16 +199,22 @@ int functions_check(const config *cfg, char *err, size_t errlen)
     }
     if (pid == 0) {
         close(fds[0]);
-        check_child(cfg, fds[1]);
+        check_child(cfg, runtimes, fds[1]);
     }
     close(fds[1]);
-    bool timed_out = read_report(fds[0], report, sizeof(report)) < 0;
+    bool timed_out =
+        read_report(fds[0], check_timeout_ms(cfg, runtimes), report, sizeof(report)) < 0;
     close(fds[0]);
     if (timed_out)
         kill(pid, SIGKILL);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     return check_verdict(cfg, report, status, timed_out, err, errlen);
+}
+
+int functions_check(const config *cfg, char *err, size_t errlen)
+{
+    return check_set(cfg, true, err, errlen);
 }
 
 /* ---- the master's registries ---- */
@@ -215,10 +244,10 @@ static void remember(fn_registry *r)
 int functions_load(config *cfg, const config *running, char *err, size_t errlen)
 {
     cfg->functions.registry = NULL;
-    if (functions_check(cfg, err, errlen) < 0)
+    if (check_set(cfg, false, err, errlen) < 0) /* runtimes cannot crash the master */
         return -1;
     collect(running ? running->functions.registry : NULL);
-    fn_registry *r = build(cfg, -1, true, err, errlen);
+    fn_registry *r = build(cfg, -1, true, true, err, errlen);
     if (!r)
         return -1;
     remember(r);

@@ -43,19 +43,26 @@
 #define FUNCTIONS_CHECK_TIMEOUT_MS 5000
 
 /*
- * Tries to build cfg's registry (the built-ins, then each plugin in order) in
- * a child process and throws it away. Returns 0, or -1 with err naming the
- * key, the file and the problem, e.g. "functions.plugins[1]: function \"fib\"
- * of /srv/libx.so clashes with the built-in \"fib\"" or
- * "functions.plugins[0]: /srv/liby.so: crashed while loading (signal 11)".
+ * Tries to build cfg's registry (the built-ins, each plugin in order, then
+ * the language runtimes, which are started, say hello and are stopped:
+ * rt_load.h) in a child process and throws it away; for crunchd -t and the
+ * master's start-up (preflight.c). The wait is FUNCTIONS_CHECK_TIMEOUT_MS
+ * plus each runtime's hello_timeout_ms and RT_STOP_MS. Returns 0, or -1 with
+ * err naming the key, the file and the problem, e.g. "functions.plugins[1]:
+ * function \"fib\" of /srv/libx.so clashes with the built-in \"fib\"",
+ * "functions.plugins[0]: /srv/liby.so: crashed while loading (signal 11)" or
+ * "functions.runtimes[0] \"py\": no hello within hello_timeout_ms (10000 ms)".
  */
 int functions_check(const config *cfg, char *err, size_t errlen);
 
 /*
- * functions_check(), then builds cfg's registry in this process into
- * cfg->functions.registry (logging each plugin loaded), after freeing every
- * registry built before except running's (running may be NULL). Returns 0, or
- * -1 with err as above; cfg->functions.registry is then NULL.
+ * Checks the plugins in a child as functions_check() does (not the runtimes:
+ * they run in processes of their own and cannot crash the master), then
+ * builds cfg's registry in this process (the built-ins, the plugins, then the
+ * functions of each language runtime) into cfg->functions.registry (logging
+ * each plugin loaded), after freeing every registry built before except
+ * running's (running may be NULL). Returns 0, or -1 with err as above;
+ * cfg->functions.registry is then NULL.
  */
 int functions_load(config *cfg, const config *running, char *err, size_t errlen);
 

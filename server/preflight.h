@@ -17,6 +17,8 @@
  *   - functions.plugins: the whole set loads, in a child process
  *     (functions_check): each file exists and is a crunchd plugin of this
  *     ABI with valid declarations, and no name clashes with another.
+ *   - functions.runtimes: each runtime starts and says a valid hello whose
+ *     functions register without a clash (functions_check).
  * What start-up only warns about is passed to warn (may be NULL): "user"
  * without root (ignored), auth.none (nothing is checked), a tokens file
  * without a token (every request is refused), a log.access_log that cannot be written (the

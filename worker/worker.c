@@ -17,6 +17,7 @@
 #include "http_resp.h"
 #include "log.h"
 #include "route.h"
+#include "rt_call.h"
 
 #define ACCEPTS_PER_WAKEUP 64
 #define MAX_LISTENERS 64
@@ -228,6 +229,8 @@ static int setup(worker *wk, const config *cfg, shm_region *shm, int slot, const
     conns_init(&wk->cs, &wk->e, &route_app, wk->al);
     if (route_init(&wk->e) < 0)
         return -1;
+    if (rt_call_start(cfg) < 0) /* this worker's language runtime processes */
+        return -1;
     if (setup_listeners(wk, fds, nfds) < 0 || add_signal(wk, &wk->sig_quit, SIGQUIT, on_quit) < 0 ||
         add_signal(wk, &wk->sig_term, SIGTERM, on_term) < 0 ||
         add_signal(wk, &wk->sig_int, SIGINT, on_term) < 0 ||
@@ -259,6 +262,7 @@ static void teardown(worker *wk)
     if (!engine_idle_now(&wk->e))
         _exit(0);
     engine_release(&wk->e);
+    rt_call_stop(); /* no lane holds a runtime process now */
     access_log_close(wk->al);
     route_release();
     if (base)

@@ -7,7 +7,8 @@
  * run() may assume every argument is present, of the right type and in range.
  *
  * Where descriptors come from: a registry (fn_registry.h) that the built-ins
- * (fn_builtin.h) and the C plugins (fn_plugin.h) register into at start-up.
+ * (fn_builtin.h) and the C plugins (fn_plugin.h) register into at start-up,
+ * and the language runtimes (rt_load.h; their run() is rt_call.h's).
  * The lookups below read the process's current registry (fn_catalog_use(), fn_catalog.h);
  * a process that never chose one sees the built-ins alone.
  *
@@ -46,19 +47,23 @@ typedef struct fn_arg {
     const char *name;
     fn_arg_type type;
     bool required;
-    int64_t min, max;            /* INT: bounds; STRING/ARRAY: max length */
-    int64_t def_int;             /* INT default when not required */
-    const char *def_str;         /* STRING/ENUM default when not required */
-    const char *const *choices;  /* ENUM: NULL-terminated */
-    const char *doc;             /* one line for /v1/functions */
+    int64_t min, max;           /* INT: bounds; STRING/ARRAY: max length */
+    int64_t def_int;            /* INT default when not required */
+    const char *def_str;        /* STRING/ENUM default when not required */
+    const char *const *choices; /* ENUM: NULL-terminated */
+    const char *doc;            /* one line for /v1/functions */
 } fn_arg;
 
 /* Outcome of run(). */
 typedef enum fn_status {
     FN_OK = 0,
-    FN_CANCELLED,  /* the cancel flag was seen */
-    FN_TIMEOUT,    /* the deadline passed */
-    FN_FAILED,     /* the function could not do its work; message says why */
+    FN_CANCELLED, /* the cancel flag was seen */
+    FN_TIMEOUT,   /* the deadline passed */
+    FN_FAILED,    /* the function could not do its work; message says why */
+    FN_LOST,      /* the process that ran it (a language runtime's, rt_call.h) died
+                     under it; message says which. A job is re-queued while it has
+                     retries and else fails worker_lost, as when its worker dies; a
+                     sync call answers 502 worker_lost */
 } fn_status;
 
 /*
@@ -69,9 +74,9 @@ typedef enum fn_status {
 typedef struct fn_ctx {
     atomic_int cancel;
     int64_t deadline_ns;
-    const char *data_dir;        /* borrowed; for io functions touching files */
+    const char *data_dir;         /* borrowed; for io functions touching files */
     atomic_int_fast64_t progress; /* optional: the function's own progress count */
-    char message[256];           /* run() writes the reason when it returns FN_FAILED */
+    char message[256];            /* run() writes the reason when it returns FN_FAILED */
 } fn_ctx;
 
 typedef struct fn_desc fn_desc;
@@ -79,7 +84,7 @@ typedef struct fn_desc fn_desc;
 struct fn_desc {
     const char *name;
     fn_kind kind;
-    bool debug_only;             /* exists only with "debug_functions": true */
+    bool debug_only; /* exists only with "debug_functions": true */
     const fn_arg *args;
     int nargs;
     const char *doc;
@@ -151,8 +156,8 @@ json_t *fn_desc_json(const fn_desc *fn);
  * (whole characters, "..." past UTF8_ECHO_MAX bytes), so give bad_arg
  * UTF8_ECHO_SIZE bytes; both buffers always end on a character boundary.
  */
-int fn_validate(const fn_desc *fn, json_t *args, json_t **out,
-                char *bad_arg, size_t bad_arg_len, char *err, size_t errlen);
+int fn_validate(const fn_desc *fn, json_t *args, json_t **out, char *bad_arg, size_t bad_arg_len,
+                char *err, size_t errlen);
 
 /* Whether a call of fn with these validated args may run on the loop thread:
  * it has a cost estimate and the estimate is below FN_INLINE_NS. */

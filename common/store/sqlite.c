@@ -61,6 +61,7 @@ typedef enum stmt_id {
     S_GET,
     S_CLAIM,
     S_COMPLETE,
+    S_REQUEUE,
     S_CANCEL_QUEUED,
     S_CANCEL_RUNNING,
     S_REAP_CANCEL,
@@ -77,10 +78,9 @@ static const char *const sql_text[N_STMT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
-    [S_INSERT] =
-        "INSERT INTO jobs (id, fn, kind, args, state, attempts, retries, timeout_ms,"
-        " callback, idem_key, created_at, owner)"
-        " VALUES (?1, ?2, ?3, ?4, 0, 0, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [S_INSERT] = "INSERT INTO jobs (id, fn, kind, args, state, attempts, retries, timeout_ms,"
+                 " callback, idem_key, created_at, owner)"
+                 " VALUES (?1, ?2, ?3, ?4, 0, 0, ?5, ?6, ?7, ?8, ?9, ?10)",
     [S_BY_IDEM] = "SELECT " COLS " FROM jobs WHERE owner = ?2 AND idem_key = ?1",
     /* Counts up to ?2: enough to know whether the owner is at its limit. */
     [S_OWNER_QUEUED] = "SELECT count(*) FROM (SELECT 1 FROM jobs INDEXED BY jobs_owner_queued"
@@ -94,6 +94,18 @@ static const char *const sql_text[N_STMT] = {
     [S_COMPLETE] = "UPDATE jobs SET state = ?4, result = ?5, error_code = ?6, error_message = ?7,"
                    " run_us = ?8, cpu_us = ?9, finished_at = ?10"
                    " WHERE id = ?1 AND state = 1 AND owner_slot = ?2 AND owner_inc = ?3",
+    /* A completion in state queued gives the job back (store.h); a cancel
+     * that came meanwhile ends it cancelled instead, as a reap would. */
+    [S_REQUEUE] = "UPDATE jobs SET state = CASE WHEN cancel_requested <> 0 THEN 4 ELSE 0 END,"
+                  " error_code = CASE WHEN cancel_requested <> 0 THEN '" ERR_CANCELLED "' END,"
+                  " error_message = CASE WHEN cancel_requested <> 0 THEN 'cancelled' END,"
+                  " finished_at = CASE WHEN cancel_requested <> 0 THEN ?4 END,"
+                  " owner_slot = CASE WHEN cancel_requested <> 0 THEN owner_slot END,"
+                  " owner_inc = CASE WHEN cancel_requested <> 0 THEN owner_inc END,"
+                  " worker_pid = CASE WHEN cancel_requested <> 0 THEN worker_pid END,"
+                  " started_at = CASE WHEN cancel_requested <> 0 THEN started_at END,"
+                  " deadline_at = NULL"
+                  " WHERE id = ?1 AND state = 1 AND owner_slot = ?2 AND owner_inc = ?3",
     [S_CANCEL_QUEUED] =
         "UPDATE jobs SET state = 4, error_code = '" ERR_CANCELLED "', error_message = ?2,"
         " finished_at = ?3 WHERE id = ?1 AND state = 0",
@@ -286,8 +298,29 @@ static int claim_rows(sq *s, const store_batch *b, fn_kind kind, int64_t now_us,
     return rc;
 }
 
+/* A completion in state queued: the job goes back to the queue. */
+static int requeue_one(sq *s, const job *j, bool *applied)
+{
+    sqlite3_stmt *q = stmt(s, S_REQUEUE);
+    if (!q)
+        return -1;
+    if (sqlite3_bind_text(q, 1, j->id, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int(q, 2, j->owner_slot) != SQLITE_OK ||
+        sqlite3_bind_int64(q, 3, (int64_t)j->owner_incarnation) != SQLITE_OK ||
+        sqlite3_bind_int64(q, 4, j->finished_at_us) != SQLITE_OK) {
+        sq_finish(q);
+        return store_fail(&s->base, "%s: requeue: cannot bind values", s->path);
+    }
+    if (sq_run(s, q, "requeue") < 0)
+        return -1;
+    *applied = sqlite3_changes(s->db) > 0;
+    return 0;
+}
+
 static int complete_one(sq *s, sqlite3_stmt *q, const job *j, bool *applied)
 {
+    if (j->state == JOB_QUEUED)
+        return requeue_one(s, j, applied);
     if (sqlite3_bind_text(q, 1, j->id, -1, SQLITE_STATIC) != SQLITE_OK ||
         sqlite3_bind_int(q, 2, j->owner_slot) != SQLITE_OK ||
         sqlite3_bind_int64(q, 3, (int64_t)j->owner_incarnation) != SQLITE_OK ||
@@ -451,8 +484,9 @@ static int sq_cancel(store *st, const char *id, const char *owner, int64_t now_u
                      bool *found, job_state *before)
 {
     sq *s = sq_of(st);
-    return sq_gate_take(s) < 0 ? -1
-                               : sq_gate_give(s, cancel_tx(s, id, owner, now_us, out, found, before));
+    return sq_gate_take(s) < 0
+               ? -1
+               : sq_gate_give(s, cancel_tx(s, id, owner, now_us, out, found, before));
 }
 
 /* Binds the owner filter and the time and message of a reaping statement. */

@@ -151,14 +151,14 @@ static int complete_prep(store *st, const job *src, job *dst, int64_t now_us)
 {
     if (!id_ok(src->id))
         return store_fail(st, "complete: bad job id \"%.40s\"", src->id);
-    if (!job_state_final(src->state))
-        return store_fail(st, "complete: job %s: state %s is not final", src->id,
+    if (!job_state_final(src->state) && src->state != JOB_QUEUED)
+        return store_fail(st, "complete: job %s: state %s is not final (nor queued)", src->id,
                           job_state_name(src->state));
     *dst = *src;
     if (dst->finished_at_us == 0)
         dst->finished_at_us = now_us;
     /* Keep the invariant of job.h: an error exactly on failed and cancelled. */
-    if (dst->state == JOB_SUCCEEDED)
+    if (dst->state == JOB_SUCCEEDED || dst->state == JOB_QUEUED)
         job_set_error(dst, NULL, NULL);
     else if (dst->error_code[0] == '\0')
         job_set_error(dst, dst->state == JOB_CANCELLED ? ERR_CANCELLED : ERR_FUNCTION_ERROR,

@@ -70,8 +70,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
-
 /*
  * The process-shared area of the backend of cfg->kind (store_shared.h):
  * store_shared_size() bytes, at most STORE_SHARED_MAX, aligned to
@@ -143,9 +141,16 @@ int store_claim(store *st, fn_kind kind, int slot, unsigned incarnation, int pid
 
 /*
  * Records the end of a running job. Reads from j: id, owner_slot and
- * owner_incarnation (as returned by the claim), state (must be final), result
- * (succeeded), error_code/message (failed, cancelled), run_us, cpu_us (-1 =
- * unknown) and finished_at_us (0 = now).
+ * owner_incarnation (as returned by the claim), state (final, or queued: see
+ * below), result (succeeded), error_code/message (failed, cancelled), run_us,
+ * cpu_us (-1 = unknown) and finished_at_us (0 = now).
+ *
+ * State queued gives the job back to the queue, as store_reap() does for a
+ * dead worker's job with retries left (the caller decided that it has:
+ * attempts <= retries): running -> queued, owner, pid and started_at
+ * cleared, attempts kept. For an attempt whose process died under it (a
+ * language runtime's, fn.h FN_LOST) while its worker lives on. A cancel
+ * requested meanwhile ends the job cancelled instead.
  *
  * It applies only while the job is still running and owned by that slot and
  * incarnation. Otherwise (the job was reaped or aborted meanwhile, and maybe
@@ -234,10 +239,6 @@ int store_cancel_for(store *st, const char *id, const char *owner, job *out, boo
  * q->owner, only that owner's jobs match (SQLite: through jobs_owner, so an
  * owner's page costs what its own jobs do, not everyone's).
  */
-
-
-
-
 
 /*
  * Hands the jobs that match q to fn, newest first, one row read at a time:

@@ -13,7 +13,7 @@ measurement appends one JSON object (a "record") to the results file given by
     bench.py memory   --out F --server S --pid PID --url URL --target N --budget S
     bench.py scaling  --out F --server S --pid PID --url URL --body JSON
                       --repeat N --duration S --cpus N
-    bench.py report   --results F [--meta K=V ...]
+    bench.py report   --results F [--meta K=V ...] [--async-text F] [--runtime-text F]
 
 Exit codes: 0 done; 1 the measurement failed completely (a wrk run that
 completed no successful request, a server that did not answer); 2 bad usage.
@@ -335,7 +335,7 @@ def _mib(kib):
     return f"{kib / 1024:.1f} MiB" if kib is not None else "–"
 
 
-def report(records, meta, async_text=None):
+def report(records, meta, async_text=None, runtime_text=None):
     bench = [r for r in records if r.get("type") == "bench"]
     lines = []
     m = meta
@@ -456,6 +456,18 @@ def report(records, meta, async_text=None):
                      + "; ".join(figures) + ".")
     else:
         lines.append("**Async jobs:** not measured in this run.")
+    figures = []
+    if runtime_text and os.path.exists(runtime_text):
+        with open(runtime_text) as f:
+            figures = [l.strip() for l in f if l.startswith(("fib ", "pipe cost:", "cpu scaling:"))]
+    lines.append("")
+    if figures:
+        lines.append("**Python functions** (`tests/bench/runtime_bench.py`: wsgi_app.py's code "
+                     "through crunchd's Python runtime, per_worker 1, and under gunicorn 2 sync):")
+        lines.append("")
+        lines.extend("- " + l for l in figures)
+    else:
+        lines.append("**Python functions:** not measured in this run.")
     return "\n".join(lines) + "\n"
 
 
@@ -466,7 +478,7 @@ def cmd_report(a):
             if line.strip():
                 records.append(json.loads(line))
     meta = dict(kv.split("=", 1) for kv in a.meta)
-    sys.stdout.write(report(records, meta, a.async_text))
+    sys.stdout.write(report(records, meta, a.async_text, a.runtime_text))
     return 0
 
 
@@ -531,6 +543,7 @@ def main(argv):
     s.add_argument("--results", required=True)
     s.add_argument("--meta", action="append", default=[], help="KEY=VALUE shown in the header")
     s.add_argument("--async-text", help="output of async_bench.py to include")
+    s.add_argument("--runtime-text", help="output of runtime_bench.py to include")
     s.set_defaults(fn=cmd_report)
 
     a = p.parse_args(argv)

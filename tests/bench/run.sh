@@ -310,6 +310,22 @@ bench_async() {
 }
 [ -n "${pid[crunchd]:-}" ] && bench_async
 
+# ---- Python functions (language runtime) ------------------------------------------
+# runtime_bench.py starts its own crunchd (a Python runtime, per_worker 1) and
+# gunicorn (2 sync workers), both serving wsgi_app.py's fib and count; its
+# figures go to the report as they are.
+bench_runtime() {
+    local args=(--duration "$duration" --rounds "$rounds")
+    [ $smoke = 1 ] && args=(--smoke)
+    echo "== Python functions: tests/bench/runtime_bench.py ${args[*]}"
+    if ! CRUNCHD_BIN="$CRUNCHD_BIN" "$PY" "$here/runtime_bench.py" "${args[@]}" > "$tmp/runtime.txt" 2>&1; then
+        cat "$tmp/runtime.txt" >&2
+        failures=$((failures + 1))
+    fi
+    grep -E '^(fib|pipe cost|cpu scaling)' "$tmp/runtime.txt" || true
+}
+[ -n "${pid[crunchd]:-}" ] && [ -n "${want[gunicorn]:-}" ] && bench_runtime
+
 # ---- report ----------------------------------------------------------------------
 
 stop_all_quietly() { stop crunchd TERM; stop nginx TERM; stop gunicorn INT; }
@@ -322,7 +338,7 @@ if [ -n "$(git -C "$root" --no-optional-locks status --porcelain -- common serve
     commit+=" with uncommitted changes"
 fi
 report=$tmp/report.md
-bench report --results "$results" --async-text "$tmp/async.txt" \
+bench report --results "$results" --async-text "$tmp/async.txt" --runtime-text "$tmp/runtime.txt" \
     --meta "date=$(date -u +%Y-%m-%d)" \
     --meta "cpus=$cpus" \
     --meta "cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \

@@ -1,4 +1,4 @@
-/* Unit tests for worker/http_resp.c and worker/buf.c. */
+/* Unit tests for worker/http/http_resp.c and common/buf.c. */
 #include <check.h>
 #include <jansson.h>
 #include <stdlib.h>

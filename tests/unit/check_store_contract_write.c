@@ -137,6 +137,49 @@ START_TEST(test_reap_pending_cancel)
 }
 END_TEST
 
+/* A completion in state queued gives the job back (a language runtime's
+ * process died under it): queued again, owner cleared, attempts kept; the
+ * next claim counts a second attempt. Only its owner may; a cancel that
+ * came meanwhile ends it cancelled instead. */
+START_TEST(test_complete_requeue)
+{
+    job a, c[1], b, out;
+    bool applied = false, found;
+    must_submit(&a, "fib", FN_CPU, NULL, 1);
+    must_claim(FN_CPU, 0, 1, 1, c, 1);
+    c[0].state = JOB_QUEUED;
+    c[0].owner_incarnation = 2; /* not the owner: nothing */
+    MUST(store_complete(st, &c[0], &applied));
+    ck_assert(!applied);
+    c[0].owner_incarnation = 1;
+    MUST(store_complete(st, &c[0], &applied));
+    ck_assert(applied);
+    must_get(a.id, &b);
+    ck_assert_int_eq(b.state, JOB_QUEUED);
+    ck_assert_int_eq(b.attempts, 1);
+    ck_assert_int_eq(b.worker_pid, 0);
+    ck_assert(b.started_at_us == 0 && b.finished_at_us == 0);
+    ck_assert_str_eq(b.error_code, "");
+    job_release(&b);
+    job_release(&c[0]);
+    must_claim(FN_CPU, 1, 1, 1, c, 1);
+    ck_assert_int_eq(c[0].attempts, 2);
+    /* Again, with a cancel requested meanwhile: cancelled. */
+    MUST(store_cancel(st, a.id, &out, &found, NULL));
+    job_release(&out);
+    c[0].state = JOB_QUEUED;
+    MUST(store_complete(st, &c[0], &applied));
+    ck_assert(applied);
+    must_get(a.id, &b);
+    ck_assert_int_eq(b.state, JOB_CANCELLED);
+    ck_assert_str_eq(b.error_code, "cancelled");
+    ck_assert(b.finished_at_us > 0);
+    job_release(&a);
+    job_release(&b);
+    job_release(&c[0]);
+}
+END_TEST
+
 START_TEST(test_reap_all)
 {
     job a[5], c[2];
@@ -707,6 +750,7 @@ static Suite *contract_suite(const char *kind)
     tcase_add_test(ts, test_reap_retries);
     tcase_add_test(ts, test_reap_only_dead_slot);
     tcase_add_test(ts, test_reap_pending_cancel);
+    tcase_add_test(ts, test_complete_requeue);
     tcase_add_test(ts, test_reap_all);
     tcase_add_test(ts, test_purge_ttl);
     tcase_add_test(ts, test_purge_batches);

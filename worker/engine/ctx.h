@@ -72,6 +72,7 @@ typedef struct engine engine;
  * (engine.c fills them). */
 typedef struct engine_hooks {
     void (*job_final)(engine *e, const job *j, bool deliver);
+    void (*job_queued)(engine *e, fn_kind kind); /* one more job of kind is queued */
     void (*lanes_freed)(engine *e);
 } engine_hooks;
 

@@ -38,6 +38,7 @@ static void job_final(engine *e, const job *j, bool deliver)
 
 static const engine_hooks hooks = {
     .job_final = job_final,
+    .job_queued = claims_queued,
     .lanes_freed = claims_pump_all,
 };
 

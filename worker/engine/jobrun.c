@@ -127,7 +127,48 @@ static void settle(jtask *jt)
         j->state = JOB_FAILED;
         job_set_error(j, ERR_FUNCTION_ERROR, r->ctx.message);
         break;
+    case FN_LOST:
+        /* Its process died (a language runtime's), not this worker. Cancelled
+         * meanwhile: it ends so. Else as a reap would: back to the queue while
+         * it has retries (store_complete() in state queued does it). */
+        if (r->stop == RUN_STOP_CANCEL) {
+            j->state = JOB_CANCELLED;
+            job_set_error(j, ERR_CANCELLED, "cancelled");
+        } else if (r->requeue_if_lost) {
+            log_notice("job %s (%s): %s; re-queued (attempt %d, retries %d)", j->id, j->fn,
+                       r->ctx.message, j->attempts, j->retries);
+            j->state = JOB_QUEUED;
+        } else {
+            j->state = JOB_FAILED;
+            job_set_error(j, ERR_WORKER_LOST, r->ctx.message);
+        }
+        break;
     }
+}
+
+static void jtask_free(jtask *jt)
+{
+    engine *e = jt->e;
+    sq_op_release(&jt->op);
+    json_decref(jt->run.result);
+    free(jt);
+    e->jobrun->alive--;
+    engine_idle(e); /* a draining worker may be done now */
+}
+
+/* After a re-queue (loop thread): the store may have ended the job instead,
+ * if a cancel was requested meanwhile; the job as it is now says which. */
+static void requeue_checked(sq_op *op)
+{
+    jtask *jt = op->arg;
+    engine *e = jt->e;
+    if (op->rc < 0)
+        log_error("reading re-queued job %s failed: %s", op->u.get.id, op->err);
+    else if (op->u.get.found && job_state_final(op->u.get.j.state))
+        engine_job_final(e, &op->u.get.j, true);
+    else if (op->u.get.found && op->u.get.j.state == JOB_QUEUED)
+        e->hooks->job_queued(e, op->u.get.j.kind); /* a free lane takes it */
+    jtask_free(jt);
 }
 
 static void complete_done(sq_op *op)
@@ -136,15 +177,20 @@ static void complete_done(sq_op *op)
     engine *e = jt->e;
     if (op->rc < 0) {
         log_error("completing job %s failed: %s", op->u.complete.j.id, op->err);
+    } else if (op->u.complete.applied && op->u.complete.j.state == JOB_QUEUED) {
+        figures_running_add(e, -1);
+        char id[JOB_ID_LEN + 1];
+        snprintf(id, sizeof(id), "%s", op->u.complete.j.id);
+        sq_op_release(op);
+        sq_op_init(op, SQ_GET, requeue_checked, jt);
+        memcpy(op->u.get.id, id, sizeof(id));
+        storeq_push(e->sq, op);
+        return;
     } else if (op->u.complete.applied) {
         figures_running_add(e, -1);
         engine_job_final(e, &op->u.complete.j, true);
     }
-    sq_op_release(op);
-    json_decref(jt->run.result);
-    free(jt);
-    e->jobrun->alive--;
-    engine_idle(e); /* a draining worker may be done now */
+    jtask_free(jt);
 }
 
 /* The run ended (loop thread): record the outcome (the store commits it
@@ -195,6 +241,7 @@ void jobrun_start(engine *e, job *j)
     list_push(&e->jobrun->running, &jt->node);
     jt->running = true;
     e->jobrun->nrunning++;
+    jt->run.requeue_if_lost = jt->j.attempts <= jt->j.retries;
     if (runner_start(e, &jt->run, fn, jt->j.args, timeout_ms, jtask_done)) {
         arm_kill_timer(jt, timeout_ms + e->cfg->jobs.cancel_grace_ms);
         slot_set_job(e, jt->j.id);

@@ -41,7 +41,8 @@ static void run_end(run *r)
     bool pooled = r->pooled;
     fn_kind kind = r->fn->kind;
     slot_count_run(e);
-    metrics_job(e->shm, e->slot, r->fn->series, final_state(r), r->run_us);
+    if (!(r->status == FN_LOST && r->requeue_if_lost))
+        metrics_job(e->shm, e->slot, r->fn->series, final_state(r), r->run_us);
     r->done(r); /* may free r */
     if (pooled)
         lanes_release(e, kind);

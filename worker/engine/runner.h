@@ -11,8 +11,9 @@
  * When a run ends the runner counts it: the slot's function runs, and
  * crunchd_jobs_total / crunchd_job_run_seconds with its final state:
  * succeeded (FN_OK), cancelled (stopped by runner_stop(RUN_STOP_CANCEL)),
- * failed otherwise (an error, or its time limit: FN_TIMEOUT, or stopped by
- * runner_stop(RUN_STOP_TIMEOUT)). Then done() runs, then the lane is given
+ * failed otherwise (an error, its time limit: FN_TIMEOUT, or stopped by
+ * runner_stop(RUN_STOP_TIMEOUT), or its process lost: FN_LOST, uncounted
+ * when requeue_if_lost). Then done() runs, then the lane is given
  * back (so a job is claimed for it after the caller has seen the outcome).
  *
  * Ownership: the caller embeds the run in its own struct and keeps it (and
@@ -48,6 +49,10 @@ struct run {
     json_t *args; /* borrowed from the caller until done() */
     fn_ctx ctx;   /* the function's view: cancel flag, deadline, message */
     run_done_fn *done;
+    /* Set by the caller before runner_start (calloc: false): a job with a
+     * retry left, which jobrun re-queues if the run ends FN_LOST; such a run
+     * is not counted (the job is, when it ends). */
+    bool requeue_if_lost;
     bool pooled; /* took a lane */
     run_stop stop;
     /* The outcome, valid in done(): */

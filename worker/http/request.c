@@ -149,6 +149,7 @@ void request_reply_svc(conn *c, svc_status st, const char *message, const char *
         [SVC_BUSY] = {503, ERR_BUSY},
         [SVC_TIMEOUT] = {504, ERR_TIMEOUT},
         [SVC_FUNCTION_ERROR] = {422, ERR_FUNCTION_ERROR},
+        [SVC_WORKER_LOST] = {502, ERR_WORKER_LOST},
         [SVC_INTERNAL] = {500, ERR_INTERNAL},
     };
     char extra[48] = "";

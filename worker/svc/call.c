@@ -64,6 +64,7 @@ static void call_ran(run *rn)
     switch (rn->status) {
     case FN_OK: r.status = SVC_OK; break;
     case FN_FAILED: r.status = SVC_FUNCTION_ERROR, r.message = rn->ctx.message; break;
+    case FN_LOST: r.status = SVC_WORKER_LOST, r.message = rn->ctx.message; break;
     default: r.status = SVC_TIMEOUT, r.message = TIMEOUT_MESSAGE; break;
     }
     call_answer(c, &r);
@@ -102,8 +103,10 @@ static void call_queued_done(void *arg, const jobs_result *jr)
             r.status = SVC_OK, r.message = NULL;
         else if (j->state == JOB_FAILED && strcmp(j->error_code, ERR_FUNCTION_ERROR) == 0)
             r.status = SVC_FUNCTION_ERROR, r.message = j->error_message;
+        else if (j->state == JOB_FAILED && strcmp(j->error_code, ERR_WORKER_LOST) == 0)
+            r.status = SVC_WORKER_LOST, r.message = j->error_message;
         else if (j->state == JOB_FAILED && strcmp(j->error_code, ERR_TIMEOUT) != 0)
-            r.status = SVC_INTERNAL, r.message = j->error_message; /* worker_lost */
+            r.status = SVC_INTERNAL, r.message = j->error_message;
     }
     call_answer(c, &r);
     call_free(c);

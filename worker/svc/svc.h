@@ -40,7 +40,9 @@ typedef enum svc_status {
     SVC_BUSY,           /* a memory budget of the worker is full */
     SVC_TIMEOUT,        /* a call passed its time limit */
     SVC_FUNCTION_ERROR, /* the function ran and failed */
-    SVC_INTERNAL,       /* the store failed, out of memory, a worker lost */
+    SVC_WORKER_LOST,    /* the process that ran it died under it (a worker, or a
+                           language runtime's process) */
+    SVC_INTERNAL,       /* the store failed, out of memory */
 } svc_status;
 
 #endif
