@@ -105,13 +105,7 @@ int rt_line_cut(rt_line *l, const char **line, size_t *len)
     l->skipping = true;
     /* The cut text stays where it is until the next fill: skip() only
      * moves start, and make_room() moves bytes after the caller is done. */
-    char *nl = memchr(l->buf + l->start, '\n', l->len - l->start);
-    if (nl) {
-        l->start = (size_t)(nl - l->buf) + 1;
-        l->skipping = false;
-    } else {
-        l->start = l->len;
-    }
+    skip(l);
     return 1;
 }
 
