@@ -25,6 +25,8 @@ void figures_ran(engine *e, int64_t run_us)
 {
     atomic_int_fast64_t *ewma = &e->shm->jobs.run_ewma_us;
     int64_t old = atomic_load_explicit(ewma, memory_order_relaxed);
+    if (run_us < 1)
+        run_us = 1;
     atomic_store_explicit(ewma, old ? (old * 7 + run_us) / 8 : run_us, memory_order_relaxed);
 }
 

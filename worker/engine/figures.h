@@ -21,7 +21,9 @@ void figures_running_add(engine *e, int64_t n);
 void figures_set(engine *e, int64_t queued, int64_t running);
 int64_t figures_queued(const engine *e);
 
-/* A job ran for run_us: folds it into the recent run time. */
+/* A job ran for run_us: folds it into the recent run time. A run under 1 µs
+ * (an inline run of a trivial job) counts as 1 µs: 0 means "no run yet",
+ * and claims prefetch only once the recent run time is known and short. */
 void figures_ran(engine *e, int64_t run_us);
 /* The recent run time of a job in microseconds (0: none yet). */
 int64_t figures_run_time_us(const engine *e);
