@@ -127,26 +127,26 @@ static size_t conn_read_ahead(const conn *c)
     return c->in.len - c->in_off - c->head_len - c->raw_body;
 }
 
+/* Adds or deletes ev so that it is added exactly when want; *on says whether it is. */
+static inline void arm(struct event *ev, bool *on, bool want)
+{
+    if (want == *on)
+        return;
+    if (want)
+        event_add(ev, NULL);
+    else
+        event_del(ev);
+    *on = want;
+}
+
 void conn_update_events(conn *c)
 {
     bool want_write = c->out_off < c->out.len;
     bool want_read = c->state == CONN_LINGER ||
                      (!c->close_after && !c->peer_eof && c->out.len - c->out_off < OUT_HIGH_WATER &&
                       (c->state != CONN_HANDLER || conn_read_ahead(c) < PIPELINE_READ_MAX));
-    if (want_read != c->reading) {
-        if (want_read)
-            event_add(c->ev_read, NULL);
-        else
-            event_del(c->ev_read);
-        c->reading = want_read;
-    }
-    if (want_write != c->writing) {
-        if (want_write)
-            event_add(c->ev_write, NULL);
-        else
-            event_del(c->ev_write);
-        c->writing = want_write;
-    }
+    arm(c->ev_read, &c->reading, want_read);
+    arm(c->ev_write, &c->writing, want_write);
 }
 
 /* Half-closes and keeps reading for a while, so the client sees our last
