@@ -8,7 +8,7 @@ packages=(
   build-essential pkg-config meson ninja-build
   libevent-dev libjansson-dev libsqlite3-dev libssl-dev check
   clang libclang-rt-14-dev valgrind curl python3
-  wrk nginx-light gunicorn systemd openssl
+  wrk nginx-light gunicorn systemd systemd-container openssl
 )
 missing=()
 for p in "${packages[@]}"; do

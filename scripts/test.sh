@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: unit and integration tests, the same under AddressSanitizer
-# and UBSan, the unit tests under valgrind, and the parser fuzzer for a bounded
-# time (FUZZ_SECONDS, default 30).
+# and UBSan, the unit tests under valgrind, the parser fuzzer for a bounded
+# time (FUZZ_SECONDS, default 30), the systemd units (checked, and booted under a
+# real systemd in a container) and the benchmark's smoke run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -30,6 +31,9 @@ bash tests/fuzz/run_fuzz.sh "${FUZZ_SECONDS:-30}"
 
 echo "== systemd units: systemd-analyze verify and the security score"
 bash scripts/check_units.sh
+
+echo "== the unit under a real systemd (systemd-nspawn): serve, reload, stop"
+bash scripts/check_boot.sh
 
 echo "== benchmark smoke run (keeps the suite working; gates nothing on a number)"
 bash tests/bench/run.sh --smoke
