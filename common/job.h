@@ -55,6 +55,9 @@ typedef struct job {
     char fn[JOB_FN_MAX + 1];
     fn_kind kind; /* from the function: picks the claim queue */
     json_t *args; /* owned; NULL is stored and shown as {} */
+    int64_t args_cost; /* what args cost in memory, estimated from the text they were
+                          parsed from (json_cost.h): set by the store when it hands
+                          out parsed args; 0 otherwise */
     job_state state;
     json_t *result;                              /* owned; NULL = none (JSON null) */
     char error_code[JOB_ERR_CODE_MAX + 1];       /* "" = no error */

@@ -27,7 +27,7 @@ int fn_time_register(fn_registry *r, char *err, size_t errlen);
 
 /* The descriptors as they are registered (tests use them directly). */
 
-/* fn_math.c */
+/* fn_math.c; sort in builtin_sort.c */
 extern const fn_desc fn_builtin_count;
 extern const fn_desc fn_builtin_fib;
 extern const fn_desc fn_builtin_primes;

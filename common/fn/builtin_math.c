@@ -1,5 +1,6 @@
 /*
- * fn_math.c - the CPU-bound built-ins: count, fib, primes, matmul, sort
+ * fn_math.c - the CPU-bound built-ins: count, fib, primes, matmul (sort is
+ * in builtin_sort.c)
  * (DESIGN.md section 5). Each polls fn_ctx_check() often enough to stop
  * within a few milliseconds of a cancel or a deadline.
  */
@@ -323,128 +324,6 @@ const fn_desc fn_builtin_matmul = {
            "matrices of values 0..999 from xorshift64*(seed; 0 stands for 0x9E3779B97F4A7C15)",
     .run = matmul_run,
     .cost_ns = matmul_cost,
-};
-
-/* ---- sort ---- */
-
-static const fn_arg sort_args[] = {
-    {.name = "values", .type = FN_ARG_NUMBER_ARRAY, .required = true, .max = 1000000,
-     .doc = "the numbers to sort (integers and reals may be mixed)"},
-};
-
-/* An element of the array being sorted, copied out of its json_t so the
- * comparisons touch one contiguous array; idx makes qsort stable. 16 bytes:
- * with qsort's merge buffer a million of them cost 32 MB, so every byte
- * counts (values are at most 10^6, so idx fits 32 bits). */
-typedef struct sort_item {
-    union {
-        json_int_t i; /* when is_int */
-        double d;     /* otherwise */
-    };
-    uint32_t idx;
-    bool is_int;
-} sort_item;
-
-/* Compares an integer with a finite real exactly (a double cannot hold every
- * int64, so neither converts to the other without loss). */
-static int cmp_int_real(json_int_t i, double d)
-{
-    if (isnan(d) || d >= 9223372036854775808.0) /* 2^63 */
-        return -1;
-    if (d < -9223372036854775808.0)
-        return 1;
-    double t = trunc(d);
-    json_int_t ti = (json_int_t)t;
-    if (i != ti)
-        return i < ti ? -1 : 1;
-    double frac = d - t;
-    return frac > 0 ? -1 : frac < 0 ? 1 : 0;
-}
-
-static int cmp_number(const sort_item *a, const sort_item *b)
-{
-    if (a->is_int && b->is_int)
-        return (a->i > b->i) - (a->i < b->i);
-    if (a->is_int)
-        return cmp_int_real(a->i, b->d);
-    if (b->is_int)
-        return -cmp_int_real(b->i, a->d);
-    return (a->d > b->d) - (a->d < b->d);
-}
-
-static int sort_cmp(const void *pa, const void *pb)
-{
-    const sort_item *a = pa, *b = pb;
-    int c = cmp_number(a, b);
-    if (c != 0)
-        return c;
-    return (a->idx > b->idx) - (a->idx < b->idx);
-}
-
-/* Returns a new reference. The sorted array shares its elements with the
- * argument array: a million numbers would otherwise cost another ~40 MB of
- * jansson values. Numbers are never modified, and jansson's reference counts
- * are atomic (JSON_HAVE_ATOMIC_BUILTINS), so args and result may be freed on
- * different threads. */
-static json_t *sort_result(json_t *values, const sort_item *items, size_t n)
-{
-    json_t *out = json_array();
-    for (size_t k = 0; out != NULL && k < n; k++) {
-        if (json_array_append(out, json_array_get(values, items[k].idx)) != 0) {
-            json_decref(out);
-            out = NULL;
-        }
-    }
-    return out;
-}
-
-static fn_status sort_run(const fn_desc *self, json_t *args, fn_ctx *ctx, json_t **result)
-{
-    json_t *values = json_object_get(args, "values");
-    size_t n = json_array_size(values);
-    sort_item *items = malloc((n ? n : 1) * sizeof(*items));
-    fn_status st;
-
-    if (items == NULL)
-        return fn_fail(ctx, "out of memory");
-    for (size_t k = 0; k < n; k++) {
-        json_t *v = json_array_get(values, k);
-        items[k] = (sort_item){.is_int = json_is_integer(v), .idx = (uint32_t)k};
-        if (items[k].is_int)
-            items[k].i = json_integer_value(v);
-        else
-            items[k].d = json_real_value(v);
-    }
-    /* qsort cannot be interrupted; at the 10^6 cap it takes ~0.3 s. */
-    st = fn_ctx_check(ctx);
-    if (st == FN_OK) {
-        qsort(items, n, sizeof(*items), sort_cmp);
-        st = fn_ctx_check(ctx);
-    }
-    if (st == FN_OK) {
-        *result = sort_result(values, items, n);
-        if (*result == NULL)
-            st = fn_fail(ctx, "out of memory");
-    }
-    free(items);
-    return st;
-}
-
-static int64_t sort_cost(json_t *args)
-{
-    int64_t n = (int64_t)json_array_size(json_object_get(args, "values"));
-    return n < 2 ? 20 : (int64_t)((double)n * log2((double)n) * 20);
-}
-
-const fn_desc fn_builtin_sort = {
-    .name = "sort",
-    .kind = FN_CPU,
-    .args = sort_args,
-    .nargs = sizeof(sort_args) / sizeof(sort_args[0]),
-    .doc = "the values in ascending numeric order (stable; integers stay integers, "
-           "reals stay reals)",
-    .run = sort_run,
-    .cost_ns = sort_cost,
 };
 
 int fn_math_register(fn_registry *r, char *err, size_t errlen)

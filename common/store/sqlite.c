@@ -170,7 +170,7 @@ static int sq_insert(sq *s, const job *j)
     if (sqlite3_bind_text(q, 1, j->id, -1, SQLITE_STATIC) != SQLITE_OK ||
         sqlite3_bind_text(q, 2, j->fn, -1, SQLITE_STATIC) != SQLITE_OK ||
         sqlite3_bind_int(q, 3, (int)j->kind) != SQLITE_OK ||
-        sq_bind_json(q, 4, j->args, true) != SQLITE_OK ||
+        sq_bind_json(s, q, 4, j->args, true) != SQLITE_OK ||
         sqlite3_bind_int(q, 5, j->retries) != SQLITE_OK ||
         sqlite3_bind_int64(q, 6, j->timeout_ms) != SQLITE_OK ||
         sq_bind_text_or_null(q, 7, j->callback) != SQLITE_OK ||
@@ -192,7 +192,7 @@ static int get_by(sq *s, stmt_id id, const char *key, const char *what, job *out
     if (!q)
         return -1;
     sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-    if (sq_fill(s, q, what, 1, out, NULL, &n) < 0)
+    if (sq_fill(s, q, what, 1, out, NULL, &n, NULL, 0) < 0)
         return -1;
     *found = n == 1;
     return 0;
@@ -208,7 +208,7 @@ static int by_idem(sq *s, const job *j, job *out, bool *found)
         return -1;
     sqlite3_bind_text(q, 1, j->idem_key, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, j->owner, -1, SQLITE_STATIC);
-    if (sq_fill(s, q, "submit: idempotency key", 1, out, NULL, &n) < 0)
+    if (sq_fill(s, q, "submit: idempotency key", 1, out, NULL, &n, NULL, 0) < 0)
         return -1;
     *found = n == 1;
     return 0;
@@ -288,8 +288,9 @@ static int claim_rows(sq *s, const store_batch *b, fn_kind kind, int64_t now_us,
     sqlite3_bind_int64(q, 4, now_us);
     sqlite3_bind_int(q, 5, (int)kind);
     sqlite3_bind_int(q, 6, max);
-    /* RETURNING computes every row on the first step, so they all fit in max. */
-    if (sq_fill(s, q, "claim", max, out, seqs, n) == 0) {
+    /* RETURNING computes every row on the first step, so they all fit in max.
+     * A job this batch submitted keeps the args value it came with (store.h). */
+    if (sq_fill(s, q, "claim", max, out, seqs, n, b->submit, b->nsubmit) == 0) {
         sort_by_seq(out, seqs, *n);
         rc = 0;
     }
@@ -325,7 +326,7 @@ static int complete_one(sq *s, sqlite3_stmt *q, const job *j, bool *applied)
         sqlite3_bind_int(q, 2, j->owner_slot) != SQLITE_OK ||
         sqlite3_bind_int64(q, 3, (int64_t)j->owner_incarnation) != SQLITE_OK ||
         sqlite3_bind_int(q, 4, (int)j->state) != SQLITE_OK ||
-        sq_bind_json(q, 5, j->result, false) != SQLITE_OK ||
+        sq_bind_json(s, q, 5, j->result, false) != SQLITE_OK ||
         sq_bind_text_or_null(q, 6, j->error_code) != SQLITE_OK ||
         sq_bind_text_or_null(q, 7, j->error_message) != SQLITE_OK ||
         sq_bind_us_or_null(q, 8, j->run_us, -1) != SQLITE_OK ||
@@ -423,9 +424,33 @@ static int sq_write(store *st, store_batch *b, int64_t now_us)
     return sq_gate_take(s) < 0 ? -1 : sq_gate_give(s, write_tx(s, b, now_us));
 }
 
-static int sq_get(store *st, const char *id, job *out, bool *found)
+/* The job with this id, its args and result as text (store_get_text). */
+static int get_text(sq *s, const char *id, job *out, store_text *text, bool *found)
 {
-    return get_by(sq_of(st), S_GET, id, "get", out, found);
+    sqlite3_stmt *q = stmt(s, S_GET);
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        sq_row_fields(q, out, NULL);
+        rc = sq_row_text(s, q, text);
+        *found = rc == 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = 0;
+    } else {
+        rc = sq_db_fail(s, "get");
+    }
+    sq_finish(q);
+    return rc;
+}
+
+static int sq_get(store *st, const char *id, job *out, store_text *text, bool *found)
+{
+    sq *s = sq_of(st);
+    int rc = text ? get_text(s, id, out, text, found) : get_by(s, S_GET, id, "get", out, found);
+    sq_shed(s);
+    return rc;
 }
 
 /* Inside the cancel transaction: applies the cancel to *j (read just before). */
@@ -460,7 +485,7 @@ static int cancel_tx(sq *s, const char *id, const char *owner, int64_t now_us, j
 {
     if (tx_begin(s) < 0)
         return -1;
-    if (sq_get(&s->base, id, out, found) < 0)
+    if (get_by(s, S_GET, id, "get", out, found) < 0)
         return sq_tx_abort(s);
     if (*found && owner && strcmp(out->owner, owner) != 0) {
         job_release(out); /* another owner's: as if there were none */

@@ -90,6 +90,7 @@ int sq_gate_give(sq *s, int rc)
         s->wal_pages = 0;
         s->finish_checkpoint = checkpoint(s);
     }
+    sq_shed(s);
     return rc;
 }
 

@@ -38,6 +38,7 @@ typedef struct sq {
     pthread_mutex_t *gate;  /* store_sqlite_opts.gate, or NULL */
     int wal_pages;          /* frames in the WAL after the last commit (wal_hook) */
     bool finish_checkpoint; /* the last one left frames: copy them under the gate */
+    int64_t moved;          /* bytes of args and result text the current call moved (sq_shed) */
     sqlite3_stmt *stmt[SQ_STMT_MAX];
     sqlite3_stmt *list_stmt[SQ_LIST_STMT_MAX];
     char path[CONFIG_PATH];
@@ -67,8 +68,22 @@ int sq_run(sq *s, sqlite3_stmt *q, const char *what);
 int sq_bind_text_or_null(sqlite3_stmt *q, int i, const char *v);
 int sq_bind_us_or_null(sqlite3_stmt *q, int i, int64_t v, int64_t null_value);
 
-/* Binds v as compact JSON text (NULL if v is NULL, or "{}" if object). */
-int sq_bind_json(sqlite3_stmt *q, int i, json_t *v, bool object);
+/* Binds v as compact JSON text (NULL if v is NULL, or "{}" if object),
+ * counted as moved (sq_shed). */
+int sq_bind_json(sq *s, sqlite3_stmt *q, int i, json_t *v, bool object);
+
+/* Bytes of args and result text one call may move before its end empties
+ * the page cache (sq_shed). */
+#define SQ_SHED_AFTER (512 * 1024)
+
+/* At the end of every call: when it moved SQ_SHED_AFTER bytes of args and
+ * result text (s->moved, counted by the row helpers here and by list
+ * pages), empties the page cache (sqlite3_db_release_memory). Those rows'
+ * overflow pages would otherwise fill CACHE_SIZE (16 MiB, sized for the
+ * queue's index pages) of the worker's memory after a few large jobs; a
+ * call that moved that much text pays little for reading its next index
+ * pages again. */
+void sq_shed(sq *s);
 
 /* Copies text column c of q's row into dst ("" for NULL). */
 void sq_col_text(sqlite3_stmt *q, int c, char *dst, size_t size);
@@ -77,10 +92,17 @@ void sq_col_text(sqlite3_stmt *q, int c, char *dst, size_t size);
  * first), all but args and result; *seq (may be NULL) gets the row's seq. */
 void sq_row_fields(sqlite3_stmt *q, job *j, int64_t *seq);
 
+/* Copies the args and result columns of q's current row into *text (empty
+ * before); -1 after store_fail() when out of memory. */
+int sq_row_text(sq *s, sqlite3_stmt *q, store_text *text);
+
 /* Steps q and fills at most max jobs (whole rows, selected with COLS) into
- * out, which must hold max, and their seq into seqs (may be NULL). q is
- * finished either way; on failure no job is left filled. */
-int sq_fill(sq *s, sqlite3_stmt *q, const char *what, int max, job *out, int64_t *seqs, int *n);
+ * out, which must hold max, and their seq into seqs (may be NULL). A row of
+ * a job in mine[0..nmine) (by id; may be NULL) takes a new reference to its
+ * args rather than parsing them again. q is finished either way; on failure
+ * no job is left filled. */
+int sq_fill(sq *s, sqlite3_stmt *q, const char *what, int max, job *out, int64_t *seqs, int *n,
+            const job *mine, int nmine);
 
 /* Steps q to the end, appending each row to a growing array (*rows, *n,
  * *cap). q is finished either way; on failure the rows already read stay in

@@ -155,6 +155,7 @@ static int page_row(sq *s, const store_list_query *q, int64_t seq, store_row_fn 
         r.text.args = NULL, r.text.args_len = 0;
     else if (!r.text.args)
         r.text.args = "{}", r.text.args_len = 2;
+    s->moved += (int64_t)(r.text.args_len + r.text.result_len);
     rc = fn(&r, arg);
     sq_finish(st);
     return rc;
@@ -192,5 +193,6 @@ abort:
     sq_tx_abort(s);
 done:
     free(keys);
+    sq_shed(s);
     return rc;
 }

@@ -7,6 +7,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "json_cost.h"
 
 int sq_db_fail(sq *s, const char *what)
 {
@@ -55,14 +58,23 @@ int sq_bind_us_or_null(sqlite3_stmt *q, int i, int64_t v, int64_t null_value)
     return sqlite3_bind_int64(q, i, v);
 }
 
-int sq_bind_json(sqlite3_stmt *q, int i, json_t *v, bool object)
+int sq_bind_json(sq *s, sqlite3_stmt *q, int i, json_t *v, bool object)
 {
     if (!v)
         return object ? sqlite3_bind_text(q, i, "{}", 2, SQLITE_STATIC) : sqlite3_bind_null(q, i);
     char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!text)
         return SQLITE_NOMEM;
-    return sqlite3_bind_text(q, i, text, -1, free);
+    size_t len = strlen(text);
+    s->moved += (int64_t)len;
+    return sqlite3_bind_text64(q, i, text, len, free, SQLITE_UTF8);
+}
+
+void sq_shed(sq *s)
+{
+    if (s->moved >= SQ_SHED_AFTER)
+        sqlite3_db_release_memory(s->db);
+    s->moved = 0;
 }
 
 void sq_col_text(sqlite3_stmt *q, int c, char *dst, size_t size)
@@ -84,8 +96,9 @@ static int col_json(sq *s, sqlite3_stmt *q, int c, json_t **out)
     *out = NULL;
     if (!t)
         return 0;
-    *out =
-        json_loadb(t, (size_t)sqlite3_column_bytes(q, c), JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    size_t len = (size_t)sqlite3_column_bytes(q, c);
+    s->moved += (int64_t)len;
+    *out = json_loadb(t, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!*out)
         return store_fail(&s->base, "%s: job %s: %s column is not JSON: %s", s->path,
                           (const char *)sqlite3_column_text(q, C_ID), sqlite3_column_name(q, c),
@@ -122,15 +135,55 @@ void sq_row_fields(sqlite3_stmt *q, job *j, int64_t *seq)
     sq_col_text(q, C_OWNER, j->owner, sizeof(j->owner));
 }
 
+/* The args of the job of mine[0..n) with this id, or NULL. */
+static json_t *args_of(const job *mine, int n, const char *id)
+{
+    for (int i = 0; i < n; i++)
+        if (mine[i].args && strcmp(mine[i].id, id) == 0)
+            return mine[i].args;
+    return NULL;
+}
+
 /* Fills *j from the current row of q (selected with COLS); *seq (may be NULL)
- * gets the row's seq. On failure *j is empty. */
-static int row_to_job(sq *s, sqlite3_stmt *q, job *j, int64_t *seq)
+ * gets the row's seq; a job of mine[0..nmine) shares its args. On failure
+ * *j is empty. */
+static int row_to_job(sq *s, sqlite3_stmt *q, job *j, int64_t *seq, const job *mine, int nmine)
 {
     sq_row_fields(q, j, seq);
-    if (col_json(s, q, C_ARGS, &j->args) < 0 || col_json(s, q, C_RESULT, &j->result) < 0) {
+    json_t *own = args_of(mine, nmine, j->id);
+    if (own)
+        j->args = json_incref(own);
+    if ((!own && col_json(s, q, C_ARGS, &j->args) < 0) ||
+        col_json(s, q, C_RESULT, &j->result) < 0) {
         job_release(j);
         return -1;
     }
+    /* The text is at hand here, and only here: what its parse costs. */
+    const char *args = (const char *)sqlite3_column_text(q, C_ARGS);
+    if (args)
+        j->args_cost = json_cost(args, (size_t)sqlite3_column_bytes(q, C_ARGS));
+    return 0;
+}
+
+int sq_row_text(sq *s, sqlite3_stmt *q, store_text *text)
+{
+    const char *args = (const char *)sqlite3_column_text(q, C_ARGS);
+    size_t alen = args ? (size_t)sqlite3_column_bytes(q, C_ARGS) : 2;
+    const char *result = (const char *)sqlite3_column_text(q, C_RESULT);
+    size_t rlen = result ? (size_t)sqlite3_column_bytes(q, C_RESULT) : 0;
+    s->moved += (int64_t)(alen + rlen);
+    char *mem = malloc(alen + rlen + 1);
+    if (!mem)
+        return store_fail(&s->base, "%s: get: out of memory", s->path);
+    memcpy(mem, args ? args : "{}", alen);
+    if (result)
+        memcpy(mem + alen, result, rlen);
+    mem[alen + rlen] = '\0';
+    *text = (store_text){
+        .view = {.args = mem, .args_len = alen, .result = result ? mem + alen : NULL,
+                 .result_len = rlen},
+        .mem = mem,
+    };
     return 0;
 }
 
@@ -148,7 +201,7 @@ int sq_collect(sq *s, sqlite3_stmt *q, const char *what, job **rows, int *n, int
             *rows = r;
             *cap = ncap;
         }
-        if (row_to_job(s, q, &(*rows)[*n], NULL) < 0) {
+        if (row_to_job(s, q, &(*rows)[*n], NULL, NULL, 0) < 0) {
             sq_finish(q);
             return -1;
         }
@@ -163,12 +216,13 @@ int sq_collect(sq *s, sqlite3_stmt *q, const char *what, job **rows, int *n, int
     return 0;
 }
 
-int sq_fill(sq *s, sqlite3_stmt *q, const char *what, int max, job *out, int64_t *seqs, int *n)
+int sq_fill(sq *s, sqlite3_stmt *q, const char *what, int max, job *out, int64_t *seqs, int *n,
+            const job *mine, int nmine)
 {
     int rc = SQLITE_DONE;
     *n = 0;
     while (*n < max && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (row_to_job(s, q, &out[*n], seqs ? &seqs[*n] : NULL) < 0)
+        if (row_to_job(s, q, &out[*n], seqs ? &seqs[*n] : NULL, mine, nmine) < 0)
             goto err;
         (*n)++;
     }

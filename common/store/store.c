@@ -2,6 +2,7 @@
  * store.c - the store interface: the registry of backends, then for each
  * call the argument checks, ids and times, and the backend's store_ops.
  */
+#include "store.h"
 #include "store_int.h"
 
 #include "errbuf.h"
@@ -323,14 +324,41 @@ int store_abort(store *st, const char *id, int slot, unsigned incarnation, job_s
     return store_complete(st, &j, applied);
 }
 
-int store_get(store *st, const char *id, job *out, bool *found)
+/* store_get() and store_get_text() (text NULL: parsed). */
+static int get(store *st, const char *id, job *out, store_text *text, bool *found)
 {
     enter(st);
     job_init(out);
     *found = false;
+    if (text)
+        *text = (store_text){0};
     if (!id_ok(id))
         return leave(st, 0); /* no such id can exist */
-    return leave(st, st->ops->get(st, id, out, found));
+    int rc = st->ops->get(st, id, out, text, found);
+    if (rc < 0 || !*found) {
+        *found = false;
+        job_release(out);
+        store_text_release(text);
+    }
+    return leave(st, rc);
+}
+
+int store_get(store *st, const char *id, job *out, bool *found)
+{
+    return get(st, id, out, NULL, found);
+}
+
+int store_get_text(store *st, const char *id, job *out, store_text *text, bool *found)
+{
+    return get(st, id, out, text, found);
+}
+
+void store_text_release(store_text *text)
+{
+    if (!text)
+        return;
+    free(text->mem);
+    *text = (store_text){0};
 }
 
 int store_cancel_for(store *st, const char *id, const char *owner, job *out, bool *found,

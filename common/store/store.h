@@ -37,7 +37,10 @@
  * contents are overwritten, not released, so pass jobs that hold no
  * references (fresh or after job_release()). The caller owns what it gets and
  * calls job_release() on every job filled (claim and list: out[0..*n-1]);
- * after an error they are empty and releasing them is harmless.
+ * after an error they are empty and releasing them is harmless. A job
+ * handed out with its args parsed has args_cost set: json_cost() of the
+ * text they were parsed from (json_cost.h; for args shared with a
+ * submission, the text stored for them).
  *
  * Processes and threads: a store is one database connection. Open it in the
  * process that uses it, after fork(): a child must neither use nor close a
@@ -174,8 +177,11 @@ int store_complete_many(store *st, const job *jobs, int n, bool *applied);
  * or nothing: on failure no part is applied, existing and applied are all
  * false and nclaimed is 0. A submitted job (new, or found by its
  * idempotency key) that the batch's claim took comes back running, as
- * committed. The store_*_many calls and store_claim are this
- * call with one part.
+ * committed. A claimed job that the same batch submitted shares the
+ * submission's args (a new reference to that value, not a second copy
+ * read back from the store: a job with 25 MB of parsed args is not held
+ * twice); neither may be modified. The store_*_many calls and store_claim
+ * are this call with one part.
  */
 
 int store_write(store *st, store_batch *b);
@@ -205,6 +211,19 @@ int store_abort(store *st, const char *id, int slot, unsigned incarnation, job_s
 
 /* Looks a job up by id. *found is false (and out empty) if there is none. */
 int store_get(store *st, const char *id, job *out, bool *found);
+
+/*
+ * store_get() without a parse: out gets every field but args and result
+ * (left NULL, args_cost 0), which come as JSON text, as stored, in *text:
+ * copied, owned by the caller, freed with store_text_release() (also after
+ * a failure or a job not found: it is empty then). For answering with the
+ * job as it is (job_dumps_view): 1 MB of args costs a copy, not a parse
+ * into ~25 MB of values.
+ */
+int store_get_text(store *st, const char *id, job *out, store_text *text, bool *found);
+
+/* Frees what text holds and leaves it empty. */
+void store_text_release(store_text *text);
 
 /*
  * cancel() of a job, by id:

@@ -53,7 +53,8 @@ typedef struct store_ops {
      * A claim sees the submissions before it in the batch.
      */
     int (*write)(store *st, store_batch *b, int64_t now_us);
-    int (*get)(store *st, const char *id, job *out, bool *found);
+    /* text NULL: store_get(); else store_get_text() into an empty *text. */
+    int (*get)(store *st, const char *id, job *out, store_text *text, bool *found);
     /* owner: NULL for any; another owner's job is not found (and not changed). */
     int (*cancel)(store *st, const char *id, const char *owner, int64_t now_us, job *out,
                   bool *found, job_state *before);

@@ -43,6 +43,15 @@ typedef struct store_batch {
     int nclaimed[FN_NKINDS];
 } store_batch;
 
+/* A job's args and result as JSON text, copied out of the store
+ * (store_get_text): view points into mem, which the holder owns and frees
+ * with store_text_release(). All zero is empty. */
+typedef struct store_text {
+    job_json_text view; /* args: never NULL for a job found ({} when none); result: NULL
+                           when none */
+    char *mem;
+} store_text;
+
 /* The key of a job in the list's order (newest first): where a page resumes. */
 typedef struct store_cursor {
     int64_t created_at_us;

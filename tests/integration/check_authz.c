@@ -313,6 +313,8 @@ START_TEST(test_call_through_queue_owned)
                                         "Authorization: Bearer " S_CALLER "\r\n"));
     ck_assert_int_eq(must_read_response(fb, &r), 200);
     ck_assert_int_ne(must_int(must_json(&r), "worker"), busy);
+    /* Its result, read back from the store as text, is the call's. */
+    ck_assert_int_eq(must_int(must_get(must_json(&r), "result"), "n"), 300);
     close(fa);
     close(fb);
     call_as(&s, S_ADMIN, "GET", "/v1/jobs?fn=matmul", NULL, &r);

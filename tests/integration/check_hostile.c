@@ -4,7 +4,7 @@
  * abandoned synchronous calls (cancelled), a worker out of descriptors (no
  * spin; accepting resumes), the descriptor limit at start-up, slow but
  * steady readers (never cut off), and the memory budgets of a worker under
- * maximum-size requests.
+ * maximum-size requests: calls, job submissions, reads of large jobs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -470,6 +470,79 @@ START_TEST(test_args_budget)
 }
 END_TEST
 
+/* The state of job id (static buffer). */
+static const char *job_state_of(server *s, const char *id)
+{
+    static char state[32];
+    char path[80];
+    resp r;
+    snprintf(path, sizeof(path), "/v1/jobs/%s", id);
+    http_call(s, "GET", path, NULL, &r);
+    must_status(&r, 200);
+    snprintf(state, sizeof(state), "%s", must_str(must_json(&r), "state"));
+    return state;
+}
+
+/* Waits up to timeout_ms for job id to reach state ("final": any final one). */
+static void must_reach(server *s, const char *id, const char *state, int timeout_ms)
+{
+    int64_t until = now_ms() + timeout_ms;
+    for (;;) {
+        const char *now = job_state_of(s, id);
+        bool final = strcmp(now, "succeeded") == 0 || strcmp(now, "failed") == 0 ||
+                     strcmp(now, "cancelled") == 0;
+        if (strcmp(now, state) == 0 || (final && strcmp(state, "final") == 0))
+            return;
+        ck_assert_msg(now_ms() < until, "job %s is %s after %d ms, want %s", id, now, timeout_ms,
+                      state);
+        sleep_ms(20);
+    }
+}
+
+/* A claimed job holds its arguments against the budget until it ends: a
+ * submission that does not fit beside them gets 503 busy, a small call
+ * still fits, and once the job is cancelled the room is back. */
+START_TEST(test_args_budget_claimed_job)
+{
+    server s;
+    char conf[1024];
+    snprintf(conf, sizeof(conf),
+             "{\"workers\": 1, \"limits\": {\"max_worker_args_bytes\": 1048576},"
+             " \"functions\": {\"plugins\": [\"%s\"]}}",
+             plugin_path("tp"));
+    must_start(&s, conf);
+    /* 12000 numbers: ~24 KB of text, estimated at ~600 KB parsed. */
+    size_t n = 12000;
+    char *job = malloc(2 * n + 128);
+    ck_assert(job != NULL);
+    size_t at = (size_t)sprintf(job, "{\"fn\": \"tp_wait\", \"args\": {\"ms\": 600000, \"pad\": [");
+    for (size_t i = 0; i < n; i++)
+        at += (size_t)sprintf(job + at, "%s0", i ? "," : "");
+    strcpy(job + at, "]}}");
+    char held[40];
+    snprintf(held, sizeof(held), "%s", must_submit_job(&s, job));
+    must_reach(&s, held, "running", 10000);
+    /* Its arguments, read back by the claim, hold the budget: */
+    resp r;
+    http_call(&s, "POST", "/v1/jobs", job, &r);
+    must_error(&r, 503, "busy", NULL);
+    must_header(&r, "Retry-After", "1");
+    must_call_fn(&s, "sha256", "{\"data\": \"abc\"}", &r); /* small calls fit beside */
+    char path[80];
+    snprintf(path, sizeof(path), "/v1/jobs/%s", held);
+    http_call(&s, "DELETE", path, NULL, &r);
+    ck_assert_msg(r.status == 200 || r.status == 202, "%s", resp_describe(&r));
+    must_reach(&s, held, "cancelled", 10000);
+    /* Given back when it ended: room again. */
+    char again[40];
+    snprintf(again, sizeof(again), "%s", must_submit_job(&s, job));
+    snprintf(path, sizeof(path), "/v1/jobs/%s", again);
+    http_call(&s, "DELETE", path, NULL, &r);
+    must_reach(&s, again, "final", 10000);
+    free(job);
+}
+END_TEST
+
 /* Requests sent by several threads at once (the harness's own reader is
  * not thread-safe: replies are read here until the server closes). */
 #define LOAD_KINDS 4
@@ -477,6 +550,7 @@ END_TEST
 typedef struct load {
     server *s;
     const char *reqs[LOAD_KINDS]; /* made beforehand, with Connection: close */
+    int nreqs;                    /* of reqs; 0: LOAD_KINDS */
     int64_t until_ms;
     int ok, busy, bad;
     char bad_desc[128];
@@ -506,7 +580,7 @@ static void *load_run(void *arg)
     load *l = arg;
     unsigned seed = (unsigned)(uintptr_t)&seed;
     while (now_ms() < l->until_ms) {
-        int i = (int)(rand_r(&seed) % LOAD_KINDS);
+        int i = (int)(rand_r(&seed) % (unsigned)(l->nreqs ? l->nreqs : LOAD_KINDS));
         int fd = try_connect(l->s);
         if (fd < 0)
             continue;
@@ -514,7 +588,7 @@ static void *load_run(void *arg)
         int st = try_send(fd, l->reqs[i], strlen(l->reqs[i])) == 0 ? read_status_to_eof(fd) : -1;
         close(fd);
         pthread_mutex_lock(&load_lock);
-        if (st == 200)
+        if (st == 200 || st == 202) /* answered, or a job accepted */
             l->ok++;
         else if (st == 503 || st == 504) /* over a budget, or queued past timeout_ms */
             l->busy++;
@@ -523,6 +597,62 @@ static void *load_run(void *arg)
         pthread_mutex_unlock(&load_lock);
     }
     return NULL;
+}
+
+/* The peak RSS of a worker under one kind of maximum-size load: 64 MiB +
+ * 4 x max_body_bytes (1 MiB). */
+#define BOUND_KIB ((64 + 4) * 1024L)
+
+/* Under all kinds at once: a call admitted while a claim is with the store
+ * runs beside the job it brings (two maximal sorts, ~45 MB more; README,
+ * "Limits and security"). */
+#define MIXED_BOUND_KIB (BOUND_KIB + 48 * 1024L)
+
+/* RSS once the load is over and the heap trimmed; after reads of many
+ * large jobs the store's page cache (16 MiB, sqlite_open.c) is full too. */
+#define AFTER_KIB (24 * 1024L)
+#define MIXED_AFTER_KIB (AFTER_KIB + 16 * 1024L)
+
+/* Runs l with 16 clients against worker w of s, from a reset VmHWM; then
+ * settled (may be NULL) until the work they left is done. The worker's
+ * peak RSS stays under bound_kib, and its RSS drops under after_kib within
+ * 4 s after. */
+static void load_measured(server *s, pid_t w, load *l, void (*settled)(server *), long bound_kib,
+                          long after_kib, const char *what)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/clear_refs", (int)w);
+    FILE *f = fopen(path, "we"); /* "5" resets VmHWM */
+    ck_assert(f != NULL);
+    fputs("5", f);
+    fclose(f);
+    pthread_t th[16];
+    for (int i = 0; i < 16; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, load_run, l), 0);
+    for (int i = 0; i < 16; i++)
+        pthread_join(th[i], NULL);
+    if (settled)
+        settled(s);
+    long hwm = proc_status_kib(w, "VmHWM");
+    fprintf(stderr, "%s: %d ok, %d busy or timed out; worker VmHWM %ld KiB\n", what, l->ok,
+            l->busy, hwm);
+    ck_assert_msg(l->bad == 0, "%d replies were neither 200, 202 nor 503 (first: %s)", l->bad,
+                  l->bad_desc);
+    ck_assert_msg(l->ok > 0, "nothing was served");
+    must_no_restarts(s, &w);
+    if (getenv("CRUNCHD_SANITIZED")) {
+        /* ASan's shadow memory and quarantine are not the server's: the
+         * bound is checked by the plain build of the same suite. */
+        fprintf(stderr, "sanitized build: RSS bound measured by the plain build\n");
+        return;
+    }
+    ck_assert_msg(hwm > 0 && hwm < bound_kib, "worker VmHWM %ld KiB under %s", hwm, what);
+    /* And the memory goes back after the burst. */
+    long rss = 0;
+    for (int i = 0; i < 40 && (rss = proc_status_kib(w, "VmRSS")) >= after_kib; i++)
+        sleep_ms(100);
+    fprintf(stderr, "%s: worker VmRSS %ld KiB after\n", what, rss);
+    ck_assert_msg(rss < after_kib, "worker RSS %ld KiB 4 s after %s", rss, what);
 }
 
 START_TEST(test_memory_under_max_size_load)
@@ -545,37 +675,119 @@ START_TEST(test_memory_under_max_size_load)
                                          close_hdr),
                        chunked},
               .until_ms = now_ms() + 6000};
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/clear_refs", (int)w);
-    FILE *f = fopen(path, "we"); /* "5" resets VmHWM */
-    ck_assert(f != NULL);
-    fputs("5", f);
-    fclose(f);
-    pthread_t th[16];
-    for (int i = 0; i < 16; i++)
-        ck_assert_int_eq(pthread_create(&th[i], NULL, load_run, &l), 0);
-    for (int i = 0; i < 16; i++)
-        pthread_join(th[i], NULL);
-    long hwm = proc_status_kib(w, "VmHWM");
-    fprintf(stderr, "max-size load: %d ok, %d busy or timed out; worker VmHWM %ld KiB\n", l.ok, l.busy, hwm);
-    ck_assert_msg(l.bad == 0, "%d replies were neither 200 nor 503 (first: %s)", l.bad, l.bad_desc);
-    ck_assert_msg(l.ok > 0, "nothing was served");
-    must_no_restarts(&s, &w);
-    if (getenv("CRUNCHD_SANITIZED")) {
-        /* ASan's shadow memory and quarantine are not the server's: the
-         * bound is checked by the plain build of the same suite. */
-        fprintf(stderr, "sanitized build: RSS bound measured by the plain build\n");
-    } else {
-        ck_assert_msg(hwm > 0 && hwm < (64 + 4) * 1024, "worker VmHWM %ld KiB under max-size load", hwm);
-        /* And the memory goes back after the burst. */
-        long rss = 0;
-        for (int i = 0; i < 40 && (rss = proc_status_kib(w, "VmRSS")) >= 24 * 1024; i++)
-            sleep_ms(100);
-        ck_assert_msg(rss < 24 * 1024, "worker RSS %ld KiB 4 s after the load", rss);
-    }
+    load_measured(&s, w, &l, NULL, BOUND_KIB, AFTER_KIB, "max-size calls");
     free(sort);
     free(sha);
     free(chunked);
+}
+END_TEST
+
+/* A job of a maximal sort body, {"fn": "sort", "args": {"values": [...]}},
+ * of at most max bytes. */
+static char *sort_job_body(size_t max)
+{
+    static const char head[] = "{\"fn\": \"sort\", \"args\": ";
+    char *values = sort_body(max - sizeof(head) - 1);
+    char *b = malloc(max + 1);
+    ck_assert(b != NULL);
+    snprintf(b, max + 1, "%s%s}", head, values);
+    free(values);
+    return b;
+}
+
+/* Every job ended: none queued or running (a sort job takes ~0.3 s here,
+ * much longer under ASan: the bound is generous). */
+static void jobs_drained(server *s)
+{
+    static const char *const busy[] = {"/v1/jobs?state=queued&limit=1",
+                                       "/v1/jobs?state=running&limit=1"};
+    int64_t until = now_ms() + 150000;
+    for (int i = 0; i < 2;) {
+        resp r;
+        http_call(s, "GET", busy[i], NULL, &r);
+        must_status(&r, 200);
+        if (json_array_size(must_get(must_json(&r), "jobs")) == 0) {
+            i++;
+            continue;
+        }
+        ck_assert_msg(now_ms() < until, "jobs still %s after 150 s", i ? "running" : "queued");
+        sleep_ms(100);
+    }
+}
+
+/* The job path under maximum-size submissions: 16 clients submit sort jobs
+ * of 1 MiB (no wait) while the worker runs them one by one. A claimed
+ * job's arguments hold the budget, so submissions wait (503) rather than
+ * pile up parsed beside it. */
+START_TEST(test_memory_jobs_under_max_size_load)
+{
+    server s;
+    must_start(&s, "{\"workers\": 1}"); /* max_body_bytes 1 MiB */
+    pid_t w = must_worker_pid(&s, 0);
+    char *job = sort_job_body(MIB);
+    load l = {.s = &s,
+              .reqs = {http_request_text("POST", "/v1/jobs", job, "Connection: close\r\n")},
+              .nreqs = 1,
+              .until_ms = now_ms() + 6000};
+    load_measured(&s, w, &l, jobs_drained, BOUND_KIB, AFTER_KIB, "max-size job submissions");
+    free(job);
+}
+END_TEST
+
+/* Reading a job of 1 MB of args and 1 MB of result, 16 clients at once
+ * (the job, the job with ?wait=, a list page with its args and result):
+ * each answer is the store's text, never parsed into values. */
+START_TEST(test_memory_job_reads_under_load)
+{
+    server s;
+    must_start(&s, "{\"workers\": 1}");
+    pid_t w = must_worker_pid(&s, 0);
+    char *job = sort_job_body(MIB);
+    resp r;
+    http_call(&s, "POST", "/v1/jobs?wait=120", job, &r);
+    must_status(&r, 200);
+    ck_assert_str_eq(must_str(must_json(&r), "state"), "succeeded");
+    ck_assert_msg(r.body_len > 2 * MIB - 100, "the job is %zu bytes", r.body_len);
+    char get[96], wait[112];
+    snprintf(get, sizeof(get), "/v1/jobs/%s", must_str(must_json(&r), "id"));
+    snprintf(wait, sizeof(wait), "%s?wait=5", get);
+    const char *close_hdr = "Connection: close\r\n";
+    load l = {.s = &s,
+              .reqs = {http_request_text("GET", get, NULL, close_hdr),
+                       http_request_text("GET", wait, NULL, close_hdr),
+                       http_request_text("GET", "/v1/jobs?limit=1000&fields=args,result", NULL,
+                                         close_hdr)},
+              .nreqs = 3,
+              .until_ms = now_ms() + 6000};
+    load_measured(&s, w, &l, NULL, BOUND_KIB, AFTER_KIB, "reads of a 2 MB job");
+    free(job);
+}
+END_TEST
+
+/* Every kind at once: maximum-size sort calls and sort job submissions,
+ * reads of a 2 MB job and list pages with args and results. */
+START_TEST(test_memory_mixed_under_max_size_load)
+{
+    server s;
+    must_start(&s, "{\"workers\": 1}");
+    pid_t w = must_worker_pid(&s, 0);
+    char *job = sort_job_body(MIB), *sort = sort_body(MIB);
+    resp r;
+    http_call(&s, "POST", "/v1/jobs?wait=120", job, &r);
+    must_status(&r, 200);
+    char get[96];
+    snprintf(get, sizeof(get), "/v1/jobs/%s", must_str(must_json(&r), "id"));
+    const char *close_hdr = "Connection: close\r\n";
+    load l = {.s = &s,
+              .reqs = {http_request_text("POST", "/v1/fn/sort?timeout_ms=8000", sort, close_hdr),
+                       http_request_text("POST", "/v1/jobs", job, close_hdr),
+                       http_request_text("GET", get, NULL, close_hdr),
+                       http_request_text("GET", "/v1/jobs?limit=1000&fields=args,result", NULL,
+                                         close_hdr)},
+              .until_ms = now_ms() + 6000};
+    load_measured(&s, w, &l, jobs_drained, MIXED_BOUND_KIB, MIXED_AFTER_KIB, "a mix of everything at maximum size");
+    free(sort);
+    free(job);
 }
 END_TEST
 
@@ -598,9 +810,14 @@ static Suite *hostile_suite(void)
     suite_add_tcase(s, tc);
 
     tc = harness_tcase("memory");
+    tcase_set_timeout(tc, 300); /* the job path under ASan: sorts of 1 MiB take seconds */
     tcase_add_test(tc, test_body_budget);
     tcase_add_test(tc, test_args_budget);
+    tcase_add_test(tc, test_args_budget_claimed_job);
     tcase_add_test(tc, test_memory_under_max_size_load);
+    tcase_add_test(tc, test_memory_jobs_under_max_size_load);
+    tcase_add_test(tc, test_memory_job_reads_under_load);
+    tcase_add_test(tc, test_memory_mixed_under_max_size_load);
     suite_add_tcase(s, tc);
     return s;
 }

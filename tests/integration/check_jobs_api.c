@@ -120,17 +120,6 @@ static void proc_status(pid_t pid, const char *key, char *out, size_t outlen)
 /* Must match worker/jobs_list.h. */
 #define LIST_MAX_BYTES (1024 * 1024)
 
-/* Submits body; fails unless 202; returns the id (static, one at a time). */
-static const char *must_submit(server *s, const char *body)
-{
-    static char id[64];
-    resp r;
-    http_call(s, "POST", "/v1/jobs", body, &r);
-    must_status(&r, 202);
-    snprintf(id, sizeof(id), "%s", must_str(must_json(&r), "id"));
-    return id;
-}
-
 /* GET path; fails unless 200 with {"jobs": [...], "next": string or null}
  * and a Link header exactly when next is a string. Returns the array. */
 static json_t *must_list(server *s, const char *path, resp *r, const char **next)
@@ -180,9 +169,9 @@ START_TEST(test_list_pages)
     char ids[5][64], body[64];
     for (int i = 0; i < 5; i++) {
         snprintf(body, sizeof(body), "{\"fn\":\"fib\",\"args\":{\"n\":%d}}", i + 1);
-        snprintf(ids[i], sizeof(ids[i]), "%s", must_submit(&s, body));
+        snprintf(ids[i], sizeof(ids[i]), "%s", must_submit_job(&s, body));
     }
-    must_submit(&s, "{\"fn\":\"sleep\",\"args\":{\"ms\":1}}");
+    must_submit_job(&s, "{\"fn\":\"sleep\",\"args\":{\"ms\":1}}");
     resp r;
     const char *next;
     json_t *jobs = must_list(&s, "/v1/jobs", &r, &next);
@@ -267,7 +256,7 @@ START_TEST(test_list_large_jobs_bounded)
         int n = snprintf(body, 64, "{\"fn\":\"sha256\",\"args\":{\"data\":\"%02d", i);
         memset(body + n, 'x', DATA - 2);
         snprintf(body + n + DATA - 2, 8, "\"}}");
-        snprintf(ids[i], sizeof(ids[i]), "%s", must_submit(&s, body));
+        snprintf(ids[i], sizeof(ids[i]), "%s", must_submit_job(&s, body));
     }
     free(body);
 

@@ -64,15 +64,6 @@ static json_t *listed_arg(json_t *fn, const char *arg)
     return NULL;
 }
 
-/* POST /v1/jobs with body; fails unless 202 (or 200 with ?wait); returns the id. */
-static const char *must_submit(server *s, const char *body)
-{
-    resp r;
-    int st = http_call(s, "POST", "/v1/jobs", body, &r);
-    ck_assert_msg(st == 202, "submit %s: %s", body, resp_describe(&r));
-    return must_str(must_json(&r), "id");
-}
-
 /* GET /v1/jobs/{id}, lossy: NULL when no reply came (a worker died under it). */
 static json_t *get_job(server *s, const char *id)
 {
@@ -255,7 +246,7 @@ START_TEST(test_jobs)
     json_t *sync = must_call_fn(&s, "mc_pi", "{\"samples\": 100000, \"seed\": 5}", &r);
     json_int_t inside = must_int(sync, "inside");
 
-    const char *id = must_submit(&s, "{\"fn\": \"mc_pi\", \"args\": {\"samples\": 100000, "
+    const char *id = must_submit_job(&s, "{\"fn\": \"mc_pi\", \"args\": {\"samples\": 100000, "
                                      "\"seed\": 5}}");
     json_t *j = must_job_state(&s, id, "final", 10000);
     must_ended(j, "succeeded", NULL);
@@ -269,7 +260,7 @@ START_TEST(test_jobs)
     must_ended(must_json(&r), "succeeded", NULL);
     ck_assert_int_eq(must_int(must_get(must_json(&r), "result"), "unique_words"), 2);
 
-    id = must_submit(&s, "{\"fn\": \"tp_fail\", \"args\": {\"reason\": \"in a job\"}}");
+    id = must_submit_job(&s, "{\"fn\": \"tp_fail\", \"args\": {\"reason\": \"in a job\"}}");
     j = must_job_state(&s, id, "final", 10000);
     must_ended(j, "failed", "function_error");
     ck_assert_str_eq(must_str(must_get(j, "error"), "message"), "asked to fail: in a job");
@@ -298,8 +289,8 @@ START_TEST(test_timeout_and_cancel)
     must_error(&r, 504, "timeout", NULL);
 
     /* Running jobs cancelled: the cpu one and the io one both poll. */
-    const char *cpu = must_submit(&s, "{\"fn\": \"mc_pi\", \"args\": {\"samples\": 100000000000}}");
-    const char *io = must_submit(&s, "{\"fn\": \"tp_wait\", \"args\": {\"ms\": 600000}}");
+    const char *cpu = must_submit_job(&s, "{\"fn\": \"mc_pi\", \"args\": {\"samples\": 100000000000}}");
+    const char *io = must_submit_job(&s, "{\"fn\": \"tp_wait\", \"args\": {\"ms\": 600000}}");
     must_job_state(&s, cpu, "running", 10000);
     must_job_state(&s, io, "running", 10000);
     char path[128];
@@ -311,7 +302,7 @@ START_TEST(test_timeout_and_cancel)
     must_ended(must_job_state(&s, io, "final", 5000), "cancelled", "cancelled");
 
     /* A timed-out job. */
-    const char *late = must_submit(&s, "{\"fn\": \"tp_wait\", \"args\": {\"ms\": 600000}, "
+    const char *late = must_submit_job(&s, "{\"fn\": \"tp_wait\", \"args\": {\"ms\": 600000}, "
                                        "\"timeout_ms\": 300}");
     must_ended(must_job_state(&s, late, "final", 10000), "failed", "timeout");
 
@@ -334,7 +325,7 @@ START_TEST(test_metrics_and_access_log)
     for (int i = 0; i < 3; i++)
         must_call_fn(&s, "mc_pi", "{\"samples\": 1000}", &r);
     http_call(&s, "POST", "/v1/fn/tp_fail", "{}", &r);
-    const char *id = must_submit(&s, "{\"fn\": \"mc_pi\", \"args\": {\"samples\": 1000}}");
+    const char *id = must_submit_job(&s, "{\"fn\": \"mc_pi\", \"args\": {\"samples\": 1000}}");
     must_job_state(&s, id, "succeeded", 10000);
 
     ck_assert_int_eq(metric(&s, "crunchd_jobs_total{fn=\"mc_pi\",state=\"succeeded\"}"), 4);
@@ -372,14 +363,14 @@ START_TEST(test_crash_takes_only_its_worker)
     pid_t w0 = must_worker_pid(&s, 0);
 
     /* A job: worker_lost, and the worker comes back. */
-    const char *id = must_submit(&s, "{\"fn\": \"tp_crash\", \"retries\": 0}");
+    const char *id = must_submit_job(&s, "{\"fn\": \"tp_crash\", \"retries\": 0}");
     json_t *j = must_job_state(&s, id, "final", LOST_MS + 5000);
     must_ended(j, "failed", "worker_lost");
     ck_assert_int_eq(must_int(j, "attempts"), 1);
     w0 = (pid_t)must_int(must_wait_respawn(&s, 0, w0, LOST_MS), "pid");
 
     /* With a retry it runs twice, then fails. */
-    id = must_submit(&s, "{\"fn\": \"tp_crash\", \"retries\": 1}");
+    id = must_submit_job(&s, "{\"fn\": \"tp_crash\", \"retries\": 1}");
     j = must_job_state(&s, id, "final", 2 * LOST_MS + 5000);
     must_ended(j, "failed", "worker_lost");
     ck_assert_int_eq(must_int(j, "attempts"), 2);

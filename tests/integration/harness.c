@@ -1205,6 +1205,14 @@ const char *must_str(json_t *obj, const char *key)
     return json_string_value(v);
 }
 
+const char *(must_submit_job)(server *s, const char *body)
+{
+    resp r;
+    http_call(s, "POST", "/v1/jobs", body, &r);
+    must_status(&r, 202);
+    return must_str(must_json(&r), "id");
+}
+
 /* ---- functions and workers --------------------------------------------------- */
 
 json_t *must_call_fn(server *s, const char *name, const char *args_json, resp *r)

@@ -265,6 +265,10 @@ json_int_t must_int(json_t *obj, const char *key);
 /* Fails unless the member is a string; returns it (borrowed). */
 const char *must_str(json_t *obj, const char *key);
 
+/* POST /v1/jobs with body (no wait); fails unless 202; returns the id
+ * (harness-owned). */
+const char *must_submit_job(server *s, const char *body);
+
 /* Fails unless the member exists; returns it (borrowed). */
 json_t *must_get(json_t *obj, const char *key);
 
@@ -336,6 +340,7 @@ void harness_at(const char *file, int line);
 #define must_json_type(...) HARNESS_AT_((must_json_type)(__VA_ARGS__))
 #define must_int(...) HARNESS_AT_((must_int)(__VA_ARGS__))
 #define must_str(...) HARNESS_AT_((must_str)(__VA_ARGS__))
+#define must_submit_job(...) HARNESS_AT_((must_submit_job)(__VA_ARGS__))
 #define must_get(...) HARNESS_AT_((must_get)(__VA_ARGS__))
 #define must_call_fn(...) HARNESS_AT_((must_call_fn)(__VA_ARGS__))
 #define must_workers(...) HARNESS_AT_((must_workers)(__VA_ARGS__))

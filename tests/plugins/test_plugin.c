@@ -53,6 +53,8 @@ static int where_run(json_t *args, crunchd_call *call, json_t **result)
 static const crunchd_arg wait_args[] = {
     {.name = "ms", .type = CRUNCHD_ARG_INT, .min = 0, .max = 600000, .def_int = 1000,
      .doc = "how long to wait"},
+    {.name = "pad", .type = CRUNCHD_ARG_NUMBER_ARRAY, .max = 1000000,
+     .doc = "ignored: arguments as large as a test needs (check_hostile.c)"},
 };
 
 /* Waits ms, 5 ms at a time, stopping at once on cancel or deadline. */

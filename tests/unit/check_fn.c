@@ -635,6 +635,61 @@ START_TEST(test_sort)
 }
 END_TEST
 
+/* The reference: positions ordered by value, then position (the values of
+ * test_sort_matches_reference are exact as doubles). */
+static const double *ref_values;
+
+static int ref_cmp(const void *pa, const void *pb)
+{
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    double x = ref_values[a], y = ref_values[b];
+    return x != y ? (x > y) - (x < y) : (a > b) - (a < b);
+}
+
+/* Random, sorted, reversed, constant and organ-pipe arrays of up to 5000
+ * numbers, many equal (2 and 2.0 among them): the result is the stable
+ * order, element for element (same json_t, so the same type). */
+START_TEST(test_sort_matches_reference)
+{
+    unsigned seed = 7;
+    for (int round = 0; round < 300; round++) {
+        size_t n = (size_t)(rand_r(&seed) % 5000), span = 1 + (size_t)(rand_r(&seed) % 64);
+        int shape = round % 5;
+        double *v = malloc((n ? n : 1) * sizeof(*v));
+        size_t *order = malloc((n ? n : 1) * sizeof(*order));
+        json_t *values = json_array();
+        for (size_t i = 0; i < n; i++) {
+            size_t k = shape == 0   ? (size_t)rand_r(&seed) % span
+                       : shape == 1 ? i
+                       : shape == 2 ? n - i
+                       : shape == 3 ? 3
+                                    : (i < n / 2 ? i : n - i);
+            bool half = shape == 0 && rand_r(&seed) % 4 == 0, real = rand_r(&seed) % 3 == 0;
+            v[i] = (double)k + (half ? 0.5 : 0);
+            order[i] = i;
+            json_array_append_new(values, half || real ? json_real(v[i])
+                                                       : json_integer((json_int_t)k));
+        }
+        ref_values = v;
+        qsort(order, n, sizeof(*order), ref_cmp);
+        json_t *args = json_pack("{s:O}", "values", values), *r = NULL;
+        fn_ctx ctx;
+        fn_ctx_init(&ctx, 0, NULL);
+        ck_assert_int_eq(fn_run(&fn_builtin_sort, args, &ctx, &r), FN_OK);
+        ck_assert_int_eq(json_array_size(r), n);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_msg(json_array_get(r, i) == json_array_get(values, order[i]),
+                          "round %d (shape %d, n %zu): item %zu is not input item %zu", round,
+                          shape, n, i, order[i]);
+        json_decref(r);
+        json_decref(args);
+        json_decref(values);
+        free(order);
+        free(v);
+    }
+}
+END_TEST
+
 /* ---- cancellation and deadlines ---- */
 
 START_TEST(test_ctx)
@@ -1025,6 +1080,7 @@ static Suite *fn_suite(void)
     tcase_add_test(tc, test_sha256);
     tcase_add_test(tc, test_matmul);
     tcase_add_test(tc, test_sort);
+    tcase_add_test(tc, test_sort_matches_reference);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
 

@@ -86,7 +86,7 @@ START_TEST(test_load_adds_functions)
     ck_assert_str_eq(fn_registry_at(r, 10)->name, "tp_where");
     const fn_desc *wait = fn_registry_find(r, "tp_wait", 7, false);
     ck_assert_int_eq(wait->kind, FN_IO);
-    ck_assert_int_eq(wait->nargs, 1);
+    ck_assert_int_eq(wait->nargs, 2);
     ck_assert_str_eq(wait->args[0].name, "ms");
     ck_assert_int_eq(wait->args[0].type, FN_ARG_INT);
     ck_assert_int_eq(wait->args[0].max, 600000);

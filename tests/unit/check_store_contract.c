@@ -5,7 +5,9 @@
  * batches), completions, the shared area, and several processes at once.
  * Part 2 (check_store_contract_write.c): reaping, purge, idempotency,
  * counts and store_write batches; part 3 (check_store_contract_list.c): the
- * job list. What only SQLite does is in check_store_sqlite.c.
+ * job list; part 4 (check_store_contract_owner.c): owners; part 5
+ * (check_store_contract_text.c): jobs as text, args_cost, shared args. What
+ * only SQLite does is in check_store_sqlite.c.
  */
 #include "store_test.h"
 

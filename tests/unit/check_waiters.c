@@ -26,10 +26,14 @@ typedef struct answer {
     int calls;
     waiter_end how;
     job j;         /* a copy of the job answered with */
+    bool as_text;  /* it came with its args and result as text */
+    char args[64]; /* that args text (cut) */
+    char result[64];
     char err[256];
 } answer;
 
-static void on_answer(void *arg, waiter_end how, const job *j, const char *err)
+static void on_answer(void *arg, waiter_end how, const job *j, const job_json_text *text,
+                      const char *err)
 {
     answer *a = arg;
     a->calls++;
@@ -40,6 +44,12 @@ static void on_answer(void *arg, waiter_end how, const job *j, const char *err)
         a->j.args = json_incref(j->args);
         a->j.result = json_incref(j->result);
     }
+    a->as_text = text != NULL;
+    snprintf(a->args, sizeof(a->args), "%.*s", text && text->args ? (int)text->args_len : 0,
+             text && text->args ? text->args : "");
+    snprintf(a->result, sizeof(a->result), "%.*s",
+             text && text->result ? (int)text->result_len : 4,
+             text && text->result ? text->result : "null");
     snprintf(a->err, sizeof(a->err), "%s", err ? err : "");
 }
 
@@ -134,6 +144,8 @@ START_TEST(test_answered_when_the_engine_says_final)
     ck_assert_int_eq(a.how, WAITER_JOB);
     ck_assert_str_eq(a.j.id, id);
     ck_assert_int_eq(a.j.state, JOB_CANCELLED);
+    ck_assert(!a.as_text); /* its own args and result */
+    ck_assert_ptr_nonnull(a.j.args);
     assert_slot(0, id, 0);
     ck_assert_int_eq(storeq_pending(f.e.sq), 0); /* no read for that */
     job_release(&a.j);
@@ -161,7 +173,7 @@ END_TEST
 START_TEST(test_a_final_job_is_answered_at_the_first_read)
 {
     char id[JOB_ID_LEN + 1];
-    efx_queue_job(&f, "fib", NULL, 0, id);
+    efx_queue_job(&f, "fib", "{\"n\": 3}", 0, id);
     cancel_in_store(id, false); /* final between the caller's read and the wait */
     answer a;
     wait_for(&a, id, LONG_MS, false);
@@ -169,6 +181,12 @@ START_TEST(test_a_final_job_is_answered_at_the_first_read)
     efx_must(&f, answered, &a, "the first read");
     ck_assert_int_eq(a.how, WAITER_JOB);
     ck_assert_int_eq(a.j.state, JOB_CANCELLED);
+    /* Read from the store: args and result as stored, never parsed. */
+    ck_assert(a.as_text);
+    ck_assert_ptr_null(a.j.args);
+    ck_assert_ptr_null(a.j.result);
+    ck_assert_str_eq(a.args, "{\"n\":3}");
+    ck_assert_str_eq(a.result, "null");
     assert_slot(0, id, 0);
     job_release(&a.j);
 }

@@ -4,21 +4,34 @@
  * Two budgets, both per worker (DESIGN.md section 9: every buffer and queue
  * is bounded in bytes):
  *   BUDGET_BODY  request bodies held: from the head that announces one (or,
- *                chunked, as it arrives) until the request is answered.
- *                limits.max_worker_body_bytes (4 x max_body_bytes by
- *                default), so a flood of large uploads cannot fill memory;
- *                past it a request gets 503 busy before its body is read.
- *   BUDGET_ARGS  estimated memory of parsed arguments of calls and
- *                submissions held (queued for a lane, running, or being
- *                committed). Parsed JSON is larger than its text: a number
- *                in an array costs ~48 bytes as a jansson value
- *                (BUDGET_VALUE_COST). limits.max_worker_args_bytes; past it a
- *                call or submission gets 503 busy. One is always admitted
- *                when none is held, so a single maximal request still runs.
+ *                chunked, as it arrives) until the request is answered;
+ *                and large replies of stored data (a job read from the
+ *                store, a list page) from before they are built until they
+ *                are written. limits.max_worker_body_bytes (4 x
+ *                max_body_bytes by default), so a flood of large uploads or
+ *                of reads of large jobs cannot fill memory; past it a
+ *                request gets 503 busy, before its body is read or its
+ *                reply built.
+ *   BUDGET_ARGS  estimated memory of parsed arguments held: of calls and
+ *                submissions (queued for a lane, running, or being
+ *                committed), and of the jobs this worker claimed, from the
+ *                claim until their completion is committed. Parsed JSON is
+ *                larger than its text: the estimate is json_cost() of the
+ *                text (json_cost.h: a number in an array costs ~48 bytes as
+ *                a jansson value). limits.max_worker_args_bytes; past it a
+ *                call or submission gets 503 busy.
+ *   Either budget admits one however large when none is held, so a single
+ *   maximal request or reply still goes through. A job this worker claims
+ *   is charged to BUDGET_ARGS whatever it holds (budget_force), since it
+ *   must run; calls and submissions wait for room after it. (A call
+ *   admitted while a claim is with the store can run beside the job it
+ *   brings: the bound is per kind of load; see README, "Limits".)
  *
  * After a burst, budget_sweep() gives freed heap back to the kernel
  * (malloc_trim), which glibc keeps otherwise (workers set M_TRIM_THRESHOLD
- * high so the store thread does not churn pages on every transaction).
+ * high so the store thread does not churn pages on every transaction). A
+ * burst is budgets held high, or large replies built without a budget
+ * (budget_note: a job read from the store as text).
  *
  * Loop thread only: the counters live in the engine and are plain integers.
  */
@@ -35,15 +48,24 @@
  * its limit. n <= 0 always succeeds. */
 bool budget_take(engine *e, budget_kind k, int64_t n);
 
+/* Takes n bytes of budget k whatever its limit: for memory that is there
+ * already and must be (a claimed job's arguments). Until it is given back,
+ * budget_take() refuses what does not fit beside it. */
+void budget_force(engine *e, budget_kind k, int64_t n);
+
 /* Gives back n bytes taken from k. */
 void budget_give(engine *e, budget_kind k, int64_t n);
 
-/* What parsed JSON costs per value, on top of its text: a jansson value,
- * its slot in an array or object, malloc's overhead. */
-#define BUDGET_VALUE_COST 48
+/* Replies of at least this many bytes count toward a burst (budget_note). */
+#define BUDGET_NOTE_MIN (64 * 1024)
 
-/* Once a second: after a burst (the budgets were held high and are empty
- * now), return free heap to the kernel. */
+/* n bytes were built and let go without a budget (a large reply): counted
+ * toward the trim after a burst; under BUDGET_NOTE_MIN nothing is noted. */
+void budget_note(engine *e, int64_t n);
+
+/* Once a second: after a burst (the budgets were held high, or large
+ * replies went out, and since the last sweep no budget is held and no
+ * large reply went out), return free heap to the kernel. */
 void budget_sweep(engine *e);
 
 #endif

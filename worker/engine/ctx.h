@@ -89,7 +89,9 @@ struct engine {
     pool *io;        /* io pool: io-kind functions */
     lanes lanes;
     int64_t held[BUDGET_NKINDS]; /* budget.h */
-    int64_t held_peak;
+    int64_t held_peak;           /* the most held since the last trim */
+    int64_t noted;               /* large replies since the last trim (budget_note) */
+    bool noted_lately;           /* one since the last sweep */
     storeq *sq;
     bell *bell;
     waiters *waiters;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "bell.h"
+#include "budget.h"
 #include "clock.h"
 #include "deliver.h"
 #include "figures.h"
@@ -24,6 +25,7 @@ typedef struct jtask {
     list_node node; /* jobrun.running until its run ends */
     engine *e;
     job j;                    /* owned: the claimed job, then its outcome */
+    int64_t held;             /* BUDGET_ARGS for its args, until the task ends */
     struct event *kill_timer; /* deadline + grace, or cancel + grace */
     bool running;             /* in jobrun.running */
     sq_op op;                 /* the completion */
@@ -149,6 +151,7 @@ static void settle(jtask *jt)
 static void jtask_free(jtask *jt)
 {
     engine *e = jt->e;
+    budget_give(e, BUDGET_ARGS, jt->held);
     sq_op_release(&jt->op);
     json_decref(jt->run.result);
     free(jt);
@@ -228,6 +231,10 @@ void jobrun_start(engine *e, job *j)
     jt->j = *j; /* moves args along */
     job_init(j);
     e->jobrun->alive++;
+    /* Its args are in memory until the task ends, whatever the budget says:
+     * calls and submissions make room for them (budget.h). */
+    jt->held = jt->j.args_cost;
+    budget_force(e, BUDGET_ARGS, jt->held);
     const fn_desc *fn = fn_find(jt->j.fn, strlen(jt->j.fn), e->cfg->debug_functions);
     if (!fn) { /* its function vanished with a reload: fail it at once */
         jt->run.status = FN_FAILED;

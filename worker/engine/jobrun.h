@@ -10,6 +10,12 @@
  * later is recorded as failed/timeout (or cancelled) first, and then the
  * worker ends (JOBRUN_EXIT_KILLED): the master respawns it.
  *
+ * From its start until its end is committed (or its re-queue read back) a
+ * job holds the estimated memory of its args (job.args_cost, from the
+ * store's text) against BUDGET_ARGS, forced (budget.h): a claimed job
+ * always runs, and calls and submissions get 503 busy while it leaves them
+ * no room.
+ *
  * Loop thread only.
  */
 #ifndef CRUNCHD_JOBRUN_H

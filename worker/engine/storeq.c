@@ -100,7 +100,10 @@ void sq_op_release(sq_op *op)
         job_release(&op->u.submit.j);
         break;
     case SQ_COMPLETE: job_release(&op->u.complete.j); break;
-    case SQ_GET: job_release(&op->u.get.j); break;
+    case SQ_GET:
+        job_release(&op->u.get.j);
+        store_text_release(&op->u.get.text);
+        break;
     case SQ_CANCEL: job_release(&op->u.cancel.j); break;
     case SQ_CLAIM: release_jobs(&op->u.claim.jobs, &op->u.claim.n); break;
     case SQ_REAP: release_jobs(&op->u.reap.jobs, &op->u.reap.n); break;
@@ -136,7 +139,11 @@ static int run_single(const storeq *q, sq_op *op)
         return -1;
     int rc = 0;
     switch (op->kind) {
-    case SQ_GET: rc = store_get(st, op->u.get.id, &op->u.get.j, &op->u.get.found); break;
+    case SQ_GET:
+        rc = op->u.get.as_text ? store_get_text(st, op->u.get.id, &op->u.get.j, &op->u.get.text,
+                                                &op->u.get.found)
+                               : store_get(st, op->u.get.id, &op->u.get.j, &op->u.get.found);
+        break;
     case SQ_CANCEL:
         rc =
             store_cancel_for(st, op->u.cancel.id, op->u.cancel.by_owner ? op->u.cancel.owner : NULL,

@@ -83,7 +83,10 @@ struct sq_op {
         } complete;
         struct {                     /* SQ_GET */
             char id[JOB_ID_LEN + 1]; /* in */
+            bool as_text;            /* in: args and result as text (store_get_text), not
+                                        parsed into j */
             job j;                   /* out */
+            store_text text;         /* out, with as_text */
             bool found;
         } get;
         struct {                           /* SQ_CANCEL */

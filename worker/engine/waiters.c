@@ -82,7 +82,8 @@ static void waiter_free(waiter *w)
 
 /* Calls the answer (unless abandoned); the waiter must not be used after
  * this unless a read still refers to it (ANSWERED). */
-static void waiter_answer(waiter *w, waiter_end how, const job *j, const char *err)
+static void waiter_answer(waiter *w, waiter_end how, const job *j, const job_json_text *text,
+                          const char *err)
 {
     waiter_fn *fn = w->fn;
     w->fn = NULL;
@@ -91,11 +92,11 @@ static void waiter_answer(waiter *w, waiter_end how, const job *j, const char *e
     if (w->state == W_READING) {
         waiter_set_state(w, W_ANSWERED); /* the read's end frees it */
         if (fn)
-            fn(w->arg, how, j, err);
+            fn(w->arg, how, j, text, err);
         return;
     }
     if (fn)
-        fn(w->arg, how, j, err);
+        fn(w->arg, how, j, text, err);
     waiter_free(w);
 }
 
@@ -112,11 +113,11 @@ static void waiter_read_done(sq_op *op)
     waiter_set_state(w, W_IDLE);
     const job *j = &op->u.get.j;
     if (op->rc < 0) {
-        waiter_answer(w, WAITER_STORE_ERROR, NULL, op->err);
+        waiter_answer(w, WAITER_STORE_ERROR, NULL, NULL, op->err);
     } else if (!op->u.get.found) {
-        waiter_answer(w, WAITER_NOT_FOUND, NULL, NULL);
+        waiter_answer(w, WAITER_NOT_FOUND, NULL, NULL, NULL);
     } else if (job_state_final(j->state) || w->expired || !w->fn) {
-        waiter_answer(w, WAITER_JOB, j, NULL);
+        waiter_answer(w, WAITER_JOB, j, &op->u.get.text.view, NULL);
     } else {
         sq_op_release(op);
         if (w->news)
@@ -131,6 +132,7 @@ static void waiter_read(waiter *w)
     w->news = false;
     sq_op_init(&w->op, SQ_GET, waiter_read_done, w);
     snprintf(w->op.u.get.id, sizeof(w->op.u.get.id), "%s", w->id);
+    w->op.u.get.as_text = true;
     storeq_push(w->e->sq, &w->op);
 }
 
@@ -196,7 +198,7 @@ void waiter_committed(waiter *w, const char *id, bool look)
 void waiter_failed(waiter *w, const char *err)
 {
     waiter_set_state(w, W_IDLE); /* nothing in flight: answered and freed at once */
-    waiter_answer(w, WAITER_STORE_ERROR, NULL, err);
+    waiter_answer(w, WAITER_STORE_ERROR, NULL, NULL, err);
 }
 
 void waiter_abandon(waiter *w)
@@ -219,7 +221,7 @@ void waiters_job_final(engine *e, const job *j)
         if (w->state == W_COMMITTING)
             w->news = true; /* answered once the submission is done */
         else
-            waiter_answer(w, WAITER_JOB, j, NULL);
+            waiter_answer(w, WAITER_JOB, j, NULL, NULL);
     }
 }
 

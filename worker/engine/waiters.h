@@ -6,6 +6,9 @@
  * A waiter is answered once, through its callback, with the job as the
  * store has it: when the job became final (told by the engine here, or by
  * another worker through the bell), or, when its time is up, as it is then.
+ * A job read from the store comes with its args and result as text, never
+ * parsed: answering with a job of 1 MB args costs a copy, not ~25 MB of
+ * values.
  * Protocol-neutral: what the answer means to the client is the caller's.
  *
  * Life of a waiter (one state, one setter that asserts the transitions):
@@ -44,8 +47,13 @@ typedef enum waiter_end {
 } waiter_end;
 
 /* The answer: j (borrowed, for the call) with WAITER_JOB, err with
- * WAITER_STORE_ERROR, else NULL. Called once; the waiter is gone after. */
-typedef void waiter_fn(void *arg, waiter_end how, const job *j, const char *err);
+ * WAITER_STORE_ERROR, else NULL. With WAITER_JOB, text (borrowed) is NULL
+ * when j holds its own args and result (a job that ended in this worker);
+ * else j came from a store read that left them as JSON text, as stored
+ * (store_get_text: never parsed here), and j's args and result are NULL.
+ * Called once; the waiter is gone after. */
+typedef void waiter_fn(void *arg, waiter_end how, const job *j, const job_json_text *text,
+                       const char *err);
 
 typedef struct waiter waiter;
 

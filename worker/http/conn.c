@@ -72,10 +72,17 @@ void conn_body_release(conn *c)
     c->body_charged = 0;
 }
 
+void conn_reply_release(conn *c)
+{
+    budget_give(c->cs->e, BUDGET_BODY, c->reply_held);
+    c->reply_held = 0;
+}
+
 void conn_free(conn *c)
 {
     conns *cs = c->cs;
     conn_body_release(c);
+    conn_reply_release(c);
     conn_shut(c);
     conn_unlink(cs, c);
     if (c->ev_gone)
@@ -189,6 +196,7 @@ bool conn_flush(conn *c)
     c->out.len = c->out_off = 0;
     c->stall_ms = 0;
     buf_shrink(&c->out, BUF_KEEP);
+    conn_reply_release(c);
     if (c->close_after && c->state != CONN_HANDLER) {
         /* Unread input makes close() send a reset that can destroy our
          * reply in flight; only then is a lingering close worth its cost. */

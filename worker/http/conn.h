@@ -74,6 +74,19 @@ void conn_reply_error(conn *c, int status, const char *code, const char *message
 void conn_reply_error_hdr(conn *c, int status, const char *code, const char *message,
                           const char *arg, const char *extra);
 
+/* Replies of stored data under this many bytes are not held (conn_hold_reply). */
+#define CONN_HOLD_REPLY_MIN (64 * 1024)
+
+/*
+ * Before building a reply of about len bytes of stored data (a job read
+ * from the store, a list page): holds len against the worker's body budget
+ * (engine/budget.h) until the connection has written it, so reads of large
+ * jobs by many clients at once cannot fill memory. true: build it (under
+ * CONN_HOLD_REPLY_MIN nothing is held). false: the budget is full and the
+ * request was answered 503 busy with Retry-After; it is over.
+ */
+bool conn_hold_reply(conn *c, size_t len);
+
 /*
  * Called (once, on the loop thread, from an event of its own, never from
  * inside a conn_* call) when the client of a deferred request is gone: it

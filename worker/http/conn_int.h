@@ -56,6 +56,7 @@ struct conn {
     http_chunked chunk;
     size_t raw_body;      /* raw body bytes consumed after the head */
     int64_t body_charged; /* BUDGET_BODY held for the current request's body */
+    int64_t reply_held;   /* BUDGET_BODY held for replies in out (conn_hold_reply) */
     size_t body_len;      /* body bytes (decoded) right after the head */
     bool continue_sent;
     bool keep_alive;  /* the current reply keeps the connection */
@@ -106,6 +107,15 @@ void conn_free(conn *c);
 
 /* Gives back the current request's body budget. */
 void conn_body_release(conn *c);
+
+/* Gives back what conn_hold_reply() held: the replies are written (or never
+ * will be). */
+void conn_reply_release(conn *c);
+
+/* The 503 busy of a full body budget (a body or a reply). */
+#define CONN_BUSY_MESSAGE                                                                      \
+    "this worker holds limits.max_worker_body_bytes of request bodies and replies already; "  \
+    "try again shortly"
 
 /* The request's slices again after the input buffer moved. */
 void conn_refresh_req(conn *c);

@@ -38,10 +38,7 @@ static bool conn_body_charge(conn *c, uint64_t announced)
         c->body_charged += more;
         return true;
     }
-    conn_fail_hdr(c, 503, ERR_BUSY,
-                  "this worker holds limits.max_worker_body_bytes of request bodies already; "
-                  "try again shortly",
-                  "Retry-After: 1\r\n");
+    conn_fail_hdr(c, 503, ERR_BUSY, CONN_BUSY_MESSAGE, "Retry-After: 1\r\n");
     return false;
 }
 

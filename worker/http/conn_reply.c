@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "budget.h"
 #include "http_resp.h"
 #include "metrics.h"
 #include "slot.h"
@@ -121,8 +122,21 @@ void conn_reply(conn *c, int status, const char *content_type, const char *body,
     http_resp r = conn_resp(c, status, content_type, extra);
     size_t start = c->out.len;
     http_resp_write(&c->out, &r, body, len);
+    budget_note(c->cs->e, (int64_t)len); /* a large one: memory to give back after a burst */
     conn_record(c, status, start);
     conn_finish(c);
+}
+
+bool conn_hold_reply(conn *c, size_t len)
+{
+    if (len < CONN_HOLD_REPLY_MIN)
+        return true;
+    if (budget_take(c->cs->e, BUDGET_BODY, (int64_t)len)) {
+        c->reply_held += (int64_t)len;
+        return true;
+    }
+    conn_reply_error_hdr(c, 503, ERR_BUSY, CONN_BUSY_MESSAGE, NULL, "Retry-After: 1\r\n");
+    return false;
 }
 
 void conn_reply_error(conn *c, int status, const char *code, const char *message, const char *arg)

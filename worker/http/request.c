@@ -6,6 +6,7 @@
 #include "budget.h"
 #include "http_media.h"
 #include "http_url.h"
+#include "json_cost.h"
 #include "wire.h"
 
 #define JSON_MAX_DEPTH 64
@@ -54,48 +55,17 @@ int64_t request_uint(http_slice v, int64_t max)
     return x > max ? -1 : x;
 }
 
-/* One pass over a JSON text, outside strings: false if it nests deeper than
- * max (jansson would accept 2048 levels, far more than any function's
- * arguments need); else *values counts its values, roughly (separators and
- * openers), for the memory the parsed value takes. */
-static bool json_scan(const char *p, size_t n, int max, int64_t *values)
-{
-    int depth = 0;
-    int64_t count = 1;
-    bool in_str = false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = p[i];
-        if (in_str) {
-            if (ch == '\\')
-                i++;
-            else if (ch == '"')
-                in_str = false;
-        } else if (ch == '"') {
-            in_str = true;
-        } else if (ch == '[' || ch == '{') {
-            count++;
-            if (++depth > max)
-                return false;
-        } else if (ch == ']' || ch == '}') {
-            depth--;
-        } else if (ch == ',' || ch == ':') {
-            count++;
-        }
-    }
-    *values = count;
-    return true;
-}
-
 json_t *request_parse_body(conn *c, const char *body, size_t len, int64_t *held)
 {
     engine *e = conn_engine(c);
-    int64_t values = 0;
+    int64_t cost = 0;
     *held = 0;
-    if (!json_scan(body, len, JSON_MAX_DEPTH, &values)) {
+    /* jansson would accept 2048 levels, far more than any function's
+     * arguments need; the same pass estimates what the value will take. */
+    if (!json_cost_within(body, len, JSON_MAX_DEPTH, &cost)) {
         conn_reply_error(c, 400, ERR_BAD_JSON, "JSON nested deeper than 64 levels", NULL);
         return NULL;
     }
-    int64_t cost = (int64_t)len + values * BUDGET_VALUE_COST;
     if (!budget_take(e, BUDGET_ARGS, cost)) {
         request_reply_svc(
             c, SVC_BUSY,

@@ -43,7 +43,10 @@ static void fn_answer(void *arg, const call_result *r)
     }
     buf *b = request_scratch();
     buf_append_str(b, "{\"result\":");
-    request_append_json(b, r->result);
+    if (r->result_text)
+        buf_append(b, r->result_text, r->result_len);
+    else
+        request_append_json(b, r->result);
     buf_append_str(b, ",\"fn\":\"");
     buf_append_str(b, r->fn);
     buf_append_str(b, "\",\"run_ms\":");

@@ -16,9 +16,15 @@ static void reply_job(conn *c, int status, const jobs_result *r, const char *ext
 {
     const job *j = r->j;
     conn_set_job_id(c, j->id);
+    /* A job read from the store can be megabytes: held while it is built,
+     * then copied into the connection's buffer, until written. */
+    if (r->text && !conn_hold_reply(c, 2 * (r->text->args_len + r->text->result_len)))
+        return;
     size_t len = 0;
-    char *body = job_dumps_fields(
-        j, JOB_VIEW_ARGS | JOB_VIEW_RESULT | (r->show_owner ? JOB_VIEW_OWNER : 0u), &len);
+    unsigned fields = JOB_VIEW_ARGS | JOB_VIEW_RESULT | (r->show_owner ? JOB_VIEW_OWNER : 0u);
+    /* A job read from the store: its args and result spliced in as stored. */
+    char *body = r->text ? job_dumps_view(j, fields, r->text, &len)
+                         : job_dumps_fields(j, fields, &len);
     if (!body) {
         conn_reply_error(c, 500, ERR_INTERNAL, "out of memory", NULL);
         return;

@@ -177,6 +177,10 @@ static void list_answer(void *arg, const joblist_page *p)
         free(lr);
         return;
     }
+    if (!conn_hold_reply(c, 2 * p->len)) { /* built here, then copied, until written */
+        free(lr);
+        return;
+    }
     buf *b = request_scratch();
     char cur[CURSOR_LEN + 1], extra[LINK_MAX + CURSOR_LEN + 32] = "";
     buf_append_str(b, "{\"jobs\":[");

@@ -91,8 +91,12 @@ static void call_queued_done(void *arg, const jobs_result *jr)
     if (jr->status != SVC_OK) {
         r.status = SVC_INTERNAL, r.message = jr->message;
     } else {
+        /* From the store (a long-poll's read), the result is text: as stored. */
+        const job_json_text *text = jr->text;
         r = (call_result){.fn = j->fn,
-                          .result = j->result,
+                          .result = text ? NULL : j->result,
+                          .result_text = text ? (text->result ? text->result : "null") : NULL,
+                          .result_len = text ? (text->result ? text->result_len : 4) : 0,
                           .run_us = j->run_us,
                           .cpu_us = j->cpu_us,
                           .worker_pid = j->worker_pid,

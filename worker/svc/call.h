@@ -36,7 +36,11 @@ typedef struct call_result {
     const char *message; /* for people, with an error */
     const char *arg;     /* SVC_INVALID_ARGS: the argument at fault, or NULL */
     const char *fn;      /* the function's name */
-    json_t *result;      /* SVC_OK: borrowed for the call */
+    json_t *result;      /* SVC_OK: borrowed for the call; NULL with result_text */
+    const char *result_text; /* SVC_OK through the queue, answered from the store: the
+                                result as JSON text, as stored (result_len bytes, borrowed
+                                for the call; never parsed here) */
+    size_t result_len;
     int64_t run_us, cpu_us;
     int worker_pid;     /* the worker that ran it */
     const char *job_id; /* when it went through the queue, else NULL */

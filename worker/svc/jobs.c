@@ -90,10 +90,11 @@ static void op_store_error(jobs_op *op, const char *what, const char *err)
     op_fail(op, SVC_INTERNAL, "the job store failed; see the server log", NULL);
 }
 
-static void op_job(jobs_op *op, const job *j)
+static void op_job(jobs_op *op, const job *j, const job_json_text *text)
 {
     jobs_result r = {.status = SVC_OK,
                      .j = j,
+                     .text = text,
                      .retry_after_s = jobs_retry_after_s(op->e),
                      .show_owner = op->show_owner};
     if (op->mode == MODE_CANCEL && j->state != JOB_CANCELLED && job_state_final(j->state)) {
@@ -123,12 +124,13 @@ static void op_push(jobs_op *op)
 
 /* ---- waiting ------------------------------------------------------------ */
 
-static void op_waited(void *arg, waiter_end how, const job *j, const char *err)
+static void op_waited(void *arg, waiter_end how, const job *j, const job_json_text *text,
+                      const char *err)
 {
     jobs_op *op = arg;
     op->w = NULL;
     if (how == WAITER_JOB)
-        op_job(op, j);
+        op_job(op, j, text);
     else if (how == WAITER_NOT_FOUND) /* purged while we waited */
         op_not_found(op);
     else
@@ -193,7 +195,7 @@ static void cancel_done(sq_op *sq)
         op_fail(op, SVC_ALREADY_FINAL, msg, NULL);
     } else if (sq->u.cancel.before == JOB_QUEUED) {
         cancel_applied(op->e, sq);
-        op_job(op, &sq->u.cancel.j);
+        op_job(op, &sq->u.cancel.j, NULL);
     } else {
         /* Running: ask its worker to stop; answer when it has, or when the
          * grace period (and the kill that follows it) is over. */
@@ -236,7 +238,7 @@ static void get_done(sq_op *sq)
         snprintf(id, sizeof(id), "%s", sq->u.get.j.id);
         op_wait(op, id, op->wait_ms);
     } else
-        op_job(op, &sq->u.get.j);
+        op_job(op, &sq->u.get.j, &sq->u.get.text.view);
 }
 
 jobs_op *jobs_get(engine *e, const svc_caller *who, const char *id, int64_t wait_ms,
@@ -248,6 +250,7 @@ jobs_op *jobs_get(engine *e, const svc_caller *who, const char *id, int64_t wait
     op->wait_ms = wait_ms;
     sq_op_init(&op->sq, SQ_GET, get_done, op);
     snprintf(op->sq.u.get.id, sizeof(op->sq.u.get.id), "%s", id);
+    op->sq.u.get.as_text = true; /* answered as stored, never parsed */
     op_push(op);
     return op;
 }
@@ -292,7 +295,7 @@ static void submit_done(sq_op *sq)
                 "retries or callback differ)",
                 "Idempotency-Key");
     else
-        op_job(op, &s->j);
+        op_job(op, &s->j, NULL);
 }
 
 /* Pushes the submission in op->sq (its job filled), waiting wait_ms when > 0. */

@@ -36,6 +36,11 @@ typedef struct jobs_result {
     const char *message; /* for people; NULL with SVC_OK */
     const char *arg;     /* SVC_INVALID_ARGS: the field at fault */
     const job *j;        /* SVC_OK: the job (borrowed for the call), final or not */
+    const job_json_text *text; /* SVC_OK: NULL when j holds its args and result; else
+                                  they are this JSON text, as stored (borrowed for the
+                                  call; never parsed: answer with job_dumps_view) and
+                                  j's are NULL. A job read from the store (a get, a
+                                  long-poll) comes so. */
     int retry_after_s;   /* when to ask again: a job still on its way, SVC_QUEUE_FULL */
     bool show_owner;     /* the caller's show_owner: j's object may show its owner */
 } jobs_result;
