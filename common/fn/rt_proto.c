@@ -111,6 +111,17 @@ static int unknown_key(const char *path, const char *key, char *err, size_t errl
     return errbuf_fail(err, errlen, "%s: unknown key \"%s\"", path, cut);
 }
 
+/* jansson's reason for a line that is not JSON, which may quote a bit of the
+ * line ("invalid token near '...'"): its control characters become '?', as
+ * they do wherever a message quotes the runtime (messages are logged). */
+static const char *json_why(json_error_t *je)
+{
+    for (char *p = je->text; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return je->text;
+}
+
 /* ---- one argument ---- */
 
 static int take_choices(json_t *v, const char *path, fn_arg *a, char *err, size_t errlen)
@@ -333,7 +344,8 @@ rt_proto_hello *rt_proto_hello_parse(const char *line, size_t len, int runtime, 
     }
     root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
     if (!json_is_object(root)) {
-        errbuf_fail(err, errlen, "not a JSON object%s%s", root ? "" : ": ", root ? "" : je.text);
+        errbuf_fail(err, errlen, "not a JSON object%s%s", root ? "" : ": ",
+                    root ? "" : json_why(&je));
         goto fail;
     }
     json_t *version = json_object_get(root, RT_KEY_HELLO);
@@ -434,7 +446,7 @@ int rt_proto_reply_parse(const char *line, size_t len, rt_reply *out, char *err,
     json_t *root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     int rc = -1;
     if (!root) {
-        errbuf_fail(err, errlen, "not JSON: %s", je.text);
+        errbuf_fail(err, errlen, "not JSON: %s", json_why(&je));
         return -1;
     }
     json_t *id = json_object_get(root, RT_KEY_ID);

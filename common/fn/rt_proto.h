@@ -74,8 +74,9 @@ typedef struct rt_proto_hello rt_proto_hello;
  * adapter) and impl = a pointer to an int holding runtime (rt_proto_runtime()
  * reads it back); cost_ns and check are NULL (never inline). Returns the new
  * hello, or NULL with err saying what is wrong ("functions[2].args[0]: unknown
- * key \"maximum\""). Semantic checks that the registry makes (name syntax,
- * min <= max, defaults in range) are left to fn_registry_add().
+ * key \"maximum\""; the runtime's text quoted in it has no control
+ * characters, as it is logged). Semantic checks that the registry makes
+ * (name syntax, min <= max, defaults in range) are left to fn_registry_add().
  */
 rt_proto_hello *rt_proto_hello_parse(const char *line, size_t len, int runtime, rt_run_fn *run,
                                      char *err, size_t errlen);
@@ -128,7 +129,8 @@ typedef struct rt_reply {
  * Parses one line the runtime wrote during a call (len bytes, no newline).
  * Returns 0 with *out filled, or -1 with err saying why the line is not a
  * reply ("not JSON: ...", "no integer \"id\"", "neither result, error nor
- * progress"). Strings of a result may hold NUL bytes (\u0000).
+ * progress"; no control characters in it, as for the hello). Strings of a
+ * result may hold NUL bytes (\u0000).
  */
 int rt_proto_reply_parse(const char *line, size_t len, rt_reply *out, char *err, size_t errlen);
 

@@ -2,8 +2,9 @@
  * check_rt_proto.c - unit tests of the language runtime protocol
  * (common/fn/rt_proto.c): the hello turned into descriptors (their schema
  * listed back exactly as declared, and registered), every refusal of a
- * malformed hello, request and cancel lines, and the classification of
- * reply lines. Also the line reader (rt_line.c) the lines come through.
+ * malformed hello (a line that is not JSON quoted without its control
+ * characters), request and cancel lines, and the classification of reply
+ * lines. Also the line reader (rt_line.c) the lines come through.
  */
 #include "fn.h"
 #include "fn_registry.h"
@@ -270,6 +271,37 @@ START_TEST(test_reply_refused)
 }
 END_TEST
 
+/* jansson quotes a bit of a line that is not JSON ("... near '<text>'"); the
+ * runtime's control characters must not reach the log through it. */
+static const char *const not_json[] = {
+    "\x1b[2J",
+    "{\"id\": 0, \"progress\"\x1a 9}",
+    "{\"id\": 1, \"result\": \"\x7f\x01\"}",
+    "{\"hello\": 1, \"functions\": [\x01]}",
+};
+
+static void assert_no_control(const char *err, const char *line)
+{
+    for (const char *p = err; *p; p++)
+        ck_assert_msg((unsigned char)*p >= 0x20 && *p != 0x7f, "control character 0x%02x in \"%s\"",
+                      (unsigned char)*p, err);
+    ck_assert_msg(strchr(err, '?') != NULL, "%s: no '?' for the character: %s", line, err);
+}
+
+START_TEST(test_not_json_quotes_no_control)
+{
+    char err[600] = "";
+    rt_reply r;
+    const char *l = not_json[_i];
+    ck_assert_int_eq(rt_proto_reply_parse(l, strlen(l), &r, err, sizeof(err)), -1);
+    ck_assert_msg(strncmp(err, "not JSON: ", 10) == 0, "%s", err);
+    assert_no_control(err, l);
+    ck_assert_ptr_null(rt_proto_hello_parse(l, strlen(l), 0, no_run, err, sizeof(err)));
+    ck_assert_msg(strncmp(err, "not a JSON object: ", 19) == 0, "%s", err);
+    assert_no_control(err, l);
+}
+END_TEST
+
 /* ---- rt_line ---- */
 
 static int pipe_with(const char *text)
@@ -335,6 +367,7 @@ static Suite *rt_proto_suite(void)
     tcase_add_test(tc, test_request_and_cancel);
     tcase_add_test(tc, test_replies);
     tcase_add_loop_test(tc, test_reply_refused, 0, NELEM(bad_replies));
+    tcase_add_loop_test(tc, test_not_json_quotes_no_control, 0, NELEM(not_json));
     suite_add_tcase(s, tc);
     tc = tcase_create("lines");
     tcase_add_test(tc, test_lines);
