@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: unit and integration tests, the same under AddressSanitizer
-# and UBSan, the unit tests under valgrind, the parser fuzzer for a bounded
+# and UBSan, the unit tests under valgrind, the parser fuzzers for a bounded
 # time (FUZZ_SECONDS, default 30), the systemd units (checked, and booted under a
 # real systemd in a container) and the benchmark's smoke run.
 set -euo pipefail
@@ -26,7 +26,7 @@ meson test -C build-asan --setup asan --print-errorlogs --num-processes 2
 echo "== unit tests under valgrind"
 meson test -C build --setup valgrind --suite unit --print-errorlogs
 
-echo "== fuzzing the HTTP parser for ${FUZZ_SECONDS:-30} s"
+echo "== fuzzing the parsers (HTTP, tokens, runtime protocol and lines) for ${FUZZ_SECONDS:-30} s each"
 bash tests/fuzz/run_fuzz.sh "${FUZZ_SECONDS:-30}"
 
 echo "== systemd units: systemd-analyze verify and the security score"
