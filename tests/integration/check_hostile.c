@@ -603,9 +603,9 @@ static void *load_run(void *arg)
  * 4 x max_body_bytes (1 MiB). */
 #define BOUND_KIB ((64 + 4) * 1024L)
 
-/* Under all kinds at once: a call admitted while a claim is with the store
- * runs beside the job it brings (two maximal sorts, ~45 MB more; README,
- * "Limits and security"). */
+/* Under all kinds at once: reads of large jobs are copied out of the store
+ * before their reply is held, and a call admitted during a claim can run
+ * beside the job it brings (~30 MB more; README, "Limits and security"). */
 #define MIXED_BOUND_KIB (BOUND_KIB + 48 * 1024L)
 
 /* RSS once the load is over and the heap trimmed; after reads of many

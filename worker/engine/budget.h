@@ -23,9 +23,9 @@
  *   Either budget admits one however large when none is held, so a single
  *   maximal request or reply still goes through. A job this worker claims
  *   is charged to BUDGET_ARGS whatever it holds (budget_force), since it
- *   must run; calls and submissions wait for room after it. (A call
- *   admitted while a claim is with the store can run beside the job it
- *   brings: the bound is per kind of load; see README, "Limits".)
+ *   must run; calls and submissions wait for room after it. Not counted:
+ *   a job read from the store as text before its reply is held, and a
+ *   claim's jobs before the claim is back (README, "Limits and security").
  *
  * After a burst, budget_sweep() gives freed heap back to the kernel
  * (malloc_trim), which glibc keeps otherwise (workers set M_TRIM_THRESHOLD
