@@ -599,14 +599,9 @@ static void *load_run(void *arg)
     return NULL;
 }
 
-/* The peak RSS of a worker under one kind of maximum-size load: 64 MiB +
- * 4 x max_body_bytes (1 MiB). */
+/* The peak RSS of a worker under maximum-size load, of one kind or all at
+ * once: 64 MiB + 4 x max_body_bytes (1 MiB). */
 #define BOUND_KIB ((64 + 4) * 1024L)
-
-/* Under all kinds at once: reads of large jobs are copied out of the store
- * before their reply is held, and a call admitted during a claim can run
- * beside the job it brings (~30 MB more; README, "Limits and security"). */
-#define MIXED_BOUND_KIB (BOUND_KIB + 48 * 1024L)
 
 /* RSS once the load is over and the heap trimmed; after reads of many
  * large jobs the store's page cache (16 MiB, sqlite_open.c) is full too. */
@@ -785,7 +780,7 @@ START_TEST(test_memory_mixed_under_max_size_load)
                        http_request_text("GET", "/v1/jobs?limit=1000&fields=args,result", NULL,
                                          close_hdr)},
               .until_ms = now_ms() + 6000};
-    load_measured(&s, w, &l, jobs_drained, MIXED_BOUND_KIB, MIXED_AFTER_KIB, "a mix of everything at maximum size");
+    load_measured(&s, w, &l, jobs_drained, BOUND_KIB, MIXED_AFTER_KIB, "a mix of everything at maximum size");
     free(sort);
     free(job);
 }

@@ -409,6 +409,34 @@ static void list(rec *r, page *p, int state, const char *fn, int limit)
     ck_assert_int_eq(r->op.u.list.n, p->n);
 }
 
+/* Reads as text beyond STOREQ_TEXT_READS wait and are answered in turn, in
+ * push order, each with the job's args as stored. */
+START_TEST(test_reads_as_text_wait_their_turn)
+{
+    char id[JOB_ID_LEN + 1];
+    efx_queue_job(&f, "fib", "{\"n\": 4}", 0, id);
+    enum { N = STOREQ_TEXT_READS + 3 };
+    rec g[N];
+    norder = 0;
+    for (int i = 0; i < N; i++) {
+        rec_id(&g[i], SQ_GET, i + 1, id);
+        g[i].op.u.get.as_text = true;
+        push(&g[i]);
+    }
+    ck_assert_int_eq(storeq_pending(f.e.sq), N); /* the waiting ones count */
+    efx_settle(&f);
+    ck_assert_int_eq(norder, N);
+    for (int i = 0; i < N; i++) {
+        assert_ok(&g[i]);
+        ck_assert_int_eq(order[i], i + 1);
+        ck_assert(g[i].op.u.get.found);
+        ck_assert_str_eq(g[i].op.u.get.text.view.args, "{\"n\":4}");
+        sq_op_release(&g[i].op);
+    }
+    ck_assert_int_eq(storeq_pending(f.e.sq), 0);
+}
+END_TEST
+
 START_TEST(test_list_pages_newest_first)
 {
     char id[3][JOB_ID_LEN + 1];
@@ -593,6 +621,7 @@ static Suite *storeq_suite(void)
     tcase_add_test(tc, test_done_order_in_one_batch);
     tcase_add_test(tc, test_ops_gather_while_a_batch_is_in_flight);
     tcase_add_test(tc, test_get_and_cancel);
+    tcase_add_test(tc, test_reads_as_text_wait_their_turn);
     tcase_add_test(tc, test_list_pages_newest_first);
     tcase_add_test(tc, test_counts_and_purge);
     tcase_add_test(tc, test_reap_requeues_or_fails_a_dead_workers_jobs);

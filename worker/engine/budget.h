@@ -24,8 +24,9 @@
  *   maximal request or reply still goes through. A job this worker claims
  *   is charged to BUDGET_ARGS whatever it holds (budget_force), since it
  *   must run; calls and submissions wait for room after it. Not counted:
- *   a job read from the store as text before its reply is held, and a
- *   claim's jobs before the claim is back (README, "Limits and security").
+ *   a claim's jobs before the claim is back, and text read from the store
+ *   before its reply is held (at most STOREQ_TEXT_READS such reads at once,
+ *   storeq.h); README, "Limits and security".
  *
  * After a burst, budget_sweep() gives freed heap back to the kernel
  * (malloc_trim), which glibc keeps otherwise (workers set M_TRIM_THRESHOLD

@@ -37,6 +37,8 @@ struct storeq {
     sq_op *head, *tail;
     bool in_flight; /* a batch is with the store thread */
     int pending;
+    int text_reads;              /* text reads with the store (STOREQ_TEXT_READS) */
+    sq_op *parked, *parked_tail; /* reads as text waiting for one to end, push order */
 };
 
 /* One store per store thread, opened on first use and closed when the
@@ -176,11 +178,36 @@ static void single_run(pool_task *t)
     op->rc = run_single(op->q, op);
 }
 
+/* A read answered with stored text: a job as text, a list page. */
+static bool text_read(const sq_op *op)
+{
+    return (op->kind == SQ_GET && op->u.get.as_text) || op->kind == SQ_LIST;
+}
+
+static void single_done(pool_task *t);
+
+static void single_submit(storeq *q, sq_op *op)
+{
+    q->text_reads += text_read(op);
+    op->task.run = single_run;
+    op->task.done = single_done;
+    pool_submit(q->threads, &op->task);
+}
+
 static void single_done(pool_task *t)
 {
     sq_op *op = op_of(t);
-    op->q->pending--;
-    op->done(op);
+    storeq *q = op->q;
+    bool text = text_read(op);
+    q->pending--;
+    op->done(op); /* may free op */
+    if (text && --q->text_reads < STOREQ_TEXT_READS && q->parked) {
+        sq_op *next = q->parked;
+        if (!(q->parked = next->next))
+            q->parked_tail = NULL;
+        next->next = NULL;
+        single_submit(q, next);
+    }
 }
 
 static bool batched(sq_kind kind)
@@ -415,9 +442,15 @@ void storeq_push(storeq *q, sq_op *op)
         lane_kick(q);
         return;
     }
-    op->task.run = single_run;
-    op->task.done = single_done;
-    pool_submit(q->threads, &op->task);
+    if (text_read(op) && q->text_reads >= STOREQ_TEXT_READS) {
+        if (q->parked_tail)
+            q->parked_tail->next = op;
+        else
+            q->parked = op;
+        q->parked_tail = op;
+        return;
+    }
+    single_submit(q, op);
 }
 
 int storeq_pending(const storeq *q)

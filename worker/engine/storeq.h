@@ -140,6 +140,13 @@ void sq_op_init(sq_op *op, sq_kind kind, void (*done)(sq_op *), void *arg);
 /* Releases what the op holds (jobs, arrays); the op may be freed after. */
 void sq_op_release(sq_op *op);
 
+/* Text reads (SQ_GET with as_text, SQ_LIST) with the store at once; more
+ * wait, in push order. Each copies stored text out of the store -- a
+ * large job's args and result, a list page: megabytes -- before the loop
+ * can hold its reply against the body budget (budget.h), and while the loop
+ * is busy (parsing a large body) the store thread would go on copying. */
+#define STOREQ_TEXT_READS 2
+
 /* Queues op. Loop thread only. */
 void storeq_push(storeq *q, sq_op *op);
 
