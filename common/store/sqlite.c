@@ -60,6 +60,7 @@ typedef enum stmt_id {
     S_OWNER_QUEUED,
     S_GET,
     S_CLAIM,
+    S_CLAIM_COST,
     S_COMPLETE,
     S_REQUEUE,
     S_CANCEL_QUEUED,
@@ -91,6 +92,9 @@ static const char *const sql_text[N_STMT] = {
                 " deadline_at = CASE WHEN timeout_ms > 0 THEN ?4 + timeout_ms * 1000 END"
                 " WHERE seq IN (SELECT seq FROM jobs WHERE state = 0 AND kind = ?5"
                 " ORDER BY seq LIMIT ?6) RETURNING " COLS,
+    /* What the args of the jobs a claim would take cost, oldest first. */
+    [S_CLAIM_COST] = "SELECT crunchd_args_cost(args) FROM jobs WHERE state = 0 AND kind = ?1"
+                     " ORDER BY seq LIMIT ?2",
     [S_COMPLETE] = "UPDATE jobs SET state = ?4, result = ?5, error_code = ?6, error_message = ?7,"
                    " run_us = ?8, cpu_us = ?9, finished_at = ?10"
                    " WHERE id = ?1 AND state = 1 AND owner_slot = ?2 AND owner_inc = ?3",
@@ -267,12 +271,54 @@ static void sort_by_seq(job *out, int64_t *seqs, int n)
     }
 }
 
+/* What b's claims may cost now (store.h; -1: no budget), given what a claim
+ * of the other kind took already. *first: the oldest may come anyway. */
+static int64_t claim_room(const store_batch *b, int64_t taken, bool *first)
+{
+    *first = false;
+    if (!b->budget)
+        return -1;
+    int64_t others = atomic_load(&b->budget->held) - b->submit_held + taken;
+    *first = others <= 0;
+    return others < b->budget->limit ? b->budget->limit - others : 0;
+}
+
+/* Inside the write transaction (so the queue cannot change before the
+ * claim): how many of the oldest queued jobs of kind, up to max, fit in
+ * room (first: the oldest whatever its cost); -1 after a failure. */
+static int claim_fit(sq *s, fn_kind kind, int max, int64_t room, bool first)
+{
+    sqlite3_stmt *q = stmt(s, S_CLAIM_COST);
+    if (!q)
+        return -1;
+    sqlite3_bind_int(q, 1, (int)kind);
+    sqlite3_bind_int(q, 2, max);
+    int fit = 0, rc;
+    int64_t sum = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        sum += sqlite3_column_int64(q, 0);
+        if (sum > room && !(fit == 0 && first))
+            break;
+        fit++;
+    }
+    int bad = rc != SQLITE_ROW && rc != SQLITE_DONE ? sq_db_fail(s, "claim cost") : 0;
+    sq_finish(q);
+    return bad < 0 ? -1 : fit;
+}
+
 /* Inside the write transaction: claims up to max queued jobs of kind into
- * out[0..*n-1], oldest first. */
-static int claim_rows(sq *s, const store_batch *b, fn_kind kind, int64_t now_us, job *out, int *n)
+ * out[0..*n-1], oldest first, within room (-1: no bound; first: the oldest
+ * whatever its cost). */
+static int claim_rows(sq *s, const store_batch *b, fn_kind kind, int64_t room, bool first,
+                      int64_t now_us, job *out, int *n)
 {
     int max = b->claim_max[kind];
     int64_t seqs_small[32], *seqs = seqs_small;
+    *n = 0;
+    if (room == 0 && !first)
+        return 0; /* nothing fits */
+    if (room >= 0 && (max = claim_fit(s, kind, max, room, first)) <= 0)
+        return max; /* 0: the oldest does not fit */
     sqlite3_stmt *q = stmt(s, S_CLAIM);
     int rc = -1;
     if (!q)
@@ -356,10 +402,16 @@ static bool write_rows(sq *s, store_batch *b, int64_t now_us, job *hits)
                        &b->refused[i]) < 0)
             return false;
     }
+    int64_t taken = 0;
     for (int k = 0; k < FN_NKINDS; k++) {
-        if (b->claim_max[k] > 0 &&
-            claim_rows(s, b, (fn_kind)k, now_us, b->claimed[k], &b->nclaimed[k]) < 0)
+        if (b->claim_max[k] <= 0)
+            continue;
+        bool first;
+        int64_t room = claim_room(b, taken, &first);
+        if (claim_rows(s, b, (fn_kind)k, room, first, now_us, b->claimed[k], &b->nclaimed[k]) < 0)
             return false;
+        for (int i = 0; i < b->nclaimed[k]; i++)
+            taken += b->claimed[k][i].args_cost;
     }
     return true;
 }

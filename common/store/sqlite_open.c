@@ -8,6 +8,7 @@
 #include "sqlite_int.h"
 
 #include "errbuf.h"
+#include "json_cost.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -215,6 +216,16 @@ static int busy_wait(void *arg, int tries)
     return 1;
 }
 
+/* crunchd_args_cost(args): json_cost() of the text, 0 for NULL; what a
+ * claim's budget counts (store.h). */
+static void args_cost(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *text = (const char *)sqlite3_value_text(argv[0]);
+    size_t n = (size_t)sqlite3_value_bytes(argv[0]);
+    sqlite3_result_int64(ctx, text ? json_cost(text, n) : 0);
+}
+
 static int configure(sq *s, const store_sqlite_opts *opts)
 {
     char mode[16] = "";
@@ -247,6 +258,10 @@ static int configure(sq *s, const store_sqlite_opts *opts)
               NULL, 0) < 0)
         return -1;
     sqlite3_wal_hook(s->db, sq_wal_noted, s); /* instead of wal_autocheckpoint */
+    if (sqlite3_create_function(s->db, "crunchd_args_cost", 1,
+                                SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                args_cost, NULL, NULL) != SQLITE_OK)
+        return sq_db_fail(s, "register crunchd_args_cost");
     return schema(s);
 }
 

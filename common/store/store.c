@@ -259,10 +259,24 @@ done:
     return rc;
 }
 
+/* The budget after a write (store.h): the claimed jobs' cost instead of the
+ * submissions' bytes. */
+static void budget_settle(store_batch *b, int rc)
+{
+    int64_t used = 0;
+    for (int k = 0; rc == 0 && k < FN_NKINDS; k++)
+        for (int i = 0; i < b->nclaimed[k]; i++)
+            used += b->claimed[k][i].args_cost;
+    atomic_fetch_add(&b->budget->held, used - b->submit_held);
+}
+
 int store_write(store *st, store_batch *b)
 {
     enter(st);
-    return leave(st, write_entered(st, b));
+    int rc = write_entered(st, b);
+    if (b->budget)
+        budget_settle(b, rc);
+    return leave(st, rc);
 }
 
 int store_submit_many(store *st, job *jobs, int n, bool *existing)

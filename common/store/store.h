@@ -182,6 +182,20 @@ int store_complete_many(store *st, const job *jobs, int n, bool *applied);
  * read back from the store: a job with 25 MB of parsed args is not held
  * twice); neither may be modified. The store_*_many calls and store_claim
  * are this call with one part.
+ *
+ * With a budget (b->budget, store_types.h) the claims are bounded by what
+ * their jobs' args cost parsed (json_cost(), as job.args_cost). A claim
+ * looks at what the budget holds when it runs, counting the submit_held
+ * bytes of this batch's submissions as free (a claim may take those very
+ * jobs), and takes the oldest jobs while their summed cost fits in the
+ * rest -- the oldest one whatever its cost when nothing else is held, none
+ * when nothing is free. FIFO holds: a job that does not fit ends the claim.
+ * On return the budget holds the claimed jobs' cost and no longer the
+ * submissions' bytes, whatever the outcome (after a failure nothing is
+ * claimed and the submissions' bytes are given back all the same). The
+ * caller gives each claimed job's args_cost back when done with it. The
+ * claim does not hold the budget while it runs, so what other threads take
+ * meanwhile can pass the limit by that much.
  */
 
 int store_write(store *st, store_batch *b);

@@ -7,6 +7,7 @@
 #ifndef CRUNCHD_STORE_TYPES_H
 #define CRUNCHD_STORE_TYPES_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -23,6 +24,16 @@ typedef struct store store;
  * callbacks. j is borrowed for the duration of the call.
  */
 typedef void store_final_fn(const job *j, void *arg);
+
+/*
+ * A byte budget shared by the claimer's threads (store_write): held changes
+ * only with atomic operations; limit is set before use. The worker's budget
+ * of parsed arguments (worker/engine/budget.h).
+ */
+typedef struct store_budget {
+    _Atomic int64_t held;
+    int64_t limit;
+} store_budget;
 
 /* A group commit of one worker (store_write in store.h). */
 typedef struct store_batch {
@@ -41,6 +52,8 @@ typedef struct store_batch {
     int claim_max[FN_NKINDS]; /* by fn_kind: claim up to this many (0: no claim) */
     job *claimed[FN_NKINDS];  /* out: claim_max[k] jobs each, filled FIFO */
     int nclaimed[FN_NKINDS];
+    store_budget *budget;     /* or NULL: what the claims' args may cost (store.h) */
+    int64_t submit_held;      /* of budget, held for the submissions' args (store.h) */
 } store_batch;
 
 /* A job's args and result as JSON text, copied out of the store

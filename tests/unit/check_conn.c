@@ -257,7 +257,7 @@ static void teardown(void)
 {
     conns_close_all(&cs);
     ck_assert_int_eq(atomic_load(&f.shm->w[0].connections), 0);
-    ck_assert_int_eq(f.e.held[BUDGET_BODY], 0);
+    ck_assert_int_eq(f.e.body_held, 0);
     efx_teardown(&f);
 }
 
@@ -389,7 +389,7 @@ START_TEST(test_client_gone_while_deferred_makes_an_orphan)
     client_send(&cl, "POST /v1/fn/slow HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}");
     must_handled(1);
     conn *c = app.deferred;
-    ck_assert_int_eq(f.e.held[BUDGET_BODY], 2);
+    ck_assert_int_eq(f.e.body_held, 2);
     client_close(&cl); /* hangs up */
     efx_must(&f, gone_called, NULL, "the gone hook");
     ck_assert_int_eq(app.gone_calls, 1);
@@ -404,7 +404,7 @@ START_TEST(test_client_gone_while_deferred_makes_an_orphan)
     ck_assert_int_eq(cs.n, 0);
     ck_assert_uint_eq(http_count("fn", HTTP_CLIENT_GONE), 1);
     ck_assert_uint_eq(http_count("fn", 200), 0);
-    ck_assert_int_eq(f.e.held[BUDGET_BODY], 0);
+    ck_assert_int_eq(f.e.body_held, 0);
     ck_assert_int_eq(atomic_load(&f.shm->w[0].connections), 0);
 }
 END_TEST

@@ -21,12 +21,15 @@
  *                a jansson value). limits.max_worker_args_bytes; past it a
  *                call or submission gets 503 busy.
  *   Either budget admits one however large when none is held, so a single
- *   maximal request or reply still goes through. A job this worker claims
- *   is charged to BUDGET_ARGS whatever it holds (budget_force), since it
- *   must run; calls and submissions wait for room after it. Not counted:
- *   a claim's jobs before the claim is back, and text read from the store
- *   before its reply is held (at most STOREQ_TEXT_READS such reads at once,
- *   storeq.h); README, "Limits and security".
+ *   maximal request or reply still goes through. Claims take from
+ *   BUDGET_ARGS too, on the store thread: only jobs whose args fit in what
+ *   is free when the claim runs (the oldest one whatever its cost when
+ *   nothing is held; store.h, "With a budget"), held until the job's
+ *   completion is committed; calls and submissions wait for room after
+ *   them. A submission's bytes go to the store with it (sq_op submit.held),
+ *   which gives them back, or hands them to the claim of the same batch that
+ *   takes that very job. Not counted: text read from the store before its
+ *   reply is held (at most STOREQ_TEXT_READS such reads at once, storeq.h).
  *
  * After a burst, budget_sweep() gives freed heap back to the kernel
  * (malloc_trim), which glibc keeps otherwise (workers set M_TRIM_THRESHOLD
@@ -34,7 +37,8 @@
  * burst is budgets held high, or large replies built without a budget
  * (budget_note: a job read from the store as text).
  *
- * Loop thread only: the counters live in the engine and are plain integers.
+ * Threads: the loop thread, but BUDGET_ARGS's counter (engine.args, a
+ * store_budget) is atomic, shared with the store thread's claims.
  */
 #ifndef CRUNCHD_BUDGET_H
 #define CRUNCHD_BUDGET_H
@@ -49,10 +53,11 @@
  * its limit. n <= 0 always succeeds. */
 bool budget_take(engine *e, budget_kind k, int64_t n);
 
-/* Takes n bytes of budget k whatever its limit: for memory that is there
- * already and must be (a claimed job's arguments). Until it is given back,
- * budget_take() refuses what does not fit beside it. */
-void budget_force(engine *e, budget_kind k, int64_t n);
+/* Sets both budgets empty, BUDGET_ARGS's limit from the config. */
+void budget_init(engine *e);
+
+/* A claim came back: its jobs' cost is held now (for the trim's peak). */
+void budget_claimed(engine *e);
 
 /* Gives back n bytes taken from k. */
 void budget_give(engine *e, budget_kind k, int64_t n);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bell.h"
+#include "budget.h"
 #include "figures.h"
 #include "jobrun.h"
 #include "lanes.h"
@@ -50,6 +51,7 @@ static void claim_done(sq_op *op)
         figures_queued_add(e, -(n - op->u.claim.fresh));
         figures_running_add(e, n);
         cl->cheap[kind] = all_cheap(op->u.claim.jobs, n);
+        budget_claimed(e);
         for (int i = 0; i < n; i++)
             jobrun_start(e, &op->u.claim.jobs[i]);
         if (n < op->u.claim.max && !cl->reclaim[kind])

@@ -40,6 +40,7 @@
 #include "fn.h"
 #include "job.h"
 #include "shm.h"
+#include "store_types.h"
 
 struct event_base;
 typedef struct pool pool;
@@ -88,7 +89,8 @@ struct engine {
     pool *cpu;       /* cpu lane: cpu-kind functions */
     pool *io;        /* io pool: io-kind functions */
     lanes lanes;
-    int64_t held[BUDGET_NKINDS]; /* budget.h */
+    int64_t body_held;           /* budget.h: BUDGET_BODY (loop thread) */
+    store_budget args;           /* budget.h: BUDGET_ARGS (loop and store thread) */
     int64_t held_peak;           /* the most held since the last trim */
     int64_t noted;               /* large replies since the last trim (budget_note) */
     bool noted_lately;           /* one since the last sweep */

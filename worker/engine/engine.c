@@ -81,6 +81,8 @@ int engine_init(engine *e, const config *cfg, shm_region *shm, int slot, struct 
         log_error("starting the store thread failed: %s", strerror(errno));
         return -1;
     }
+    budget_init(e);
+    storeq_set_budget(e->sq, &e->args);
     if (deliver_init(e) < 0) {
         log_error("starting the callback delivery threads failed: %s", strerror(errno));
         return -1;

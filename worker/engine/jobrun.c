@@ -231,10 +231,9 @@ void jobrun_start(engine *e, job *j)
     jt->j = *j; /* moves args along */
     job_init(j);
     e->jobrun->alive++;
-    /* Its args are in memory until the task ends, whatever the budget says:
-     * calls and submissions make room for them (budget.h). */
+    /* Its args' cost was taken from the budget by the claim (store.h);
+     * given back when the task ends. */
     jt->held = jt->j.args_cost;
-    budget_force(e, BUDGET_ARGS, jt->held);
     const fn_desc *fn = fn_find(jt->j.fn, strlen(jt->j.fn), e->cfg->debug_functions);
     if (!fn) { /* its function vanished with a reload: fail it at once */
         jt->run.status = FN_FAILED;

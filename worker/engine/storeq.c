@@ -38,6 +38,7 @@ struct storeq {
     bool in_flight; /* a batch is with the store thread */
     int pending;
     int text_reads;              /* text reads with the store (STOREQ_TEXT_READS) */
+    store_budget *budget;        /* or NULL (storeq_set_budget) */
     sq_op *parked, *parked_tail; /* reads as text waiting for one to end, push order */
 };
 
@@ -232,6 +233,7 @@ static int claim_alloc(sq_op *op)
 static int batch_fill(sq_batch *b, store_batch *sb, char *err, size_t errlen)
 {
     int nsub = 0, ncom = 0;
+    sb->budget = b->q->budget;
     for (sq_op *op = b->ops; op; op = op->next) {
         nsub += op->kind == SQ_SUBMIT;
         ncom += op->kind == SQ_COMPLETE;
@@ -254,6 +256,7 @@ static int batch_fill(sq_batch *b, store_batch *sb, char *err, size_t errlen)
              * args): keep them to compare with what it had. */
             op->u.submit.req_args = json_incref(op->u.submit.j.args);
             limits[sb->nsubmit] = op->u.submit.max_queued;
+            sb->submit_held += op->u.submit.held;
             sb->submit[sb->nsubmit++] = op->u.submit.j;
         } else if (op->kind == SQ_COMPLETE) {
             com[sb->ncomplete++] = op->u.complete.j;
@@ -325,9 +328,13 @@ static void batch_run(pool_task *t)
     store *st = thread_store(b->q, err, sizeof(err));
     int rc = -1;
     if (st && batch_fill(b, &sb, err, sizeof(err)) == 0) {
-        rc = store_write(st, &sb);
+        rc = store_write(st, &sb); /* settles the budget, whatever the outcome */
         if (rc < 0)
             snprintf(err, sizeof(err), "%s", store_errmsg(st));
+    } else if (b->q->budget) { /* never written: the submissions' bytes go back */
+        for (sq_op *op = b->ops; op; op = op->next)
+            if (op->kind == SQ_SUBMIT)
+                atomic_fetch_sub(&b->q->budget->held, op->u.submit.held);
     }
     if (sb.submit && sb.existing && sb.max_queued && sb.refused && sb.complete && sb.applied) {
         if (rc < 0) { /* a failed write leaves the jobs as they were: give them back */
@@ -476,6 +483,11 @@ storeq *storeq_new(const config *cfg, void *store_shared, struct event_base *bas
         return NULL;
     }
     return q;
+}
+
+void storeq_set_budget(storeq *q, store_budget *budget)
+{
+    q->budget = budget;
 }
 
 void storeq_free(storeq *q)

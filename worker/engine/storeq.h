@@ -61,6 +61,8 @@ struct sq_op {
                                    owner; out: the job as stored (the existing one for a
                                    known key) */
             int64_t max_queued; /* in: the owner's limit of queued jobs (0: none) */
+            int64_t held;       /* in: bytes of the storeq's budget held for its args; the
+                                   store gives them back, whatever the outcome */
             bool existing;      /* out: its Idempotency-Key was known (for this owner) */
             bool refused;       /* out: not queued, its owner has max_queued queued */
             bool conflict;      /* out: existing, but asked with another request */
@@ -134,6 +136,12 @@ struct event_base;
 storeq *storeq_new(const config *cfg, void *store_shared, struct event_base *base, int nthreads,
                    pool_done *done);
 void storeq_free(storeq *q);
+
+/* The budget of parsed args its batches count against (store.h: claims
+ * take from it; submissions' held bytes are given back by the store, or
+ * handed to the claim that takes their job). NULL: none. Set before the
+ * first push. */
+void storeq_set_budget(storeq *q, store_budget *budget);
 
 /* Initialises an op of this kind (its jobs job_init'ed, rc 0). */
 void sq_op_init(sq_op *op, sq_kind kind, void (*done)(sq_op *), void *arg);

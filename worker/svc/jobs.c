@@ -265,8 +265,6 @@ static void submit_done(sq_op *sq)
     typeof(sq->u.submit) *s = &sq->u.submit;
     bool ok = sq->rc == 0, conflict = ok && s->conflict, refused = ok && s->refused;
     op->in_store = false;
-    budget_give(e, BUDGET_ARGS, op->held); /* the store has the args now */
-    op->held = 0;
     if (ok && !s->existing && !s->claimed && !refused)
         claims_queued(e, s->j.kind);
     if (op->w && (!ok || conflict || refused || !op->done)) { /* no long-poll after all */
@@ -316,6 +314,10 @@ static jobs_op *submit_push(jobs_op *op, int64_t wait_ms)
         }
     }
     claims_submitting(e, j->kind);
+    /* The store gives the args' budget back once it has them, or hands it
+     * to the claim of the same batch that takes this very job (store.h). */
+    op->sq.u.submit.held = op->held;
+    op->held = 0;
     op_push(op);
     return op;
 }
