@@ -729,6 +729,18 @@ START_TEST(test_memory_jobs_under_max_size_load)
 }
 END_TEST
 
+/* Runs the job of body to its end (a sort: 1 MB of args, 1 MB of result,
+ * 2 MB as an answer); get (getlen bytes) receives its path. */
+static void must_finish_job(server *s, const char *body, char *get, size_t getlen)
+{
+    resp r;
+    http_call(s, "POST", "/v1/jobs?wait=120", body, &r);
+    must_status(&r, 200);
+    ck_assert_str_eq(must_str(must_json(&r), "state"), "succeeded");
+    ck_assert_msg(r.body_len > 2 * MIB - 100, "the job is %zu bytes", r.body_len);
+    snprintf(get, getlen, "/v1/jobs/%s", must_str(must_json(&r), "id"));
+}
+
 /* Reading a job of 1 MB of args and 1 MB of result, 16 clients at once
  * (the job, the job with ?wait=, a list page with its args and result):
  * each answer is the store's text, never parsed into values. */
@@ -738,13 +750,8 @@ START_TEST(test_memory_job_reads_under_load)
     must_start(&s, "{\"workers\": 1}");
     pid_t w = must_worker_pid(&s, 0);
     char *job = sort_job_body(MIB);
-    resp r;
-    http_call(&s, "POST", "/v1/jobs?wait=120", job, &r);
-    must_status(&r, 200);
-    ck_assert_str_eq(must_str(must_json(&r), "state"), "succeeded");
-    ck_assert_msg(r.body_len > 2 * MIB - 100, "the job is %zu bytes", r.body_len);
     char get[96], wait[112];
-    snprintf(get, sizeof(get), "/v1/jobs/%s", must_str(must_json(&r), "id"));
+    must_finish_job(&s, job, get, sizeof(get));
     snprintf(wait, sizeof(wait), "%s?wait=5", get);
     const char *close_hdr = "Connection: close\r\n";
     load l = {.s = &s,
@@ -767,11 +774,8 @@ START_TEST(test_memory_mixed_under_max_size_load)
     must_start(&s, "{\"workers\": 1}");
     pid_t w = must_worker_pid(&s, 0);
     char *job = sort_job_body(MIB), *sort = sort_body(MIB);
-    resp r;
-    http_call(&s, "POST", "/v1/jobs?wait=120", job, &r);
-    must_status(&r, 200);
     char get[96];
-    snprintf(get, sizeof(get), "/v1/jobs/%s", must_str(must_json(&r), "id"));
+    must_finish_job(&s, job, get, sizeof(get));
     const char *close_hdr = "Connection: close\r\n";
     load l = {.s = &s,
               .reqs = {http_request_text("POST", "/v1/fn/sort?timeout_ms=8000", sort, close_hdr),
@@ -780,7 +784,8 @@ START_TEST(test_memory_mixed_under_max_size_load)
                        http_request_text("GET", "/v1/jobs?limit=1000&fields=args,result", NULL,
                                          close_hdr)},
               .until_ms = now_ms() + 6000};
-    load_measured(&s, w, &l, jobs_drained, BOUND_KIB, MIXED_AFTER_KIB, "a mix of everything at maximum size");
+    load_measured(&s, w, &l, jobs_drained, BOUND_KIB, MIXED_AFTER_KIB,
+                  "a mix of everything at maximum size");
     free(sort);
     free(job);
 }

@@ -8,17 +8,13 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -68,67 +64,13 @@ static const char *write_file(const char *name, const char *text)
 
 static const char *last_output = ""; /* of the last run_fd() */
 
-/*
- * Runs CRUNCHD_BIN [-t] -c conf in dir with extra environment (NAME=value or
- * NULL); output to dir/out. With act_fd >= 0 the child gets it as fd 3 and
- * LISTEN_PID/LISTEN_FDS=1, as systemd passes a socket. Returns the exit
- * code (-1 if killed at the deadline); *out (may be NULL) gets the output
- * (static).
- */
+/* crunchd_run_once() in dir, remembering the output for run_output(). */
 static int run_fd(bool test, const char *conf, const char *env, int act_fd, const char **out)
 {
-    static char text[8192];
-    char outp[256];
-    const char *bin = getenv("CRUNCHD_BIN");
-    ck_assert_msg(bin && *bin, "CRUNCHD_BIN is not set");
-    snprintf(outp, sizeof(outp), "%s/out", dir);
-    fflush(NULL);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(outp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (getppid() != parent || chdir(dir) < 0 || fd < 0)
-            _exit(126);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        if (env)
-            putenv((char *)env);
-        if (act_fd >= 0) {
-            char me[32];
-            snprintf(me, sizeof(me), "%d", (int)getpid());
-            if (dup2(act_fd, 3) < 0 || fcntl(3, F_SETFD, 0) < 0)
-                _exit(126);
-            setenv("LISTEN_PID", me, 1);
-            setenv("LISTEN_FDS", "1", 1);
-        }
-        if (test)
-            execl(bin, bin, "-t", "-c", conf, (char *)NULL);
-        else
-            execl(bin, bin, "-c", conf, (char *)NULL);
-        _exit(127);
-    }
-    int st = 0;
-    int64_t deadline = now_ms() + RUN_MS;
-    while (waitpid(pid, &st, WNOHANG) == 0) {
-        if (now_ms() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            ck_abort_msg("crunchd %s-c %s still runs after %d ms", test ? "-t " : "", conf,
-                         RUN_MS);
-        }
-        sleep_ms(10);
-    }
-    FILE *f = fopen(outp, "re");
-    size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
-    text[n] = '\0';
-    if (f)
-        fclose(f);
-    last_output = text;
+    int rc = crunchd_run_once(dir, test, conf, env, act_fd, RUN_MS, &last_output);
     if (out)
-        *out = text;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        *out = last_output;
+    return rc;
 }
 
 static int run(bool test, const char *conf, const char *env, const char **out)

@@ -10,12 +10,9 @@
  * that never says hello, exits first, says a malformed hello, declares a
  * function twice or one that clashes with a built-in, or cannot be run.
  */
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 
 #include "harness.h"
 #include "runtime_test.h"
@@ -142,15 +139,12 @@ static void dir_teardown(void)
 
 /*
  * Runs crunchd [-t] with the overrides (a JSON object as for must_start)
- * plus a listen address, store and data_dir in dir; returns the exit code
- * (-1 when killed at RUN_MS) and *out its output (static).
+ * plus a listen address, store and data_dir in dir (crunchd_run_once());
+ * returns the exit code and *out its output.
  */
 static int run(bool test, const char *overrides, const char **out)
 {
-    static char text[16384];
-    char conf[256], outp[256];
-    const char *bin = getenv("CRUNCHD_BIN");
-    ck_assert_msg(bin && *bin, "CRUNCHD_BIN is not set");
+    char conf[256];
     json_error_t je;
     json_t *c = json_loads(overrides, 0, &je);
     ck_assert_msg(c, "overrides: %s", je.text);
@@ -161,41 +155,7 @@ static int run(bool test, const char *overrides, const char **out)
     snprintf(conf, sizeof(conf), "%s/crunchd.json", dir);
     ck_assert_int_eq(json_dump_file(c, conf, 0), 0);
     json_decref(c);
-    snprintf(outp, sizeof(outp), "%s/out", dir);
-    fflush(NULL);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(outp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (getppid() != parent || chdir(dir) < 0 || fd < 0)
-            _exit(126);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        if (test)
-            execl(bin, bin, "-t", "-c", conf, (char *)NULL);
-        else
-            execl(bin, bin, "-c", conf, (char *)NULL);
-        _exit(127);
-    }
-    int st = 0;
-    int64_t deadline = now_ms() + RUN_MS;
-    while (waitpid(pid, &st, WNOHANG) == 0) {
-        if (now_ms() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            ck_abort_msg("crunchd %s still runs after %d ms", test ? "-t" : "", RUN_MS);
-        }
-        sleep_ms(10);
-    }
-    FILE *f = fopen(outp, "re");
-    size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
-    text[n] = '\0';
-    if (f)
-        fclose(f);
-    *out = text;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return crunchd_run_once(dir, test, conf, NULL, -1, RUN_MS, out);
 }
 
 /* Both crunchd -t and a real start fail, saying want (and also, if set). */

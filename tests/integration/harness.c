@@ -552,6 +552,62 @@ void must_signal(server *s, int sig)
         hfail("kill(%d, %d) failed: %s", (int)rec->pid, sig, strerror(errno));
 }
 
+int crunchd_run_once(const char *dir, bool test, const char *conf, const char *env, int act_fd,
+                     int timeout_ms, const char **out)
+{
+    static char text[16384];
+    char outp[256];
+    const char *bin = getenv("CRUNCHD_BIN");
+    ck_assert_msg(bin && *bin, "CRUNCHD_BIN is not set");
+    snprintf(outp, sizeof(outp), "%s/out", dir);
+    fflush(NULL);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(outp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (getppid() != parent || chdir(dir) < 0 || fd < 0)
+            _exit(126);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (env)
+            putenv((char *)env);
+        if (act_fd >= 0) {
+            char me[32];
+            snprintf(me, sizeof(me), "%d", (int)getpid());
+            if (dup2(act_fd, 3) < 0 || fcntl(3, F_SETFD, 0) < 0)
+                _exit(126);
+            setenv("LISTEN_PID", me, 1);
+            setenv("LISTEN_FDS", "1", 1);
+        }
+        if (test)
+            execl(bin, bin, "-t", "-c", conf, (char *)NULL);
+        else
+            execl(bin, bin, "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    int64_t deadline = now_ms() + timeout_ms;
+    while (waitpid(pid, &st, WNOHANG) == 0) {
+        if (now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            ck_abort_msg("crunchd %s-c %s still runs after %d ms", test ? "-t " : "", conf,
+                         timeout_ms);
+        }
+        sleep_ms(10);
+    }
+    FILE *f = fopen(outp, "re");
+    size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+    text[n] = '\0';
+    if (f)
+        fclose(f);
+    if (out)
+        *out = text;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 int server_wait_exit(server *s, int timeout_ms)
 {
     record *rec = record_get(s);

@@ -137,6 +137,18 @@ void must_signal(server *s, int sig);
  */
 int server_wait_exit(server *s, int timeout_ms);
 
+/*
+ * Runs CRUNCHD_BIN [-t] -c conf to its end (not a server to talk to: a
+ * check, or a start-up that must fail), with cwd dir, stdout and stderr to
+ * dir/out and extra environment env (NAME=value, or NULL). With act_fd >= 0
+ * the child gets it as fd 3 and LISTEN_PID/LISTEN_FDS=1, as systemd passes
+ * a socket. Fails the test if it still runs after timeout_ms. Returns the
+ * exit code (-1 when a signal ended it); *out (may be NULL) gets the output
+ * (harness-owned, valid until the next call).
+ */
+int crunchd_run_once(const char *dir, bool test, const char *conf, const char *env, int act_fd,
+                     int timeout_ms, const char **out);
+
 /* Prints the last bytes of DIR/crunchd.log to stderr. */
 void server_print_log(const server *s);
 

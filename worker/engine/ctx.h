@@ -54,7 +54,7 @@ typedef struct upkeep upkeep;
 typedef struct deliveries deliveries;
 
 /* Memory budgets of a worker (budget.h). */
-typedef enum budget_kind { BUDGET_BODY, BUDGET_ARGS, BUDGET_NKINDS } budget_kind;
+typedef enum budget_kind { BUDGET_BODY, BUDGET_ARGS } budget_kind;
 
 /* Lane counts (lanes.h). */
 typedef struct lanes {
